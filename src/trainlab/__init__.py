@@ -1,0 +1,38 @@
+"""trainlab: train neural networks well with TensorFlow/Keras.
+
+The public API (imported lazily, so ``trainlab --help`` and config errors stay fast)::
+
+    import trainlab
+    run = trainlab.train("examples/basic.yaml", training__epochs=20)
+    run.history[-1], run.summary["best_epoch"], run.dir
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "train": "trainlab.training.trainer",
+    "Run": "trainlab.training.trainer",
+    "Trainer": "trainlab.training.trainer",
+    "Recipe": "trainlab.config",
+    "load_recipe": "trainlab.config",
+    "TrainlabError": "trainlab.errors",
+}
+_SUBPACKAGES = {
+    "callbacks", "config", "data", "losses", "metrics", "models", "optimizers", "regularizers",
+    "schedules", "training", "report",
+}
+
+__all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"trainlab.{name}")
+    raise AttributeError(f"module 'trainlab' has no attribute {name!r}")

@@ -1,0 +1,214 @@
+"""The recipe: pydantic models, one per section, unknown keys forbidden.
+
+Defaults reproduce the tutorial's basic training loop (section 4): 1000 synthetic
+samples with 20 features, an MLP 64-32 with dropout 0.2 after the first layer,
+Adam at 1e-3, binary cross-entropy, batch 32, 100 epochs. ``auto`` values (the
+loss, the metrics, the output layer) are resolved against the data by
+:func:`trainlab.training.trainer.resolve` and written back into the run's
+``recipe.yaml``, so a run directory's recipe re-runs as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from trainlab.config.data import DataConfig
+from trainlab.config.loading import apply_overrides, read_yaml, validate
+from trainlab.errors import TrainlabError
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RegularizerConfig(Section):
+    l1: float = Field(0.0, ge=0.0, description="L1 factor on hidden kernels")
+    l2: float = Field(0.0, ge=0.0, description="L2 factor on hidden kernels")
+
+
+class ModelConfig(Section):
+    name: str = Field("mlp", description="model builder (trainlab.models.registry)")
+    hidden: list[int] = Field(default_factory=lambda: [64, 32], description="units per hidden layer")
+    activation: str = "relu"
+    dropout: float | list[float] = Field(default_factory=lambda: [0.2, 0.0])
+    batch_norm: bool = False
+    kernel_regularizer: RegularizerConfig = Field(default_factory=RegularizerConfig)
+    kernel_initializer: str = "glorot_uniform"
+    output: Literal["auto", "sigmoid", "softmax", "linear", "logits"] = "auto"
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_units(cls, hidden: list[int]) -> list[int]:
+        for units in hidden:
+            if units <= 0:
+                raise ValueError(f"every layer needs > 0 units, got {units}")
+        return hidden
+
+    @field_validator("dropout")
+    @classmethod
+    def _rates(cls, dropout: float | list[float]) -> float | list[float]:
+        for rate in [dropout] if isinstance(dropout, (int, float)) else dropout:
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"dropout rates must be in [0, 1), got {rate}")
+        return dropout
+
+    @model_validator(mode="after")
+    def _dropout_per_layer(self) -> ModelConfig:
+        if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden):
+            raise ValueError(
+                f"dropout needs one rate per hidden layer ({len(self.hidden)}) or a single number,"
+                f" got {self.dropout}"
+            )
+        return self
+
+
+class OptimizerConfig(Section):
+    """``name`` and ``learning_rate`` plus any argument of the chosen optimizer (checked by name)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    name: str = "adam"
+    learning_rate: float | dict[str, Any] = 0.001
+    clip_norm: float | None = Field(None, gt=0, description="clip each gradient tensor to this norm")
+    global_clip_norm: float | None = Field(None, gt=0, description="clip all gradients to this global norm")
+    clip_value: float | None = Field(None, gt=0, description="clip each gradient element to +-value")
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _positive(cls, lr: float | dict[str, Any]) -> float | dict[str, Any]:
+        if isinstance(lr, (int, float)) and lr <= 0:
+            raise ValueError(f"must be > 0, got {lr}")
+        return lr
+
+    @model_validator(mode="after")
+    def _one_norm_clip(self) -> OptimizerConfig:
+        if self.clip_norm is not None and self.global_clip_norm is not None:
+            raise ValueError("set clip_norm or global_clip_norm, not both")
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The mapping :func:`trainlab.optimizers.build` takes."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class EarlyStoppingConfig(Section):
+    monitor: str = "val_loss"
+    patience: int = Field(15, ge=0)
+    min_delta: float = Field(0.0, ge=0.0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    restore_best_weights: bool = True
+    start_from_epoch: int = Field(0, ge=0)
+
+
+class PlateauConfig(Section):
+    monitor: str = "val_loss"
+    factor: float = Field(0.5, gt=0.0, lt=1.0)
+    patience: int = Field(5, ge=0)
+    min_lr: float = Field(0.0, ge=0.0)
+    min_delta: float = Field(1e-4, ge=0.0)
+    cooldown: int = Field(0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class TensorBoardConfig(Section):
+    enabled: bool = True
+    histogram_freq: int = Field(0, ge=0, description="weight histograms every N epochs (0: none)")
+    steps: bool = Field(True, description="per-step loss, gradient norm and learning rate scalars")
+
+
+class TrainingConfig(Section):
+    epochs: int = Field(100, gt=0)
+    batch_size: int = Field(32, gt=0)
+    shuffle: bool = True
+    validation_freq: int = Field(1, gt=0, description="validate every N epochs (and at the last)")
+    early_stopping: EarlyStoppingConfig | None = None
+    reduce_lr_on_plateau: PlateauConfig | None = None
+    tensorboard: TensorBoardConfig | bool = Field(default_factory=TensorBoardConfig)
+    callbacks: list[str | dict[str, Any]] = Field(
+        default_factory=list, description="stock Keras callbacks by name (trainlab.callbacks.registry)"
+    )
+    jit_compile: bool = Field(False, description="compile the epoch with XLA")
+    eval_batch_size: int | None = Field(None, gt=0)
+    verbose: int = Field(1, ge=0, le=2, description="0 silent, 1 progress bar, 2 one line per epoch")
+
+    @field_validator("tensorboard")
+    @classmethod
+    def _tensorboard_flag(cls, value: TensorBoardConfig | bool) -> TensorBoardConfig:
+        return TensorBoardConfig(enabled=value) if isinstance(value, bool) else value
+
+
+class Recipe(Section):
+    """A whole training recipe. See ``docs/recipes.md`` for every key."""
+
+    name: str | None = Field(None, description="run name (default: the recipe file's name)")
+    seed: int = 42
+    deterministic: bool = Field(False, description="turn on TensorFlow's op determinism")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: str | dict[str, Any] = "auto"
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    metrics: Literal["auto"] | list[str] = "auto"
+
+    @field_validator("optimizer", mode="before")
+    @classmethod
+    def _optimizer_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+def load_recipe(
+    recipe: str | Path | Mapping[str, Any] | Recipe | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+) -> tuple[Recipe, Path | None, str]:
+    """Load and validate a recipe from a file, a mapping or an object, with overrides.
+
+    Returns:
+        ``(recipe, base_dir, name)``: the validated recipe, the folder relative data
+        paths resolve against (the recipe file's folder), and the default run name.
+
+    Raises:
+        TrainlabError: any problem, worded ``<file or key>: <rule>, got <value>``.
+    """
+    base_dir: Path | None = None
+    name = "run"
+    if isinstance(recipe, Recipe):
+        data = recipe.model_dump()
+    elif recipe is None:
+        data = {}
+    elif isinstance(recipe, Mapping):
+        data = dict(recipe)
+    elif isinstance(recipe, (str, Path)):
+        path = Path(recipe)
+        data = read_yaml(path)
+        base_dir, name = path.parent, path.stem
+    else:
+        raise TrainlabError("recipe", "must be a YAML path, a mapping or a Recipe", type(recipe).__name__)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    source = str(recipe) if isinstance(recipe, (str, Path)) else None
+    validated = validate(Recipe, data, source)
+    check_components(validated)
+    return validated, base_dir, validated.name or name
+
+
+def check_components(recipe: Recipe) -> None:
+    """Check every named component and its arguments exist, before anything is built or trained."""
+    from trainlab import callbacks, losses, models, optimizers, schedules
+
+    if recipe.loss != "auto":
+        losses.registry.split(recipe.loss, "loss")
+    models.registry.canonical(recipe.model.name, "model.name")
+    spec = recipe.optimizer.spec()
+    lr = spec.pop("learning_rate")
+    spec = {k: v for k, v in spec.items() if k not in ("clip_norm", "global_clip_norm", "clip_value")}
+    optimizers.registry.split(spec, "optimizer")
+    if isinstance(lr, Mapping):
+        schedules.registry.split({k: v for k, v in lr.items()}, "optimizer.learning_rate")
+    for i, item in enumerate(recipe.training.callbacks):
+        callbacks.registry.split(item, f"training.callbacks[{i}]")

@@ -1,0 +1,1 @@
+"""Reports read the run directory's records: the terminal summary (and later HTML)."""

@@ -1,0 +1,43 @@
+"""The short table a run ends with: best and final metrics, where the records are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Console | None = None) -> None:
+    """Print the run's status, best epoch and a best-vs-final table of its metrics."""
+    console = console or Console()
+    final = {k: v for k, v in (summary.get("final") or {}).items()
+             if isinstance(v, (int, float)) and k not in ("epoch_time_s",)}
+    best_epoch = summary.get("best_epoch")
+    table = Table(title=f"{summary.get('name', 'run')}: {summary.get('status')}, "
+                        f"{summary.get('epochs_run')} epochs in {summary.get('wall_time_s', 0):.1f} s")
+    table.add_column("metric")
+    table.add_column(f"best epoch ({best_epoch})" if best_epoch else "best", justify="right")
+    table.add_column(f"final (epoch {summary.get('epochs_run')})", justify="right")
+    best_row = summary.get("best") or {}
+    for key, value in final.items():
+        best = best_row.get(key)
+        table.add_row(key, "" if best is None else _fmt(best), _fmt(value))
+    for key, value in (summary.get("test") or {}).items():
+        table.add_row(f"test_{key}", "", _fmt(value))
+    console.print(table)
+    notes = []
+    if summary.get("stopped_early"):
+        notes.append(f"stopped early; best {summary.get('monitor')} = {_fmt(summary.get('best_value'))}")
+    if summary.get("restored_best_weights"):
+        notes.append(f"model.keras holds the weights of epoch {best_epoch}")
+    for note in notes:
+        console.print(note)
+    console.print(f"records: {run_dir}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3e}" if value and abs(value) < 1e-3 else f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,1 @@
+"""The compiled trainer: one engine for K >= 1 models, the epoch loop, and the run directory."""

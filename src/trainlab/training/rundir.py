@@ -1,0 +1,128 @@
+"""The run directory: the contract between training and everything after it.
+
+Files (see docs/recipes.md): ``recipe.yaml`` (resolved), ``history.csv`` (one row per
+epoch), ``steps.csv`` (one row per step), ``layers.csv`` (per-layer norms per epoch),
+``summary.json``, ``model.keras`` and ``tensorboard/``. Records are plain CSV/JSON so
+figures, diagnosis and reports can be rebuilt from them without a model.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainlab.errors import TrainlabError
+
+HISTORY = "history.csv"
+STEPS = "steps.csv"
+LAYERS = "layers.csv"
+SUMMARY = "summary.json"
+RECIPE = "recipe.yaml"
+MODEL = "model.keras"
+TENSORBOARD = "tensorboard"
+
+
+def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """Create the run directory, never reusing one that holds files.
+
+    Args:
+        name: the recipe's name, used for the default folder ``runs/<name>-<timestamp>``.
+        out: an explicit folder; it may exist only if it is empty.
+        root: where default folders go.
+
+    Raises:
+        TrainlabError: ``out`` exists and is not an empty folder.
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise TrainlabError(str(path), "already exists and is not empty; choose a new --out folder")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON atomically (temporary file, fsync, rename): a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_finite(data), f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(dict(data), f, sort_keys=False)
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read a records CSV back as dicts of floats (ints for whole-number columns, None for blanks)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+class CsvRecords:
+    """An append-only CSV with a fixed header, flushed after every write.
+
+    Args:
+        path: the file to create.
+        columns: the header; rows may omit columns (blank cells).
+    """
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self._file = open(path, "w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        self._writer.writeheader()
+        self._file.flush()
+
+    def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._writer.writerows(rows)
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def _number(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def _finite(data: Any) -> Any:
+    """JSON has no NaN/inf: write them as strings so the file stays standard JSON."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, Mapping):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data

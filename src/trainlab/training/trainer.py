@@ -1,0 +1,381 @@
+"""``trainlab.train``: a recipe in, a run directory and a trained model out.
+
+Reads top to bottom: seed, data, resolve the ``auto`` choices against the data,
+build the model, loss, optimizer and metrics, then the epoch loop driven by Keras'
+callback protocol, writing records as it goes, then the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import trainlab
+from trainlab import callbacks as tl_callbacks
+from trainlab import data as tl_data
+from trainlab import losses, metrics, models, optimizers
+from trainlab.config import Recipe, load_recipe
+from trainlab.errors import TrainlabError
+from trainlab.training import rundir
+from trainlab.training.engine import Engine, Member
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) run.
+
+    Attributes:
+        dir: the run directory.
+        recipe: the resolved recipe.
+        history: one dict per epoch (the rows of ``history.csv``).
+        summary: the contents of ``summary.json``.
+        model: the trained ``keras.Model`` (best weights when early stopping restored them).
+        data: the data splits the run used.
+    """
+
+    dir: Path
+    recipe: Recipe
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+    model: keras.Model
+    data: Any = field(repr=False, default=None)
+
+
+def train(
+    recipe: str | Path | Mapping[str, Any] | Recipe | None = None,
+    out: str | Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    *,
+    model: keras.Model | None = None,
+    data: Any = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    **kw_overrides: Any,
+) -> Run:
+    """Train a model as a recipe says and write its run directory.
+
+    Args:
+        recipe: a YAML path, a mapping shaped like the YAML, a :class:`Recipe`, or ``None``
+            for the defaults (the tutorial's basic loop).
+        out: the run directory (default ``runs/<name>-<timestamp>``); must be new or empty.
+        callbacks: extra ``keras.callbacks.Callback`` objects (any stock or custom one).
+        model: a ``keras.Model`` to train instead of the recipe's MLP.
+        data: a :class:`trainlab.data.Splits` to use instead of the recipe's data source.
+        overrides: ``{"optimizer.learning_rate": 0.01}`` or ``["training.epochs=5"]``.
+        **kw_overrides: the same with ``__`` for dots: ``training__epochs=5``.
+
+    Returns:
+        A :class:`Run`.
+
+    Raises:
+        TrainlabError: the recipe, data or files are wrong (a user's mistake).
+
+    Example:
+        >>> run = trainlab.train("examples/basic.yaml", training__epochs=5)
+        >>> run.history[-1]["val_accuracy"], run.dir
+    """
+    all_overrides: dict[str, Any] | list[str]
+    if overrides is None or isinstance(overrides, Mapping):
+        all_overrides = dict(overrides or {})
+        all_overrides.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
+    else:
+        all_overrides = list(overrides) + [f"{k.replace('__', '.')}={v}" for k, v in kw_overrides.items()]
+    recipe_obj, base_dir, name = load_recipe(recipe, all_overrides)
+    return Trainer(recipe_obj, name=name, base_dir=base_dir, model=model, data=data).fit(out, callbacks)
+
+
+class Trainer:
+    """Prepares everything a recipe names and runs the epoch loop (one member)."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        name: str = "run",
+        base_dir: Path | None = None,
+        model: keras.Model | None = None,
+        data: Any = None,
+    ) -> None:
+        self.name = recipe.name or name
+        seed_everything(recipe.seed, recipe.deterministic)
+        self.data = data if data is not None else tl_data.load(recipe.data, seed=recipe.seed, base_dir=base_dir)
+        self.recipe = resolve(recipe, self.data, model)
+        self.traits = losses.traits(self.recipe.loss)
+        self.tensors = {
+            split: _tensors(x, y, self.traits.labels, self.data.n_classes)
+            for split, x, y in (
+                ("train", self.data.x_train, self.data.y_train),
+                ("val", self.data.x_val, self.data.y_val),
+                ("test", self.data.x_test, self.data.y_test),
+            )
+            if x is not None and len(x)
+        }
+        self.model = model if model is not None else build_model(self.recipe, self.data)
+        self.member = build_member(self.model, self.recipe, self.traits)
+        self.engine = Engine(
+            [self.member],
+            self.recipe.training.batch_size,
+            jit_compile=self.recipe.training.jit_compile,
+            eval_batch_size=self.recipe.training.eval_batch_size,
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, out: str | Path | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> Run:
+        recipe, training = self.recipe, self.recipe.training
+        run_dir = rundir.new_run_dir(self.name, out)
+        rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"))
+        names = [m.name for m in self.member.metrics]
+        has_val = "val" in self.tensors
+        columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
+                   *([f"val_{n}" for n in names] if has_val else []),
+                   "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+        history_csv = rundir.CsvRecords(run_dir / rundir.HISTORY, columns)
+        steps_csv = rundir.CsvRecords(run_dir / rundir.STEPS, ["step", "epoch", "loss", "grad_norm", "lr"])
+        layers_csv = rundir.CsvRecords(run_dir / rundir.LAYERS, ["epoch", "layer", "grad_norm", "weight_norm"])
+        monitor = self._monitor(has_val)
+        cbs = self._callbacks(run_dir, callbacks)
+        n_train = len(self.data.x_train)
+        cb_list = keras.callbacks.CallbackList(
+            cbs, model=self.model, epochs=training.epochs, steps=self.engine.steps_per_epoch(n_train), verbose=0
+        )
+        self.model.stop_training = False
+        history: list[dict[str, Any]] = []
+        summary: dict[str, Any] = {"status": "running", "name": self.name, "monitor": monitor}
+        rundir.write_json(run_dir / rundir.SUMMARY, summary)
+        started = time.perf_counter()
+        step = 0
+        x, y = self.tensors["train"]
+        try:
+            cb_list.on_train_begin()
+            for epoch in range(training.epochs):
+                tick = time.perf_counter()
+                cb_list.on_epoch_begin(epoch)
+                cb_list.on_train_batch_begin(0)
+                steps = self.engine.train_epoch(x, y, self._order(epoch, n_train))
+                logs = self.engine.train_logs()[0]
+                cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
+                if has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs):
+                    cb_list.on_test_begin()
+                    val = self.engine.evaluate(*self.tensors["val"])[0]
+                    cb_list.on_test_end(val)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                logs["lr"] = float(steps.lr[-1, 0])
+                row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
+                history.append(row)
+                history_csv.write([row])
+                steps_csv.write(
+                    {"step": step + i + 1, "epoch": epoch + 1, "loss": float(steps.loss[i, 0]),
+                     "grad_norm": float(steps.grad_norm[i, 0]), "lr": float(steps.lr[i, 0])}
+                    for i in range(len(steps.loss))
+                )
+                step += len(steps.loss)
+                layers_csv.write(self._layer_rows(epoch + 1))
+                cb_list.on_epoch_end(epoch, dict(logs))
+                if self.model.stop_training:
+                    break
+            cb_list.on_train_end(history[-1] if history else None)
+            summary["status"] = "completed"
+        except KeyboardInterrupt:
+            summary["status"] = "interrupted"
+            raise
+        except Exception as exc:
+            summary["status"] = "failed"
+            summary["error"] = f"{exc.__class__.__name__}: {exc}"
+            raise
+        finally:
+            for records in (history_csv, steps_csv, layers_csv):
+                records.close()
+            summary.update(self._summary(history, monitor, started))
+            if summary["status"] == "completed":
+                summary["test"] = self._test_metrics()
+                self.model.save(run_dir / rundir.MODEL)
+            rundir.write_json(run_dir / rundir.SUMMARY, summary)
+        return Run(run_dir, recipe, history, summary, self.model, self.data)
+
+    # ----------------------------------------------------------------- helpers
+    def _order(self, epoch: int, n: int) -> np.ndarray:
+        """The sample order of an epoch: a pure function of (seed, epoch), so a resumed run sees the same batches."""
+        if not self.recipe.training.shuffle:
+            return np.arange(n, dtype=np.int32)
+        return np.random.default_rng([self.recipe.seed, epoch]).permutation(n).astype(np.int32)
+
+    def _monitor(self, has_val: bool) -> str:
+        es = self.recipe.training.early_stopping
+        if es is not None:
+            return es.monitor
+        return "val_loss" if has_val else "loss"
+
+    def _callbacks(self, run_dir: Path, user: Sequence[keras.callbacks.Callback] | None) -> list:
+        training = self.recipe.training
+        cbs: list[keras.callbacks.Callback] = []
+        if training.early_stopping is not None:
+            cbs.append(keras.callbacks.EarlyStopping(**training.early_stopping.model_dump()))
+        if training.reduce_lr_on_plateau is not None:
+            cbs.append(tl_callbacks.ReduceLROnPlateau(**training.reduce_lr_on_plateau.model_dump()))
+        if training.tensorboard.enabled:
+            cbs.append(keras.callbacks.TensorBoard(
+                log_dir=str(run_dir / rundir.TENSORBOARD), histogram_freq=training.tensorboard.histogram_freq,
+                write_graph=False,
+            ))
+        cbs.extend(
+            tl_callbacks.build(spec, run_dir, where=f"training.callbacks[{i}]")
+            for i, spec in enumerate(training.callbacks)
+        )
+        for cb in user or ():
+            if not isinstance(cb, keras.callbacks.Callback):
+                raise TrainlabError("callbacks", "each must be a keras.callbacks.Callback", type(cb).__name__)
+            cbs.append(cb)
+        if training.verbose:
+            cbs.append(tl_callbacks.ProgressDisplay(training.verbose))
+        return cbs
+
+    def _layer_rows(self, epoch: int) -> list[dict[str, Any]]:
+        grad = self.engine.layer_grad_norms()[0]
+        weights: dict[str, float] = {}
+        for variable in self.model.trainable_variables:
+            layer = variable.path.split("/")[-2] if "/" in variable.path else variable.path
+            weights[layer] = weights.get(layer, 0.0) + float(np.sum(np.square(keras.ops.convert_to_numpy(variable))))
+        return [
+            {"epoch": epoch, "layer": layer, "grad_norm": g, "weight_norm": float(np.sqrt(weights.get(layer, 0.0)))}
+            for layer, g in grad.items()
+        ]
+
+    def _summary(self, history: list[dict[str, Any]], monitor: str, started: float) -> dict[str, Any]:
+        best_epoch, best_value = best_of(history, monitor)
+        es = self.recipe.training.early_stopping
+        stopped_early = bool(history) and len(history) < self.recipe.training.epochs and self.model.stop_training
+        best_row = next((r for r in history if r["epoch"] == best_epoch), {})
+        return {
+            "epochs_run": len(history),
+            "best_epoch": best_epoch,
+            "monitor": monitor,
+            "best_value": best_value,
+            "best": {k: v for k, v in best_row.items() if k != "epoch"},
+            "restored_best_weights": bool(es and es.restore_best_weights and history),
+            "final": {k: v for k, v in (history[-1] if history else {}).items() if k not in ("epoch",)},
+            "test": None,
+            "stopped_early": stopped_early,
+            "wall_time_s": time.perf_counter() - started,
+            "data": self.data.describe(),
+            "trainlab_version": trainlab.__version__,
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
+        }
+
+    def _test_metrics(self) -> dict[str, float] | None:
+        if "test" not in self.tensors:
+            return None
+        return self.engine.evaluate(*self.tensors["test"])[0]
+
+
+# --------------------------------------------------------------------- building
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras; optionally turn on op determinism."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def resolve(recipe: Recipe, data: Any, model: keras.Model | None = None) -> Recipe:
+    """Fill the ``auto`` choices (loss, metrics, output) from the data and check they fit.
+
+    Raises:
+        TrainlabError: the labels do not fit the loss (e.g. three classes with binary cross-entropy).
+    """
+    task = data.task
+    loss = recipe.loss
+    if loss == "auto":
+        loss = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy"}.get(task, "mse")
+    traits = losses.traits(loss)
+    check_task(traits, data)
+    output = recipe.model.output
+    wanted = models.output_for(task, traits.from_logits)
+    if output == "auto":
+        output = wanted
+    elif traits.from_logits and output in ("sigmoid", "softmax"):
+        warnings.warn(
+            f"model.output is {output!r} but the loss reads logits (from_logits: true); "
+            "using a linear 'logits' output instead", stacklevel=2,
+        )
+        output = "logits"
+    names = metrics.auto(task) if recipe.metrics == "auto" else list(recipe.metrics)
+    for i, name in enumerate(names):  # fail early on a bad name, before any training
+        metrics.build(name, traits.labels, traits.from_logits, where=f"metrics[{i}]")
+    return recipe.model_copy(
+        update={"loss": loss, "metrics": names, "model": recipe.model.model_copy(update={"output": output})}
+    )
+
+
+def check_task(traits: Any, data: Any) -> None:
+    """Raise if the data's task does not fit the loss."""
+    name = traits.name if hasattr(traits, "name") else "the loss"
+    source = getattr(data, "source", "data")
+    if data.task == "regression" and traits.task != "regression":
+        raise TrainlabError(
+            "loss", f"{name} is a classification loss but data.source {source!r} has a regression target",
+            traits.task,
+        )
+    if data.task == "multiclass" and traits.labels == "binary":
+        raise TrainlabError(
+            "loss", f"{name} needs 2 classes but data.source {source!r} has {data.n_classes} classes;"
+            " use sparse_categorical_crossentropy", data.n_classes,
+        )
+
+
+def build_model(recipe: Recipe, data: Any) -> keras.Model:
+    """Build the recipe's model for the data's shape and task."""
+    cfg = recipe.model
+    n_outputs = 1 if data.task == "binary" else (data.n_classes if data.task == "multiclass" else data.n_outputs)
+    spec = cfg.model_dump()
+    return models.registry.build(
+        spec, where="model", n_inputs=int(data.x_train.shape[1]), n_outputs=int(n_outputs),
+    )
+
+
+def build_member(model: keras.Model, recipe: Recipe, traits: Any) -> Member:
+    """Build the optimizer, loss and metrics for ``model`` and compile it (for saving and evaluate)."""
+    optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    loss = losses.build(recipe.loss, where="loss")
+    names = list(recipe.metrics)
+    train_metrics = [metrics.build(n, traits.labels, traits.from_logits) for n in names]
+    val_metrics = [metrics.build(n, traits.labels, traits.from_logits) for n in names]
+    model.compile(
+        optimizer=optimizer, loss=loss,
+        metrics=[metrics.build(n, traits.labels, traits.from_logits) for n in names],
+    )
+    return Member(model, optimizer, loss, train_metrics, val_metrics)
+
+
+def best_of(history: list[dict[str, Any]], monitor: str) -> tuple[int | None, float | None]:
+    """The 1-based epoch and value where ``monitor`` was best (max for accuracy-like names)."""
+    rows = [(r["epoch"], r[monitor]) for r in history if r.get(monitor) is not None and np.isfinite(r[monitor])]
+    if not rows:
+        return None, None
+    pick = max if monitor_mode(monitor) == "max" else min
+    epoch, value = pick(rows, key=lambda r: r[1])
+    return int(epoch), float(value)
+
+
+def monitor_mode(monitor: str) -> str:
+    """``max`` for accuracy, AUC, precision, recall and F-scores, else ``min`` (Keras' rule, extended)."""
+    name = monitor.removeprefix("val_").lower()
+    return "max" if any(k in name for k in ("acc", "auc", "precision", "recall", "f1", "fbeta", "r2")) else "min"
+
+
+def _tensors(x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Arrays in the form the loss expects: column vectors, integer labels, or one-hot rows."""
+    y = np.asarray(y)
+    if labels == "sparse":
+        y = y.astype(np.int32)
+    elif labels == "onehot":
+        y = np.eye(int(n_classes), dtype=np.float32)[y.astype(np.int64)]
+    else:
+        y = y.astype(np.float32).reshape(len(y), -1)
+    return tf.constant(np.asarray(x, dtype=np.float32)), tf.constant(y)

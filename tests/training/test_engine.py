@@ -1,0 +1,135 @@
+"""The engine against plain TensorFlow/Keras: same batches, same numbers."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainlab import metrics
+from trainlab.models import build_mlp
+from trainlab.training.engine import Engine, Member
+
+
+def _data(n=96, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    y = (x[:, :1] + 0.3 * rng.normal(size=(n, 1)) > 0).astype("float32")
+    return tf.constant(x), tf.constant(y)
+
+
+def _member(seed, clipnorm=None, l2=0.0, dropout=0.0, lr=1e-2):
+    keras.utils.set_random_seed(seed)
+    model = build_mlp(6, 1, hidden=[8, 4], dropout=dropout, kernel_regularizer={"l2": l2})
+    kw = {"clipnorm": clipnorm} if clipnorm else {}
+    return Member(
+        model, keras.optimizers.SGD(lr, **kw), keras.losses.BinaryCrossentropy(),
+        [metrics.build("accuracy", "binary", False)], [metrics.build("accuracy", "binary", False)],
+    )
+
+
+def _reference_epoch(member, x, y, order, batch):
+    """A plain eager GradientTape loop over the same batches; returns losses and pre-clip norms."""
+    losses, norms = [], []
+    for lo in range(0, len(order), batch):
+        idx = order[lo:lo + batch]
+        xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+        with tf.GradientTape() as tape:
+            loss = member.loss(yb, member.model(xb, training=True))
+            if member.model.losses:
+                loss += tf.add_n(member.model.losses)
+        grads = tape.gradient(loss, member.model.trainable_variables)
+        norms.append(float(tf.linalg.global_norm(grads)))
+        member.optimizer.apply(grads, member.model.trainable_variables)
+        losses.append(float(loss))
+    return np.array(losses), np.array(norms)
+
+
+@pytest.mark.parametrize("clipnorm, l2", [(None, 0.0), (0.05, 1e-3)])
+def test_epoch_matches_an_eager_loop_step_by_step(clipnorm, l2):
+    x, y = _data()
+    order = np.random.default_rng(1).permutation(96).astype("int32")
+    ours, ref = _member(3, clipnorm, l2), _member(3, clipnorm, l2)
+    engine = Engine([ours], batch_size=20)  # 96 = 4 x 20 + 16: a short last batch
+    steps = engine.train_epoch(x, y, order)
+    ref.optimizer.build(ref.model.trainable_variables)
+    ref_losses, ref_norms = _reference_epoch(ref, x, y, order, 20)
+    np.testing.assert_allclose(steps.loss[:, 0], ref_losses, rtol=1e-5)
+    np.testing.assert_allclose(steps.grad_norm[:, 0], ref_norms, rtol=1e-5)
+    for a, b in zip(ours.model.get_weights(), ref.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    logs = engine.train_logs()[0]
+    weights = np.array([20, 20, 20, 20, 16])
+    assert logs["loss"] == pytest.approx(np.sum(ref_losses * weights) / 96, rel=1e-5)
+    assert logs["grad_norm"] == pytest.approx(ref_norms.mean(), rel=1e-5)
+    assert logs["grad_norm_max"] == pytest.approx(ref_norms.max(), rel=1e-5)
+    np.testing.assert_allclose(steps.lr[:, 0], 1e-2, rtol=1e-6)
+
+
+def test_clipping_bounds_the_update_but_not_the_recorded_norm():
+    x, y = _data()
+    order = np.arange(96, dtype="int32")
+    member = _member(0, clipnorm=1e-3, lr=1.0)
+    before = [w.copy() for w in member.model.get_weights()]
+    steps = Engine([member], batch_size=96).train_epoch(x, y, order)
+    assert steps.grad_norm[0, 0] > 1e-2  # recorded before clipping
+    for w0, w1 in zip(before, member.model.get_weights()):
+        assert np.linalg.norm(w1 - w0) <= 1e-3 * 1.0001  # each tensor's step is clipped to lr * 1e-3
+
+
+def test_evaluate_matches_keras_evaluate_with_regularization():
+    x, y = _data()
+    member = _member(5, l2=1e-2, dropout=0.3)
+    engine = Engine([member], batch_size=16, eval_batch_size=40)
+    engine.train_epoch(x, y, np.arange(96, dtype="int32"))
+    ours = engine.evaluate(x, y)[0]
+    member.model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    loss, acc = member.model.evaluate(x, y, batch_size=40, verbose=0)
+    assert ours["loss"] == pytest.approx(loss, rel=1e-5)
+    assert ours["accuracy"] == pytest.approx(acc)
+
+
+def test_k_members_in_one_program_equal_separate_runs():
+    x, y = _data()
+    order = np.random.default_rng(2).permutation(96).astype("int32")
+    fused = Engine([_member(1, dropout=0.2), _member(2, l2=1e-3)], batch_size=16)
+    singles = [Engine([_member(1, dropout=0.2)], batch_size=16), Engine([_member(2, l2=1e-3)], batch_size=16)]
+    for _ in range(2):
+        fused_steps = fused.train_epoch(x, y, order)
+        single_steps = [e.train_epoch(x, y, order) for e in singles]
+    for k, single in enumerate(singles):
+        np.testing.assert_allclose(fused_steps.loss[:, k], single_steps[k].loss[:, 0], rtol=1e-4)
+        for a, b in zip(fused.members[k].model.get_weights(), single.members[0].model.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_stopped_member_freezes_while_the_others_train():
+    x, y = _data()
+    engine = Engine([_member(1), _member(2)], batch_size=32)
+    order = np.arange(96, dtype="int32")
+    engine.train_epoch(x, y, order)
+    engine.active.assign([False, True])
+    frozen = [w.copy() for w in engine.members[0].model.get_weights()]
+    moving = [w.copy() for w in engine.members[1].model.get_weights()]
+    steps = engine.train_epoch(x, y, order)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, engine.members[0].model.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(moving, engine.members[1].model.get_weights()))
+    assert np.isnan(steps.loss[:, 0]).all() and np.isfinite(steps.loss[:, 1]).all()
+
+
+def test_dataset_input_trains_like_arrays():
+    x, y = _data()
+    order = np.arange(96, dtype="int32")
+    a, b = _member(4), _member(4)
+    steps_a = Engine([a], batch_size=32).train_epoch(x, y, order)
+    steps_b = Engine([b], batch_size=32).train_epoch_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(32))
+    np.testing.assert_allclose(steps_a.loss, steps_b.loss, rtol=1e-5)
+
+
+def test_per_layer_gradient_norms_combine_to_the_global_norm():
+    x, y = _data()
+    member = _member(6)
+    engine = Engine([member], batch_size=96)
+    steps = engine.train_epoch(x, y, np.arange(96, dtype="int32"))
+    layers = engine.layer_grad_norms()[0]
+    assert list(layers) == ["dense_1", "dense_2", "output"]
+    assert np.sqrt(sum(v**2 for v in layers.values())) == pytest.approx(steps.grad_norm[0, 0], rel=1e-5)
