@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 
 from trainlab.errors import TrainlabError
@@ -76,9 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     from trainlab.training.trainer import train
 
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else [])
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        run = train(args.recipe, out=args.out, overrides=overrides)
+    run = train(args.recipe, out=args.out, overrides=overrides)
     print_run_summary(run.summary, run.dir)
     return 0
 

@@ -9,9 +9,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
+def display_order(keys: list[str]) -> list[str]:
+    """Loss first, each metric beside its validation twin, then lr and gradient norms."""
+    tail = ["lr", "learning_rate", "grad_norm", "grad_norm_max"]
+    train = [k for k in keys if not k.startswith("val_") and k not in tail and not k.endswith("_time_s")]
+    ordered = []
+    for key in train:
+        ordered += [key] + ([f"val_{key}"] if f"val_{key}" in keys else [])
+    ordered += [k for k in keys if k.startswith("val_") and k not in ordered]
+    return ordered + [k for k in tail if k in keys]
+
+
 def format_logs(logs: dict[str, float], keys: list[str] | None = None) -> str:
     """``loss 0.4123  val_loss 0.4410  lr 1.0e-03`` for the keys present in ``logs``."""
-    keys = keys or [k for k in logs if not k.endswith("_time_s")]
+    keys = keys or [k for k in display_order(list(logs)) if k not in ("grad_norm_max", "learning_rate")]
     parts = []
     for key in keys:
         if key not in logs:
@@ -26,7 +37,8 @@ class ProgressDisplay(keras.callbacks.Callback):
     """Shows training progress on the terminal (stderr).
 
     Args:
-        verbose: 0 nothing, 1 a live epoch bar with the latest metrics, 2 one line per epoch.
+        verbose: 0 nothing, 1 a live epoch bar with the latest metrics (on a terminal; elsewhere,
+            such as a log file, a line every tenth of the run), 2 one line per epoch.
         keys: which logs to show (default: loss, the metrics, their validation twins, lr).
         console: a rich Console (default: stderr).
     """
@@ -39,7 +51,9 @@ class ProgressDisplay(keras.callbacks.Callback):
         self._progress: Progress | None = None
 
     def on_train_begin(self, logs=None):
-        if self.verbose == 1:
+        epochs = self.params.get("epochs") or 1
+        self._every = 1 if self.verbose == 2 else max(1, epochs // 10)
+        if self.verbose == 1 and self.console.is_terminal:
             self._progress = Progress(
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
@@ -58,8 +72,8 @@ class ProgressDisplay(keras.callbacks.Callback):
         text = format_logs(logs or {}, self.keys)
         if self._progress is not None:
             self._progress.update(self._task, completed=epoch + 1, metrics=text)
-        elif self.verbose == 2:
-            self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs')}  {text}", highlight=False)
+        elif self.verbose and ((epoch + 1) % self._every == 0 or epoch == 0 or epoch + 1 == self.params.get("epochs")):
+            self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs')}  {text}", highlight=False, soft_wrap=True)
 
     def on_train_end(self, logs=None):
         if self._progress is not None:

@@ -65,7 +65,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         raise TrainlabError(str(path), "file holds no settings, expected a YAML mapping")
     if not isinstance(data, dict):
-        raise TrainlabError(str(path), "top level must be a mapping of keys to values", type(data).__name__)
+        raise TrainlabError(str(path), f"top level must be a mapping of keys to values, got a {type(data).__name__}")
     return data
 
 

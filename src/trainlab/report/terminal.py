@@ -8,12 +8,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.callbacks import display_order
+
 
 def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Console | None = None) -> None:
     """Print the run's status, best epoch and a best-vs-final table of its metrics."""
     console = console or Console()
-    final = {k: v for k, v in (summary.get("final") or {}).items()
-             if isinstance(v, (int, float)) and k not in ("epoch_time_s",)}
+    raw = summary.get("final") or {}
+    final = {k: raw[k] for k in display_order(list(raw)) if isinstance(raw[k], (int, float))}
     best_epoch = summary.get("best_epoch")
     table = Table(title=f"{summary.get('name', 'run')}: {summary.get('status')}, "
                         f"{summary.get('epochs_run')} epochs in {summary.get('wall_time_s', 0):.1f} s")
@@ -23,7 +25,7 @@ def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Con
     best_row = summary.get("best") or {}
     for key, value in final.items():
         best = best_row.get(key)
-        table.add_row(key, "" if best is None else _fmt(best), _fmt(value))
+        table.add_row(key, "" if best is None else _fmt(best, key), _fmt(value, key))
     for key, value in (summary.get("test") or {}).items():
         table.add_row(f"test_{key}", "", _fmt(value))
     console.print(table)
@@ -37,7 +39,8 @@ def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Con
     console.print(f"records: {run_dir}")
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, key: str = "") -> str:
     if isinstance(value, float):
-        return f"{value:.3e}" if value and abs(value) < 1e-3 else f"{value:.4f}"
+        small = key in ("lr", "learning_rate") or (value and abs(value) < 1e-3)
+        return f"{value:.3e}" if small else f"{value:.4f}"
     return str(value)

@@ -104,6 +104,10 @@ class Engine:
             tf.Variable(tf.zeros([len(g)]), trainable=False, name=f"layer_grad_norm_sum_{i}")
             for i, g in enumerate(self._groups)
         ]
+        # Under a strategy scope Keras' optimizer must run in a replica context (as in ``fit``).
+        # Data-parallel splitting of batches across replicas comes with scale-out (tf.distribute).
+        self.strategy = tf.distribute.get_strategy()
+        self._distributed = tf.distribute.has_strategy()
         self._train_fn = tf.function(self._train_steps, jit_compile=jit_compile, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
 
@@ -199,6 +203,12 @@ class Engine:
 
     def _step(self, xb, yb):
         """One optimizer step for every member; returns ``[K]`` loss, grad norm, lr."""
+        if not self._distributed:
+            return self._replica_step(xb, yb)
+        out = self.strategy.run(self._replica_step, args=(xb, yb))
+        return tuple(self.strategy.experimental_local_results(t)[0] for t in out)
+
+    def _replica_step(self, xb, yb):
         batch = tf.cast(tf.shape(xb)[0], tf.float32)
         losses, norms, lrs = [], [], []
         for k, member in enumerate(self.members):
@@ -215,12 +225,13 @@ class Engine:
             norms.append(norm)
             lrs.append(lr)
         losses, norms = tf.stack(losses), tf.stack(norms)
-        self._loss_sum.assign_add(tf.where(tf.math.is_nan(losses), 0.0, losses) * batch)
+        # Frozen members report NaN for the step; keep them out of the sums (a real NaN stays visible).
+        self._loss_sum.assign_add(tf.where(self.active, losses, 0.0) * batch)
         self._seen.assign_add(batch)
         self._steps.assign_add(1.0)
-        finite_norms = tf.where(tf.math.is_nan(norms), 0.0, norms)
-        self._norm_sum.assign_add(finite_norms)
-        self._norm_max.assign(tf.maximum(self._norm_max, finite_norms))
+        active_norms = tf.where(self.active, norms, 0.0)
+        self._norm_sum.assign_add(active_norms)
+        self._norm_max.assign(tf.maximum(self._norm_max, active_norms))
         return losses, norms, tf.stack(lrs)
 
     def _member_step(self, k, member, xb, yb):

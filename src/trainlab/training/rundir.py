@@ -47,14 +47,14 @@ def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "ru
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise TrainlabError(str(path), "already exists and is not empty; choose a new --out folder")
         path.mkdir(parents=True, exist_ok=True)
-        return path
+        return path.resolve()
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
     base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = base, 1
     while True:
         try:
             path.mkdir(parents=True, exist_ok=False)
-            return path
+            return path.resolve()
         except FileExistsError:
             n += 1
             path = base.with_name(f"{base.name}-{n}")

@@ -118,7 +118,7 @@ class Trainer:
             if x is not None and len(x)
         }
         self.model = model if model is not None else build_model(self.recipe, self.data)
-        self.member = build_member(self.model, self.recipe, self.traits)
+        self.member = build_member(self.model, self.recipe, self.traits, self.tensors["train"])
         self.engine = Engine(
             [self.member],
             self.recipe.training.batch_size,
@@ -339,8 +339,13 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
     )
 
 
-def build_member(model: keras.Model, recipe: Recipe, traits: Any) -> Member:
-    """Build the optimizer, loss and metrics for ``model`` and compile it (for saving and evaluate)."""
+def build_member(model: keras.Model, recipe: Recipe, traits: Any, sample: tuple[tf.Tensor, tf.Tensor]) -> Member:
+    """Build the optimizer, loss and metrics for ``model`` and compile it.
+
+    Compiling makes the trained model usable as is (``evaluate``, ``save``); building the
+    compiled metrics on a two-sample batch lets stock callbacks (EarlyStopping,
+    ModelCheckpoint, ...) infer whether a metric is maximized, as they do under ``fit``.
+    """
     optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer")
     loss = losses.build(recipe.loss, where="loss")
     names = list(recipe.metrics)
@@ -350,6 +355,9 @@ def build_member(model: keras.Model, recipe: Recipe, traits: Any) -> Member:
         optimizer=optimizer, loss=loss,
         metrics=[metrics.build(n, traits.labels, traits.from_logits) for n in names],
     )
+    x, y = sample
+    model.compute_metrics(x[:2], y[:2], model(x[:2]), sample_weight=None)
+    model.reset_metrics()
     return Member(model, optimizer, loss, train_metrics, val_metrics)
 
 

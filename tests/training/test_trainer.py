@@ -1,0 +1,231 @@
+"""``trainlab.train`` end to end on tiny data: records, repeatability, callbacks, tasks."""
+
+import csv
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import trainlab
+from trainlab.training import rundir
+
+
+def _csv_header(path):
+    with open(path, newline="") as f:
+        return next(csv.reader(f))
+
+
+def test_run_directory_contract(tmp_path, tiny_recipe):
+    run = trainlab.train(tiny_recipe, out=tmp_path / "run")
+    files = {p.name for p in run.dir.iterdir()}
+    assert {"recipe.yaml", "history.csv", "steps.csv", "layers.csv", "summary.json", "model.keras"} <= files
+    assert _csv_header(run.dir / "history.csv") == [
+        "epoch", "loss", "val_loss", "accuracy", "val_accuracy", "lr", "grad_norm", "grad_norm_max", "epoch_time_s"
+    ]
+    steps = rundir.read_csv(run.dir / "steps.csv")
+    n_train = 160  # 200 samples, 20% validation
+    assert len(steps) == 5 * -(-n_train // 32)
+    assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+    history = rundir.read_csv(run.dir / "history.csv")
+    assert len(history) == len(run.history) == 5
+    for epoch, row in enumerate(history, start=1):
+        mine = [s for s in steps if s["epoch"] == epoch]
+        assert row["grad_norm"] == pytest.approx(np.mean([s["grad_norm"] for s in mine]), rel=1e-5)
+        assert row["grad_norm_max"] == pytest.approx(max(s["grad_norm"] for s in mine), rel=1e-5)
+    summary = json.loads((run.dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 5
+    assert summary["monitor"] == "val_loss"
+    assert summary["best_value"] == min(r["val_loss"] for r in history)
+    assert summary["final"]["val_accuracy"] == history[-1]["val_accuracy"]
+    assert {"trainlab_version", "tensorflow_version", "wall_time_s", "stopped_early", "test"} <= set(summary)
+    resolved = trainlab.load_recipe(run.dir / "recipe.yaml")[0]  # re-runnable as is
+    assert resolved.loss == "binary_crossentropy" and resolved.metrics == ["accuracy"]
+    assert resolved.model.output == "sigmoid"
+    layers = rundir.read_csv(run.dir / "layers.csv")
+    assert {r["layer"] for r in layers} == {"dense_1", "dense_2", "output"}
+    loaded = keras.models.load_model(run.dir / "model.keras")
+    x_val = run.data.x_val
+    np.testing.assert_allclose(loaded.predict(x_val, verbose=0), run.model.predict(x_val, verbose=0), rtol=1e-6)
+
+
+def test_same_seed_same_history_and_new_folder_each_time(tmp_path, tiny_recipe, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = trainlab.train(tiny_recipe)
+    b = trainlab.train(tiny_recipe)
+    assert a.dir != b.dir and a.dir.parent == tmp_path / "runs" and a.dir.name.startswith("tiny-")
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in rows]  # noqa: E731
+    assert drop(a.history) == drop(b.history)
+    c = trainlab.train(tiny_recipe, seed=8)
+    assert drop(c.history) != drop(a.history)
+
+
+def test_out_folder_with_files_is_never_reused(tmp_path, tiny_recipe):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    with pytest.raises(trainlab.TrainlabError, match="already exists and is not empty"):
+        trainlab.train(tiny_recipe, out=out)
+    assert (out / "summary.json").read_text() == "{}"
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, training={
+        **tiny_recipe["training"], "epochs": 60,
+        "early_stopping": {"monitor": "val_loss", "patience": 3, "restore_best_weights": True},
+    })
+    recipe["optimizer"] = {"name": "adam", "learning_rate": 0.05}
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    s = run.summary
+    assert s["stopped_early"] and s["epochs_run"] < 60
+    assert s["epochs_run"] == s["best_epoch"] + 3
+    model = keras.models.load_model(run.dir / "model.keras")
+    val_loss, _ = model.evaluate(run.data.x_val, run.data.y_val.reshape(-1, 1).astype("float32"), verbose=0)
+    assert val_loss == pytest.approx(s["best_value"], rel=1e-4)
+
+
+def test_plateau_scales_a_schedule_instead_of_crashing(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe)
+    recipe["optimizer"] = {
+        "name": "sgd",
+        "learning_rate": {"name": "exponential", "initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": 0.9},
+    }
+    recipe["training"] = {**tiny_recipe["training"], "epochs": 12,
+                          "reduce_lr_on_plateau": {"monitor": "loss", "factor": 0.5, "patience": 0, "min_delta": 10.0}}
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    # min_delta 10 means no epoch ever improves: every epoch after the first halves the scale.
+    steps = rundir.read_csv(run.dir / "steps.csv")
+    per_epoch = 5  # 160 samples / 32
+    for s in steps:
+        epoch = s["epoch"]
+        expected = 0.1 * 0.9 ** ((s["step"] - 1) / 5) * 0.5 ** max(0, epoch - 2)
+        assert s["lr"] == pytest.approx(expected, rel=1e-4), s
+    assert len(steps) == 12 * per_epoch
+
+
+def test_plateau_on_a_constant_rate_matches_keras(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, training={**tiny_recipe["training"], "epochs": 4, "reduce_lr_on_plateau": {
+        "monitor": "loss", "factor": 0.5, "patience": 0, "min_delta": 10.0, "min_lr": 0.0003}})
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    # epoch 1 sets the best, epoch 2 fails to improve: the reduction applies from epoch 3 on
+    assert [r["lr"] for r in run.history] == pytest.approx([1e-3, 1e-3, 5e-4, 3e-4])
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Tutorial section 9: time each epoch, stop once validation accuracy passes a target."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target, self.times, self.seen = target, [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+        self.seen.append(dict(logs))
+        if logs["val_accuracy"] > self.target:
+            self.model.stop_training = True
+
+
+def test_user_callbacks_see_keras_logs_and_can_stop(tmp_path, tiny_recipe):
+    timer = EpochTimer(target=0.0)
+    run = trainlab.train(tiny_recipe, out=tmp_path / "run", callbacks=[timer])
+    assert len(timer.times) == 1 and run.summary["epochs_run"] == 1 and run.summary["stopped_early"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm"} <= set(timer.seen[0])
+    never = EpochTimer(target=1.01)
+    trainlab.train(tiny_recipe, out=tmp_path / "run2", callbacks=[never])
+    assert len(never.times) == 5
+
+
+def test_stock_keras_callbacks_work_unchanged(tmp_path, tiny_recipe):
+    log = tmp_path / "keras_log.csv"
+    stock = [
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=50, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5),
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch:02d}.weights.h5"), save_weights_only=True),
+        keras.callbacks.CSVLogger(str(log)),
+        keras.callbacks.TensorBoard(log_dir=str(tmp_path / "tb"), histogram_freq=1),
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.01 * 0.5**epoch),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    run = trainlab.train(tiny_recipe, out=tmp_path / "run", callbacks=stock)
+    assert (tmp_path / "best.keras").exists() and (tmp_path / "w-05.weights.h5").exists()
+    rows = list(csv.DictReader(open(log)))
+    assert len(rows) == 5 and float(rows[-1]["val_loss"]) == pytest.approx(run.history[-1]["val_loss"])
+    assert [r["lr"] for r in run.history] == pytest.approx([0.01 * 0.5**e for e in range(5)])
+    assert list((tmp_path / "tb" / "train").glob("events.out.tfevents.*"))
+
+
+def test_terminate_on_nan_stops_a_diverging_run(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, optimizer={"name": "sgd", "learning_rate": 1e12},
+                  training={**tiny_recipe["training"], "epochs": 20})
+    run = trainlab.train(recipe, out=tmp_path / "run", callbacks=[keras.callbacks.TerminateOnNaN()])
+    assert run.summary["epochs_run"] < 20 and np.isnan(run.history[-1]["loss"])
+    assert np.isnan(rundir.read_csv(run.dir / "steps.csv")[-1]["loss"])
+
+
+def test_recipe_callbacks_by_name_write_into_the_run_directory(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, training={**tiny_recipe["training"], "callbacks": [
+        {"name": "model_checkpoint", "monitor": "val_accuracy", "save_best_only": True},
+        "csv_logger", "terminate_on_nan",
+    ]})
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    assert (run.dir / "checkpoints" / "best.keras").exists() and (run.dir / "keras_log.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "data, loss, expected",
+    [
+        ({"source": "wine"}, "auto", ("sparse_categorical_crossentropy", "softmax", "accuracy")),
+        ({"source": "wine"}, {"name": "categorical_crossentropy", "from_logits": True},
+         ("categorical_crossentropy", "logits", "accuracy")),
+        ({"source": "synthetic_regression", "n_samples": 200, "n_features": 5, "noise": 0.1}, "auto", ("mse", "linear", "mae")),
+        ({"source": "synthetic_classification", "n_samples": 200, "n_features": 8},
+         {"name": "focal", "from_logits": True}, ("focal", "logits", "accuracy")),
+    ],
+)
+def test_tasks_outputs_and_metrics_are_resolved(tmp_path, tiny_recipe, data, loss, expected):
+    recipe = dict(tiny_recipe, data=data, loss=loss)
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    name = run.recipe.loss if isinstance(run.recipe.loss, str) else run.recipe.loss["name"]
+    assert (name, run.recipe.model.output, run.recipe.metrics[0]) == expected
+    assert np.isfinite(run.history[-1]["loss"])
+    assert run.history[-1]["loss"] < run.history[0]["loss"]
+
+
+def test_labels_that_do_not_fit_the_loss_fail_before_training(tmp_path, tiny_recipe):
+    with pytest.raises(trainlab.TrainlabError, match=r"loss: binary_crossentropy needs 2 classes .* has 3 classes"):
+        trainlab.train(dict(tiny_recipe, data={"source": "wine"}, loss="binary_crossentropy"), out=tmp_path / "a")
+    with pytest.raises(trainlab.TrainlabError, match="classification loss but data.source 'diabetes' has a regression"):
+        trainlab.train(dict(tiny_recipe, data={"source": "diabetes"}, loss="sparse_categorical_crossentropy"),
+                       out=tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_user_model_and_test_split(tmp_path, tiny_recipe):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="tanh"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    recipe = dict(tiny_recipe, data={**tiny_recipe["data"], "test_split": 0.2})
+    run = trainlab.train(recipe, out=tmp_path / "run", model=model)
+    assert run.model is model and set(run.summary["test"]) == {"loss", "accuracy"}
+
+
+def test_trains_under_a_distribution_strategy_scope(tmp_path, tiny_recipe):
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        run = trainlab.train(tiny_recipe, out=tmp_path / "run")
+    assert run.summary["status"] == "completed" and np.isfinite(run.history[-1]["val_loss"])
+
+
+def test_clipping_and_gradient_norms_in_records(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, optimizer={"name": "sgd", "learning_rate": 0.1, "global_clip_norm": 1e-4})
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    first = keras.models.load_model(run.dir / "model.keras")
+    assert run.history[0]["grad_norm"] > 1e-3  # the norm is measured before clipping
+    # with every step's global norm clipped to 1e-4 and lr 0.1, weights barely move
+    assert first.optimizer.global_clipnorm == pytest.approx(1e-4)
