@@ -1,0 +1,38 @@
+"""Data for training: sources, checks, task inference, splits and scaling.
+
+``load(config, seed)`` turns a recipe's ``data:`` section into :class:`Splits`;
+``from_arrays(x, y)`` does the same for the user's own arrays. Sources are named
+in the :data:`sources` registry: synthetic_classification, synthetic_regression,
+digits, breast_cancer, wine, iris, diabetes (scikit-learn, bundled), csv, npz and
+mnist (local files; nothing is ever downloaded), and ``arrays``, which names the
+user's own arrays given to ``from_arrays``.
+
+Example:
+    >>> from trainlab.data import load
+    >>> from trainlab.config.data import DataConfig
+    >>> splits = load(DataConfig(source="wine", test_split=0.2), seed=0)
+    >>> splits.task, splits.n_classes, splits.describe()["splits"]["test"]["n"]
+    ('multiclass', 3, 36)
+"""
+
+from trainlab.config.data import DataConfig
+from trainlab.data import _files  # noqa: F401  (registers csv, npz and mnist)
+from trainlab.data._load import features_array, from_arrays, load
+from trainlab.data._sources import SOURCE_TASKS, RawData, sources
+from trainlab.data._splits import Splits, fit_scaler, split_indices
+from trainlab.data._targets import MAX_INFERRED_CLASSES, infer_kind
+
+__all__ = [
+    "MAX_INFERRED_CLASSES",
+    "SOURCE_TASKS",
+    "DataConfig",
+    "RawData",
+    "Splits",
+    "features_array",
+    "fit_scaler",
+    "from_arrays",
+    "infer_kind",
+    "load",
+    "sources",
+    "split_indices",
+]

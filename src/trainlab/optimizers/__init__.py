@@ -1,0 +1,10 @@
+"""Optimizers: every Keras optimizer by name, with recipe-style clipping and scalable schedules.
+
+Example:
+    >>> from trainlab import optimizers
+    >>> opt = optimizers.build({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "clip_norm": 1.0})
+"""
+
+from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
+
+__all__ = ["build", "learning_rate", "learning_rate_scale", "registry"]

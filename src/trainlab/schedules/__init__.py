@@ -1,0 +1,29 @@
+"""Learning-rate schedules: Keras' own by name, plus warm-up cosine, one-cycle and ``Scaled``.
+
+Example:
+    >>> from trainlab import schedules
+    >>> lr = schedules.build({"name": "warmup_cosine", "initial_learning_rate": 1e-3,
+    ...                       "warmup_steps": 100, "total_steps": 1000, "min_learning_rate": 1e-4})
+    >>> schedules.evaluate(lr, 1000)  # for a plot
+"""
+
+from trainlab.schedules._checks import ArgumentError
+from trainlab.schedules._constant import Constant
+from trainlab.schedules._one_cycle import OneCycle, one_cycle
+from trainlab.schedules._registry import build, evaluate, registry
+from trainlab.schedules._scaled import Scaled, as_scaled
+from trainlab.schedules._warmup_cosine import WarmupCosineDecay, warmup_cosine
+
+__all__ = [
+    "ArgumentError",
+    "Constant",
+    "OneCycle",
+    "Scaled",
+    "WarmupCosineDecay",
+    "as_scaled",
+    "build",
+    "evaluate",
+    "one_cycle",
+    "registry",
+    "warmup_cosine",
+]
