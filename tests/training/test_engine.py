@@ -57,7 +57,7 @@ def test_epoch_matches_an_eager_loop_step_by_step(clipnorm, l2):
     np.testing.assert_allclose(steps.grad_norm[:, 0], ref_norms, rtol=1e-5)
     for a, b in zip(ours.model.get_weights(), ref.model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    logs = engine.train_logs()[0]
+    logs = engine.train_logs(steps)[0]
     weights = np.array([20, 20, 20, 20, 16])
     assert logs["loss"] == pytest.approx(np.sum(ref_losses * weights) / 96, rel=1e-5)
     assert logs["grad_norm"] == pytest.approx(ref_norms.mean(), rel=1e-5)
@@ -130,6 +130,6 @@ def test_per_layer_gradient_norms_combine_to_the_global_norm():
     member = _member(6)
     engine = Engine([member], batch_size=96)
     steps = engine.train_epoch(x, y, np.arange(96, dtype="int32"))
-    layers = engine.layer_grad_norms()[0]
+    layers = engine.layer_grad_norms(steps)[0]
     assert list(layers) == ["dense_1", "dense_2", "output"]
     assert np.sqrt(sum(v**2 for v in layers.values())) == pytest.approx(steps.grad_norm[0, 0], rel=1e-5)

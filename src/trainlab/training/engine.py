@@ -50,19 +50,36 @@ class Member:
 
 @dataclass
 class EpochSteps:
-    """What one call of :meth:`Engine.train_epoch` recorded, per step and member.
+    """What the engine recorded over an epoch's steps, per step and member.
 
-    Arrays have shape ``[steps, K]``: the loss of each step (with regularization),
-    the global gradient norm measured before clipping, and the learning rate used.
+    ``loss``, ``grad_norm`` and ``lr`` have shape ``[steps, K]``: each step's loss (with
+    regularization), the global gradient norm measured before clipping, and the
+    learning rate used. ``batch`` is each step's batch size, ``layer_grad_norm`` holds
+    each member's per-layer gradient norms, ``[steps, layers]``, and ``metrics`` each
+    member's training metrics over the epoch so far.
     """
 
     loss: np.ndarray
     grad_norm: np.ndarray
     lr: np.ndarray
+    batch: np.ndarray
+    layer_grad_norm: list[np.ndarray]
+    metrics: list[dict[str, float]]
+
+    def extend(self, more: EpochSteps) -> EpochSteps:
+        """Join a later chunk of the same epoch (its metrics are already cumulative)."""
+        return EpochSteps(
+            np.concatenate([self.loss, more.loss]), np.concatenate([self.grad_norm, more.grad_norm]),
+            np.concatenate([self.lr, more.lr]), np.concatenate([self.batch, more.batch]),
+            [np.concatenate([a, b]) for a, b in zip(self.layer_grad_norm, more.layer_grad_norm)], more.metrics,
+        )
 
 
 class Engine:
     """Trains K members on the same batches in one compiled program.
+
+    One call runs many steps and returns everything recorded (:class:`EpochSteps`):
+    the host reads a handful of tensors per epoch and nothing per step.
 
     Args:
         members: the models to train together.
@@ -73,7 +90,7 @@ class Engine:
     Example:
         >>> engine = Engine([Member(model, keras.optimizers.Adam(), keras.losses.MeanSquaredError())], 32)
         >>> steps = engine.train_epoch(x, y, order=np.random.permutation(len(x)))
-        >>> engine.train_logs()[0]   # {"loss": ..., "grad_norm": ..., "grad_norm_max": ...}
+        >>> engine.train_logs(steps)[0]   # {"loss": ..., "grad_norm": ..., "grad_norm_max": ...}
     """
 
     def __init__(
@@ -91,24 +108,14 @@ class Engine:
         self._groups = [m.layer_groups() for m in self.members]
         for member in self.members:
             member.optimizer.build(member.model.trainable_variables)
-        k = len(self.members)
         # Members that stopped (early stopping) freeze; only meaningful when K > 1.
-        self.active = tf.Variable([True] * k, trainable=False, name="active")
-        # Per-epoch accumulators, reset at the start of each epoch.
-        self._loss_sum = tf.Variable(tf.zeros([k]), trainable=False, name="loss_sum")
-        self._seen = tf.Variable(0.0, trainable=False, name="seen")
-        self._steps = tf.Variable(0.0, trainable=False, name="steps")
-        self._norm_sum = tf.Variable(tf.zeros([k]), trainable=False, name="grad_norm_sum")
-        self._norm_max = tf.Variable(tf.zeros([k]), trainable=False, name="grad_norm_max")
-        self._layer_norm_sum = [
-            tf.Variable(tf.zeros([len(g)]), trainable=False, name=f"layer_grad_norm_sum_{i}")
-            for i, g in enumerate(self._groups)
-        ]
+        self.active = tf.Variable([True] * len(self.members), trainable=False, name="active")
         # Under a strategy scope Keras' optimizer must run in a replica context (as in ``fit``).
         # Data-parallel splitting of batches across replicas comes with scale-out (tf.distribute).
         self.strategy = tf.distribute.get_strategy()
         self._distributed = tf.distribute.has_strategy()
         self._train_fn = tf.function(self._train_steps, jit_compile=jit_compile, reduce_retracing=True)
+        self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
 
     # ------------------------------------------------------------------ training
@@ -118,121 +125,129 @@ class Engine:
         """Run steps ``[start, stop)`` of an epoch whose sample order is ``order``.
 
         Step ``i`` trains on ``x[order[i*batch : (i+1)*batch]]`` (the last batch may be
-        smaller). Accumulators and training metrics are reset when ``start == 0``.
+        smaller). Training metrics restart when ``start == 0``.
         """
-        n_steps = self.steps_per_epoch(len(order))
-        stop = n_steps if stop is None else stop
-        if start == 0:
-            self.reset_epoch()
+        stop = self.steps_per_epoch(len(order)) if stop is None else stop
         out = self._train_fn(
-            x, y, tf.constant(order, dtype=tf.int32), tf.constant(start, tf.int32), tf.constant(stop, tf.int32)
+            x, y, tf.constant(order, dtype=tf.int32), tf.constant(start, tf.int32), tf.constant(stop, tf.int32),
+            start == 0,
         )
-        return EpochSteps(*(t.numpy() for t in out))
+        return self._unpack(out)
 
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
         """Run one epoch over a ``tf.data.Dataset`` of ``(x, y)`` batches (large data)."""
-        self.reset_epoch()
-        if not hasattr(self, "_dataset_fn"):
-            self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
-        return EpochSteps(*(t.numpy() for t in self._dataset_fn(dataset)))
+        return self._unpack(self._dataset_fn(dataset))
 
     def steps_per_epoch(self, n_samples: int) -> int:
         return -(-int(n_samples) // self.batch_size)
 
-    def reset_epoch(self) -> None:
-        k = len(self.members)
-        self._loss_sum.assign(tf.zeros([k]))
-        self._seen.assign(0.0)
-        self._steps.assign(0.0)
-        self._norm_sum.assign(tf.zeros([k]))
-        self._norm_max.assign(tf.zeros([k]))
-        for v in self._layer_norm_sum:
-            v.assign(tf.zeros_like(v))
-        for member in self.members:
-            for metric in member.metrics:
-                metric.reset_state()
-
-    def train_logs(self) -> list[dict[str, float]]:
-        """Per member: mean loss and metrics over the epoch so far, mean and max gradient norm."""
-        seen = max(float(self._seen.numpy()), 1.0)
-        steps = max(float(self._steps.numpy()), 1.0)
-        loss_sum, norm_sum, norm_max = self._loss_sum.numpy(), self._norm_sum.numpy(), self._norm_max.numpy()
+    def train_logs(self, steps: EpochSteps) -> list[dict[str, float]]:
+        """Per member: the epoch's mean loss (weighted by batch size), metrics, mean and max gradient norm."""
+        weights = steps.batch / max(float(steps.batch.sum()), 1.0)
         logs = []
-        for k, member in enumerate(self.members):
-            row = {"loss": float(loss_sum[k] / seen)}
-            row.update({m.name: float(m.result()) for m in member.metrics})
-            row["grad_norm"] = float(norm_sum[k] / steps)
-            row["grad_norm_max"] = float(norm_max[k])
+        for k in range(len(self.members)):
+            ran = np.isfinite(steps.lr[:, k])  # steps a frozen member sat out have lr NaN
+            row = {"loss": float(np.sum(steps.loss[ran, k] * weights[ran]) / max(weights[ran].sum(), 1e-12))}
+            row.update(steps.metrics[k])
+            norms = steps.grad_norm[ran, k]
+            row["grad_norm"] = float(norms.mean()) if len(norms) else float("nan")
+            row["grad_norm_max"] = float(norms.max()) if len(norms) else float("nan")
             logs.append(row)
         return logs
 
-    def layer_grad_norms(self) -> list[dict[str, float]]:
+    def layer_grad_norms(self, steps: EpochSteps) -> list[dict[str, float]]:
         """Per member: each layer's gradient norm, averaged over the epoch's steps."""
-        steps = max(float(self._steps.numpy()), 1.0)
         return [
-            {layer: float(s) / steps for (layer, _), s in zip(groups, sums.numpy())}
-            for groups, sums in zip(self._groups, self._layer_norm_sum)
+            {layer: float(v) for (layer, _), v in zip(groups, np.nanmean(norms, axis=0))}
+            for groups, norms in zip(self._groups, steps.layer_grad_norm)
         ]
 
-    def _train_steps(self, x, y, order, start, stop):
+    def layer_weight_norms(self) -> list[dict[str, float]]:
+        """Per member: the L2 norm of each layer's trainable weights, now."""
+        out = []
+        for member, groups in zip(self.members, self._groups):
+            values = [np.asarray(v) for v in member.model.trainable_variables]
+            out.append({layer: float(np.sqrt(sum(np.sum(np.square(values[i])) for i in idx))) for layer, idx in groups})
+        return out
+
+    def _unpack(self, out) -> EpochSteps:
+        loss, norm, lr, batch, layers, metric_values = out
+        metrics = [
+            {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
+            for member, values in zip(self.members, metric_values)
+        ]
+        return EpochSteps(loss.numpy(), norm.numpy(), lr.numpy(), batch.numpy(), [t.numpy() for t in layers], metrics)
+
+    def _reset_metrics(self, which: str) -> None:
+        for member in self.members:
+            for metric in getattr(member, which):
+                metric.reset_state()
+
+    def _metric_results(self, which: str) -> list[tf.Tensor]:
+        return [
+            tf.stack([tf.cast(m.result(), tf.float32) for m in getattr(member, which)])
+            if getattr(member, which) else tf.zeros([0])
+            for member in self.members
+        ]
+
+    def _train_steps(self, x, y, order, start, stop, reset):
+        if reset:
+            self._reset_metrics("metrics")
         n = tf.shape(order)[0]
-        losses = tf.TensorArray(tf.float32, size=stop - start)
-        norms = tf.TensorArray(tf.float32, size=stop - start)
-        lrs = tf.TensorArray(tf.float32, size=stop - start)
+        records = self._records(stop - start)
         for step in tf.range(start, stop):
             lo = step * self.batch_size
             idx = order[lo : tf.minimum(lo + self.batch_size, n)]
-            loss, norm, lr = self._step(tf.gather(x, idx), tf.gather(y, idx))
-            losses = losses.write(step - start, loss)
-            norms = norms.write(step - start, norm)
-            lrs = lrs.write(step - start, lr)
-        return losses.stack(), norms.stack(), lrs.stack()
+            records = self._write(records, step - start, self._step(tf.gather(x, idx), tf.gather(y, idx)))
+        return self._finish(records)
 
     def _train_dataset(self, dataset):
-        losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        norms = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        lrs = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        self._reset_metrics("metrics")
+        records = self._records(0)
         i = tf.constant(0)
         for xb, yb in dataset:
-            loss, norm, lr = self._step(xb, yb)
-            losses = losses.write(i, loss)
-            norms = norms.write(i, norm)
-            lrs = lrs.write(i, lr)
+            records = self._write(records, i, self._step(xb, yb))
             i += 1
-        return losses.stack(), norms.stack(), lrs.stack()
+        return self._finish(records)
+
+    def _records(self, size):
+        dynamic = isinstance(size, int) and size == 0
+        return tuple(
+            tf.TensorArray(tf.float32, size=size, dynamic_size=dynamic) for _ in range(4 + len(self.members))
+        )
+
+    def _write(self, records, i, stats):
+        return tuple(r.write(i, s) for r, s in zip(records, stats))
+
+    def _finish(self, records):
+        stacked = [r.stack() for r in records]
+        return (*stacked[:4], stacked[4:], self._metric_results("metrics"))
 
     def _step(self, xb, yb):
-        """One optimizer step for every member; returns ``[K]`` loss, grad norm, lr."""
+        """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms."""
         if not self._distributed:
             return self._replica_step(xb, yb)
         out = self.strategy.run(self._replica_step, args=(xb, yb))
-        return tuple(self.strategy.experimental_local_results(t)[0] for t in out)
+        return tf.nest.map_structure(lambda t: self.strategy.experimental_local_results(t)[0], out)
 
     def _replica_step(self, xb, yb):
-        batch = tf.cast(tf.shape(xb)[0], tf.float32)
-        losses, norms, lrs = [], [], []
+        losses, norms, lrs, layers = [], [], [], []
         for k, member in enumerate(self.members):
             if len(self.members) == 1:
-                loss, norm, lr = self._member_step(k, member, xb, yb)
+                loss, norm, lr, layer = self._member_step(k, member, xb, yb)
             else:
-                loss, norm, lr = tf.cond(
+                nan = tf.constant(np.nan, tf.float32)
+                loss, norm, lr, layer = tf.cond(
                     self.active[k],
                     lambda k=k, member=member: self._member_step(k, member, xb, yb),
-                    lambda: (tf.constant(np.nan, tf.float32), tf.constant(np.nan, tf.float32),
-                             tf.constant(np.nan, tf.float32)),
+                    lambda k=k: (nan, nan, nan, tf.fill([len(self._groups[k])], nan)),
                 )
             losses.append(loss)
             norms.append(norm)
             lrs.append(lr)
-        losses, norms = tf.stack(losses), tf.stack(norms)
-        # Frozen members report NaN for the step; keep them out of the sums (a real NaN stays visible).
-        self._loss_sum.assign_add(tf.where(self.active, losses, 0.0) * batch)
-        self._seen.assign_add(batch)
-        self._steps.assign_add(1.0)
-        active_norms = tf.where(self.active, norms, 0.0)
-        self._norm_sum.assign_add(active_norms)
-        self._norm_max.assign(tf.maximum(self._norm_max, active_norms))
-        return losses, norms, tf.stack(lrs)
+            layers.append(layer)
+        batch = tf.cast(tf.shape(xb)[0], tf.float32)
+        return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), batch, *layers)
 
     def _member_step(self, k, member, xb, yb):
         model = member.model
@@ -244,29 +259,26 @@ class Engine:
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
         squares = [tf.reduce_sum(tf.square(g)) for g in grads]
-        self._layer_norm_sum[k].assign_add(
-            tf.sqrt(tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]]))
-        )
+        layer_norms = tf.sqrt(tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]]))
         norm = tf.sqrt(tf.add_n(squares))
         lr = tf.cast(member.optimizer.learning_rate, tf.float32)
         member.optimizer.apply(grads, variables)
         for metric in member.metrics:
             metric.update_state(yb, pred)
-        return tf.cast(loss, tf.float32), norm, lr
+        return tf.cast(loss, tf.float32), norm, lr, layer_norms
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, float]]:
         """Loss (with regularization, as Keras reports it) and metrics of every member on ``(x, y)``."""
-        for member in self.members:
-            for metric in member.val_metrics:
-                metric.reset_state()
-        losses = self._eval_fn(x, y).numpy()
+        losses, metric_values = self._eval_fn(x, y)
+        losses = losses.numpy()
         return [
-            {"loss": float(losses[k]), **{m.name: float(m.result()) for m in member.val_metrics}}
-            for k, member in enumerate(self.members)
+            {"loss": float(losses[k]), **{m.name: float(v) for m, v in zip(member.val_metrics, values.numpy())}}
+            for k, (member, values) in enumerate(zip(self.members, metric_values))
         ]
 
     def _evaluate(self, x, y):
+        self._reset_metrics("val_metrics")
         n = tf.shape(x)[0]
         k = len(self.members)
         total = tf.zeros([k])
@@ -286,4 +298,4 @@ class Engine:
             tf.cast(tf.add_n(m.model.losses), tf.float32) if m.model.losses else tf.constant(0.0)
             for m in self.members
         ])
-        return mean + penalties
+        return mean + penalties, self._metric_results("val_metrics")

@@ -27,6 +27,7 @@ from trainlab.config import Recipe, load_recipe
 from trainlab.errors import TrainlabError
 from trainlab.training import rundir
 from trainlab.training.engine import Engine, Member
+from trainlab.training.records import Records
 
 
 @dataclass
@@ -136,9 +137,11 @@ class Trainer:
         columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
                    *([f"val_{n}" for n in names] if has_val else []),
                    "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
-        history_csv = rundir.CsvRecords(run_dir / rundir.HISTORY, columns)
-        steps_csv = rundir.CsvRecords(run_dir / rundir.STEPS, ["step", "epoch", "loss", "grad_norm", "lr"])
-        layers_csv = rundir.CsvRecords(run_dir / rundir.LAYERS, ["epoch", "layer", "grad_norm", "weight_norm"])
+        tb = training.tensorboard
+        records = Records(
+            run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
+            step_scalars=tb.steps, model=self.model,
+        )
         monitor = self._monitor(has_val)
         cbs = self._callbacks(run_dir, callbacks)
         n_train = len(self.data.x_train)
@@ -159,7 +162,7 @@ class Trainer:
                 cb_list.on_epoch_begin(epoch)
                 cb_list.on_train_batch_begin(0)
                 steps = self.engine.train_epoch(x, y, self._order(epoch, n_train))
-                logs = self.engine.train_logs()[0]
+                logs = self.engine.train_logs(steps)[0]
                 cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
                 if has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs):
                     cb_list.on_test_begin()
@@ -169,14 +172,9 @@ class Trainer:
                 logs["lr"] = float(steps.lr[-1, 0])
                 row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
                 history.append(row)
-                history_csv.write([row])
-                steps_csv.write(
-                    {"step": step + i + 1, "epoch": epoch + 1, "loss": float(steps.loss[i, 0]),
-                     "grad_norm": float(steps.grad_norm[i, 0]), "lr": float(steps.lr[i, 0])}
-                    for i in range(len(steps.loss))
-                )
+                member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
+                records.write_epoch(row, member_steps, step + 1, self._layer_rows(epoch + 1, steps))
                 step += len(steps.loss)
-                layers_csv.write(self._layer_rows(epoch + 1))
                 cb_list.on_epoch_end(epoch, dict(logs))
                 if self.model.stop_training:
                     break
@@ -190,8 +188,7 @@ class Trainer:
             summary["error"] = f"{exc.__class__.__name__}: {exc}"
             raise
         finally:
-            for records in (history_csv, steps_csv, layers_csv):
-                records.close()
+            records.close()
             summary.update(self._summary(history, monitor, started))
             if summary["status"] == "completed":
                 summary["test"] = self._test_metrics()
@@ -219,11 +216,6 @@ class Trainer:
             cbs.append(keras.callbacks.EarlyStopping(**training.early_stopping.model_dump()))
         if training.reduce_lr_on_plateau is not None:
             cbs.append(tl_callbacks.ReduceLROnPlateau(**training.reduce_lr_on_plateau.model_dump()))
-        if training.tensorboard.enabled:
-            cbs.append(keras.callbacks.TensorBoard(
-                log_dir=str(run_dir / rundir.TENSORBOARD), histogram_freq=training.tensorboard.histogram_freq,
-                write_graph=False,
-            ))
         cbs.extend(
             tl_callbacks.build(spec, run_dir, where=f"training.callbacks[{i}]")
             for i, spec in enumerate(training.callbacks)
@@ -236,15 +228,12 @@ class Trainer:
             cbs.append(tl_callbacks.ProgressDisplay(training.verbose))
         return cbs
 
-    def _layer_rows(self, epoch: int) -> list[dict[str, Any]]:
-        grad = self.engine.layer_grad_norms()[0]
-        weights: dict[str, float] = {}
-        for variable in self.model.trainable_variables:
-            layer = variable.path.split("/")[-2] if "/" in variable.path else variable.path
-            weights[layer] = weights.get(layer, 0.0) + float(np.sum(np.square(keras.ops.convert_to_numpy(variable))))
+    def _layer_rows(self, epoch: int, steps: Any) -> list[dict[str, Any]]:
+        grads = self.engine.layer_grad_norms(steps)[0]
+        weights = self.engine.layer_weight_norms()[0]
         return [
-            {"epoch": epoch, "layer": layer, "grad_norm": g, "weight_norm": float(np.sqrt(weights.get(layer, 0.0)))}
-            for layer, g in grad.items()
+            {"epoch": epoch, "layer": layer, "grad_norm": grad, "weight_norm": weights[layer]}
+            for layer, grad in grads.items()
         ]
 
     def _summary(self, history: list[dict[str, Any]], monitor: str, started: float) -> dict[str, Any]:
