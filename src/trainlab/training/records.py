@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from trainlab.training import rundir
 
@@ -123,11 +124,14 @@ class _Board:
 
     @staticmethod
     def _write_steps(loss, grad_norm, lr, first_step):
+        # tf.summary.write keeps the tag as given (tf.summary.scalar would prefix the loop's
+        # name scope, "while/"); the metadata marks the values as scalars for TensorBoard.
+        metadata = scalar_metadata.create_summary_metadata(display_name=None, description=None)
         for i in tf.range(tf.shape(loss)[0]):
             step = first_step + tf.cast(i, tf.int64)
-            tf.summary.scalar("batch_loss", loss[i], step=step)
-            tf.summary.scalar("batch_grad_norm", grad_norm[i], step=step)
-            tf.summary.scalar("batch_lr", lr[i], step=step)
+            tf.summary.write("batch_loss", loss[i], step=step, metadata=metadata)
+            tf.summary.write("batch_grad_norm", grad_norm[i], step=step, metadata=metadata)
+            tf.summary.write("batch_lr", lr[i], step=step, metadata=metadata)
 
     def close(self) -> None:
         self.train.close()
