@@ -11,9 +11,9 @@ from trainlab.training import rundir
 
 def _scalars(path):
     """Every tag read back with TensorBoard's own reader: ``{tag: [(step, value or array)]}``."""
-    acc = EventAccumulator(str(path), size_guidance={"tensors": 0})
+    acc = EventAccumulator(str(path), size_guidance={"tensors": 0, "scalars": 0})
     acc.Reload()
-    out = {}
+    out = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
     for tag in acc.Tags()["tensors"]:
         values = [(e.step, tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)]
         out[tag] = [(s, float(v) if np.ndim(v) == 0 else v) for s, v in values]

@@ -65,6 +65,7 @@ class EpochSteps:
     batch: np.ndarray
     layer_grad_norm: list[np.ndarray]
     metrics: list[dict[str, float]]
+    layer_weight_norm: list[np.ndarray]
 
     def extend(self, more: EpochSteps) -> EpochSteps:
         """Join a later chunk of the same epoch (its metrics are already cumulative)."""
@@ -72,6 +73,7 @@ class EpochSteps:
             np.concatenate([self.loss, more.loss]), np.concatenate([self.grad_norm, more.grad_norm]),
             np.concatenate([self.lr, more.lr]), np.concatenate([self.batch, more.batch]),
             [np.concatenate([a, b]) for a, b in zip(self.layer_grad_norm, more.layer_grad_norm)], more.metrics,
+            more.layer_weight_norm,
         )
 
 
@@ -162,21 +164,23 @@ class Engine:
             for groups, norms in zip(self._groups, steps.layer_grad_norm)
         ]
 
-    def layer_weight_norms(self) -> list[dict[str, float]]:
-        """Per member: the L2 norm of each layer's trainable weights, now."""
-        out = []
-        for member, groups in zip(self.members, self._groups):
-            values = [np.asarray(v) for v in member.model.trainable_variables]
-            out.append({layer: float(np.sqrt(sum(np.sum(np.square(values[i])) for i in idx))) for layer, idx in groups})
-        return out
+    def layer_weight_norms(self, steps: EpochSteps) -> list[dict[str, float]]:
+        """Per member: the L2 norm of each layer's trainable weights at the end of the steps."""
+        return [
+            {layer: float(v) for (layer, _), v in zip(groups, norms)}
+            for groups, norms in zip(self._groups, steps.layer_weight_norm)
+        ]
 
     def _unpack(self, out) -> EpochSteps:
-        loss, norm, lr, batch, layers, metric_values = out
+        loss, norm, lr, batch, layers, metric_values, weight_norms = out
         metrics = [
             {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
             for member, values in zip(self.members, metric_values)
         ]
-        return EpochSteps(loss.numpy(), norm.numpy(), lr.numpy(), batch.numpy(), [t.numpy() for t in layers], metrics)
+        return EpochSteps(
+            loss.numpy(), norm.numpy(), lr.numpy(), batch.numpy(), [t.numpy() for t in layers], metrics,
+            [t.numpy() for t in weight_norms],
+        )
 
     def _reset_metrics(self, which: str) -> None:
         for member in self.members:
@@ -221,7 +225,14 @@ class Engine:
 
     def _finish(self, records):
         stacked = [r.stack() for r in records]
-        return (*stacked[:4], stacked[4:], self._metric_results("metrics"))
+        weight_norms = [
+            tf.sqrt(tf.stack([
+                tf.add_n([tf.reduce_sum(tf.square(member.model.trainable_variables[i])) for i in idx])
+                for _, idx in groups
+            ]))
+            for member, groups in zip(self.members, self._groups)
+        ]
+        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_norms)
 
     def _step(self, xb, yb):
         """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms."""

@@ -230,7 +230,7 @@ class Trainer:
 
     def _layer_rows(self, epoch: int, steps: Any) -> list[dict[str, Any]]:
         grads = self.engine.layer_grad_norms(steps)[0]
-        weights = self.engine.layer_weight_norms()[0]
+        weights = self.engine.layer_weight_norms(steps)[0]
         return [
             {"epoch": epoch, "layer": layer, "grad_norm": grad, "weight_norm": weights[layer]}
             for layer, grad in grads.items()
