@@ -229,3 +229,32 @@ def test_clipping_and_gradient_norms_in_records(tmp_path, tiny_recipe):
     assert run.history[0]["grad_norm"] > 1e-3  # the norm is measured before clipping
     # with every step's global norm clipped to 1e-4 and lr 0.1, weights barely move
     assert first.optimizer.global_clipnorm == pytest.approx(1e-4)
+
+
+def test_streamed_tf_data_input_trains_like_arrays(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, training={**tiny_recipe["training"], "shuffle": False, "epochs": 3})
+    arrays = trainlab.train(recipe, out=tmp_path / "arrays")
+    d = arrays.data
+    streams = trainlab.data.from_datasets(
+        tf.data.Dataset.from_tensor_slices((d.x_train, d.y_train)),
+        tf.data.Dataset.from_tensor_slices((d.x_val, d.y_val)),
+        task="binary",
+    )
+    streamed = trainlab.train(recipe, out=tmp_path / "streamed", data=streams)
+    for a, b in zip(arrays.history, streamed.history):
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy", "grad_norm"):
+            assert b[key] == pytest.approx(a[key], rel=1e-5), key
+    assert streamed.summary["data"]["streamed"] and streamed.summary["data"]["splits"]["train"]["n"] == 160
+    shuffled = trainlab.train(dict(recipe, training={**recipe["training"], "shuffle": True}),
+                              out=tmp_path / "shuffled", data=streams)
+    assert np.isfinite(shuffled.history[-1]["val_loss"])
+
+
+def test_streams_reject_batched_or_unlabelled_datasets():
+    x = np.zeros((8, 3), "float32")
+    with pytest.raises(trainlab.TrainlabError, match="data.train: features must be unbatched vectors"):
+        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices((x, x[:, 0])).batch(4), task="binary")
+    with pytest.raises(trainlab.TrainlabError, match=r"data.train: must be a tf.data.Dataset of \(features, target\)"):
+        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices(x), task="binary")
+    with pytest.raises(trainlab.TrainlabError, match="data.n_classes: multiclass streams need"):
+        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices((x, x[:, 0])), task="multiclass")

@@ -5,7 +5,8 @@
 in the :data:`sources` registry: synthetic_classification, synthetic_regression,
 digits, breast_cancer, wine, iris, diabetes (scikit-learn, bundled), csv, npz and
 mnist (local files; nothing is ever downloaded), and ``arrays``, which names the
-user's own arrays given to ``from_arrays``.
+user's own arrays given to ``from_arrays``. ``from_datasets`` wraps ``tf.data``
+pipelines (:class:`Streams`) for data too large to hold in memory.
 
 Example:
     >>> from trainlab.data import load
@@ -20,6 +21,7 @@ from trainlab.data import _files  # noqa: F401  (registers csv, npz and mnist)
 from trainlab.data._load import features_array, from_arrays, load
 from trainlab.data._sources import SOURCE_TASKS, RawData, sources
 from trainlab.data._splits import Splits, fit_scaler, split_indices
+from trainlab.data._streams import Streams, from_datasets
 from trainlab.data._targets import MAX_INFERRED_CLASSES, infer_kind
 
 __all__ = [
@@ -28,9 +30,11 @@ __all__ = [
     "DataConfig",
     "RawData",
     "Splits",
+    "Streams",
     "features_array",
     "fit_scaler",
     "from_arrays",
+    "from_datasets",
     "infer_kind",
     "load",
     "sources",

@@ -119,6 +119,7 @@ class Engine:
         self._train_fn = tf.function(self._train_steps, jit_compile=jit_compile, reduce_retracing=True)
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
+        self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
 
     # ------------------------------------------------------------------ training
     def train_epoch(
@@ -288,25 +289,46 @@ class Engine:
             for k, (member, values) in enumerate(zip(self.members, metric_values))
         ]
 
+    def evaluate_dataset(self, dataset: tf.data.Dataset) -> list[dict[str, float]]:
+        """:meth:`evaluate` over a ``tf.data.Dataset`` of ``(x, y)`` batches."""
+        losses, metric_values = self._eval_dataset_fn(dataset)
+        losses = losses.numpy()
+        return [
+            {"loss": float(losses[k]), **{m.name: float(v) for m, v in zip(member.val_metrics, values.numpy())}}
+            for k, (member, values) in enumerate(zip(self.members, metric_values))
+        ]
+
     def _evaluate(self, x, y):
         self._reset_metrics("val_metrics")
         n = tf.shape(x)[0]
-        k = len(self.members)
-        total = tf.zeros([k])
+        total = tf.zeros([len(self.members)])
         for start in tf.range(0, n, self.eval_batch_size):
-            xb = x[start : start + self.eval_batch_size]
-            yb = y[start : start + self.eval_batch_size]
-            batch = tf.cast(tf.shape(xb)[0], tf.float32)
-            batch_losses = []
-            for member in self.members:
-                pred = member.model(xb, training=False)
-                batch_losses.append(tf.cast(member.loss(yb, pred), tf.float32) * batch)
-                for metric in member.val_metrics:
-                    metric.update_state(yb, pred)
-            total += tf.stack(batch_losses)
-        mean = total / tf.cast(n, tf.float32)
+            total += self._eval_batch(x[start : start + self.eval_batch_size], y[start : start + self.eval_batch_size])
+        return self._eval_result(total, tf.cast(n, tf.float32))
+
+    def _evaluate_dataset(self, dataset):
+        self._reset_metrics("val_metrics")
+        total, n = tf.zeros([len(self.members)]), tf.constant(0.0)
+        for xb, yb in dataset:
+            total += self._eval_batch(xb, yb)
+            n += tf.cast(tf.shape(xb)[0], tf.float32)
+        return self._eval_result(total, n)
+
+    def _eval_batch(self, xb, yb):
+        """Every member's summed loss on one batch; updates the validation metrics."""
+        batch = tf.cast(tf.shape(xb)[0], tf.float32)
+        losses = []
+        for member in self.members:
+            pred = member.model(xb, training=False)
+            losses.append(tf.cast(member.loss(yb, pred), tf.float32) * batch)
+            for metric in member.val_metrics:
+                metric.update_state(yb, pred)
+        return tf.stack(losses)
+
+    def _eval_result(self, total, n):
+        # Keras adds the regularization penalty to each batch's loss; its mean is the penalty itself.
         penalties = tf.stack([
             tf.cast(tf.add_n(m.model.losses), tf.float32) if m.model.losses else tf.constant(0.0)
             for m in self.members
         ])
-        return mean + penalties, self._metric_results("val_metrics")
+        return total / tf.maximum(n, 1.0) + penalties, self._metric_results("val_metrics")

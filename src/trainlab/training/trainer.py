@@ -109,17 +109,28 @@ class Trainer:
         self.data = data if data is not None else tl_data.load(recipe.data, seed=recipe.seed, base_dir=base_dir)
         self.recipe = resolve(recipe, self.data, model)
         self.traits = losses.traits(self.recipe.loss)
-        self.tensors = {
-            split: _tensors(x, y, self.traits.labels, self.data.n_classes)
-            for split, x, y in (
-                ("train", self.data.x_train, self.data.y_train),
-                ("val", self.data.x_val, self.data.y_val),
-                ("test", self.data.x_test, self.data.y_test),
-            )
-            if x is not None and len(x)
-        }
+        self.streamed = isinstance(self.data, tl_data.Streams)
+        if self.streamed:
+            fix = _label_fn(self.traits.labels, self.data.n_classes)
+            self.splits = {
+                split: ds.map(fix, num_parallel_calls=tf.data.AUTOTUNE)
+                for split, ds in (("train", self.data.train), ("val", self.data.val), ("test", self.data.test))
+                if ds is not None
+            }
+            sample = next(iter(self.splits["train"].batch(2)))
+        else:
+            self.splits = {
+                split: _tensors(x, y, self.traits.labels, self.data.n_classes)
+                for split, x, y in (
+                    ("train", self.data.x_train, self.data.y_train),
+                    ("val", self.data.x_val, self.data.y_val),
+                    ("test", self.data.x_test, self.data.y_test),
+                )
+                if x is not None and len(x)
+            }
+            sample = self.splits["train"]
         self.model = model if model is not None else build_model(self.recipe, self.data)
-        self.member = build_member(self.model, self.recipe, self.traits, self.tensors["train"])
+        self.member = build_member(self.model, self.recipe, self.traits, sample)
         self.engine = Engine(
             [self.member],
             self.recipe.training.batch_size,
@@ -133,7 +144,7 @@ class Trainer:
         run_dir = rundir.new_run_dir(self.name, out)
         rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"))
         names = [m.name for m in self.member.metrics]
-        has_val = "val" in self.tensors
+        has_val = "val" in self.splits
         columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
                    *([f"val_{n}" for n in names] if has_val else []),
                    "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
@@ -144,9 +155,8 @@ class Trainer:
         )
         monitor = self._monitor(has_val)
         cbs = self._callbacks(run_dir, callbacks)
-        n_train = len(self.data.x_train)
         cb_list = keras.callbacks.CallbackList(
-            cbs, model=self.model, epochs=training.epochs, steps=self.engine.steps_per_epoch(n_train), verbose=0
+            cbs, model=self.model, epochs=training.epochs, steps=self._steps_per_epoch(), verbose=0
         )
         self.model.stop_training = False
         history: list[dict[str, Any]] = []
@@ -154,19 +164,18 @@ class Trainer:
         rundir.write_json(run_dir / rundir.SUMMARY, summary)
         started = time.perf_counter()
         step = 0
-        x, y = self.tensors["train"]
         try:
             cb_list.on_train_begin()
             for epoch in range(training.epochs):
                 tick = time.perf_counter()
                 cb_list.on_epoch_begin(epoch)
                 cb_list.on_train_batch_begin(0)
-                steps = self.engine.train_epoch(x, y, self._order(epoch, n_train))
+                steps = self._train_epoch(epoch)
                 logs = self.engine.train_logs(steps)[0]
                 cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
                 if has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs):
                     cb_list.on_test_begin()
-                    val = self.engine.evaluate(*self.tensors["val"])[0]
+                    val = self._evaluate("val")
                     cb_list.on_test_end(val)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 logs["lr"] = float(steps.lr[-1, 0])
@@ -197,6 +206,28 @@ class Trainer:
         return Run(run_dir, recipe, history, summary, self.model, self.data)
 
     # ----------------------------------------------------------------- helpers
+    def _train_epoch(self, epoch: int) -> Any:
+        training = self.recipe.training
+        if not self.streamed:
+            x, y = self.splits["train"]
+            return self.engine.train_epoch(x, y, self._order(epoch, len(self.data.x_train)))
+        ds = self.splits["train"]
+        if training.shuffle:
+            ds = ds.shuffle(self.data.shuffle_buffer, seed=self.recipe.seed * 100_003 + epoch)
+        return self.engine.train_epoch_dataset(ds.batch(training.batch_size).prefetch(tf.data.AUTOTUNE))
+
+    def _evaluate(self, split: str) -> dict[str, float]:
+        if not self.streamed:
+            return self.engine.evaluate(*self.splits[split])[0]
+        batch = self.engine.eval_batch_size
+        return self.engine.evaluate_dataset(self.splits[split].batch(batch).prefetch(tf.data.AUTOTUNE))[0]
+
+    def _steps_per_epoch(self) -> int | None:
+        if not self.streamed:
+            return self.engine.steps_per_epoch(len(self.data.x_train))
+        n = int(self.splits["train"].cardinality())
+        return self.engine.steps_per_epoch(n) if n >= 0 else None
+
     def _order(self, epoch: int, n: int) -> np.ndarray:
         """The sample order of an epoch: a pure function of (seed, epoch), so a resumed run sees the same batches."""
         if not self.recipe.training.shuffle:
@@ -259,9 +290,7 @@ class Trainer:
         }
 
     def _test_metrics(self) -> dict[str, float] | None:
-        if "test" not in self.tensors:
-            return None
-        return self.engine.evaluate(*self.tensors["test"])[0]
+        return self._evaluate("test") if "test" in self.splits else None
 
 
 # --------------------------------------------------------------------- building
@@ -324,7 +353,7 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
     n_outputs = 1 if data.task == "binary" else (data.n_classes if data.task == "multiclass" else data.n_outputs)
     spec = cfg.model_dump()
     return models.registry.build(
-        spec, where="model", n_inputs=int(data.x_train.shape[1]), n_outputs=int(n_outputs),
+        spec, where="model", n_inputs=int(data.n_features), n_outputs=int(n_outputs),
     )
 
 
@@ -364,6 +393,20 @@ def monitor_mode(monitor: str) -> str:
     """``max`` for accuracy, AUC, precision, recall and F-scores, else ``min`` (Keras' rule, extended)."""
     name = monitor.removeprefix("val_").lower()
     return "max" if any(k in name for k in ("acc", "auc", "precision", "recall", "f1", "fbeta", "r2")) else "min"
+
+
+def _label_fn(labels: str, n_classes: int | None):
+    """The per-element map that puts a stream's targets in the form the loss expects."""
+
+    def fix(x, y):
+        x = tf.cast(x, tf.float32)
+        if labels == "sparse":
+            return x, tf.cast(y, tf.int32)
+        if labels == "onehot":
+            return x, tf.one_hot(tf.cast(y, tf.int32), int(n_classes))
+        return x, tf.reshape(tf.cast(y, tf.float32), [-1])
+
+    return fix
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None) -> tuple[tf.Tensor, tf.Tensor]:
