@@ -5,6 +5,8 @@ Example:
     >>> opt = optimizers.build({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "clip_norm": 1.0})
 """
 
+from trainlab.optimizers._fused import apply as fused_apply
+from trainlab.optimizers._fused import fusable
 from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
 
-__all__ = ["build", "learning_rate", "learning_rate_scale", "registry"]
+__all__ = ["build", "fusable", "fused_apply", "learning_rate", "learning_rate_scale", "registry"]

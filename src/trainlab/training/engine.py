@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainlab.optimizers import fused_apply
+
 
 @dataclass
 class Member:
@@ -274,7 +276,7 @@ class Engine:
         layer_norms = tf.sqrt(tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]]))
         norm = tf.sqrt(tf.add_n(squares))
         lr = tf.cast(member.optimizer.learning_rate, tf.float32)
-        member.optimizer.apply(grads, variables)
+        fused_apply(member.optimizer, grads, variables)
         for metric in member.metrics:
             metric.update_state(yb, pred)
         return tf.cast(loss, tf.float32), norm, lr, layer_norms

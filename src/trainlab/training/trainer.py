@@ -352,7 +352,7 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
     cfg = recipe.model
     n_outputs = 1 if data.task == "binary" else (data.n_classes if data.task == "multiclass" else data.n_outputs)
     spec = cfg.model_dump()
-    return models.registry.build(
+    return models.build(
         spec, where="model", n_inputs=int(data.n_features), n_outputs=int(n_outputs),
     )
 

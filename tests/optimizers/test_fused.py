@@ -1,0 +1,75 @@
+"""Fused kernels compute what Keras' own update computes, step for step."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainlab.optimizers import _fused
+
+
+def _problem(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(64, 5)).astype("float32")
+    y = (x @ rng.normal(size=(5, 1))).astype("float32")
+    return tf.constant(x), tf.constant(y)
+
+
+def _train(make_optimizer, fused, steps=60):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+    opt = make_optimizer()
+    opt.build(model.trainable_variables)
+    x, y = _problem()
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        if fused:
+            _fused.apply(opt, grads, model.trainable_variables)
+        else:
+            opt.apply(grads, model.trainable_variables)
+        return loss
+
+    losses = [float(step()) for _ in range(steps)]
+    return losses, model.get_weights(), int(opt.iterations.numpy())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras.optimizers.Adam(1e-2),
+        lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(1e-2, 10, 0.5), clipnorm=0.1),
+        lambda: keras.optimizers.Adam(3e-2, beta_1=0.5, beta_2=0.9, epsilon=1e-4, global_clipnorm=0.5),
+        lambda: keras.optimizers.SGD(0.05),
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipvalue=0.01),
+    ],
+)
+def test_fused_update_equals_keras_apply(make):
+    assert _fused.fusable(make())
+    # One step agrees to float32 rounding; over 60 steps the rounding differences of the
+    # fused kernel (FMA, evaluation order) grow, as any two float32 implementations' do.
+    for steps, rtol, atol in ((2, 1e-6, 1e-6), (60, 5e-4, 5e-5)):
+        ref_losses, ref_weights, ref_iter = _train(make, fused=False, steps=steps)
+        losses, weights, iterations = _train(make, fused=True, steps=steps)
+        np.testing.assert_allclose(losses, ref_losses, rtol=rtol)
+        for a, b in zip(weights, ref_weights):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+        assert iterations == ref_iter == steps
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        keras.optimizers.AdamW(1e-3),
+        keras.optimizers.Adam(1e-3, amsgrad=True),
+        keras.optimizers.Adam(1e-3, use_ema=True),
+        keras.optimizers.RMSprop(1e-3),
+        keras.optimizers.SGD(1e-3, gradient_accumulation_steps=2),
+    ],
+)
+def test_other_optimizers_take_keras_own_path(opt):
+    assert not _fused.fusable(opt)
