@@ -258,3 +258,11 @@ def test_streams_reject_batched_or_unlabelled_datasets():
         trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices(x), task="binary")
     with pytest.raises(trainlab.TrainlabError, match="data.n_classes: multiclass streams need"):
         trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices((x, x[:, 0])), task="multiclass")
+
+
+def test_a_bad_callback_argument_leaves_no_run_directory(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, training={**tiny_recipe["training"],
+                                         "callbacks": [{"name": "model_checkpoint", "filepath": "best.h5"}]})
+    with pytest.raises(trainlab.TrainlabError, match=r"training.callbacks\[0\]: invalid arguments for callback"):
+        trainlab.train(recipe, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

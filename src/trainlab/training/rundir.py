@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -58,6 +59,11 @@ def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "ru
         except FileExistsError:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
+
+
+def discard(path: Path) -> None:
+    """Remove a run directory that training never started in (only trainlab's own files were written)."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -141,23 +141,27 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, out: str | Path | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> Run:
         recipe, training = self.recipe, self.recipe.training
-        run_dir = rundir.new_run_dir(self.name, out)
-        rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"))
-        names = [m.name for m in self.member.metrics]
         has_val = "val" in self.splits
-        columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
-                   *([f"val_{n}" for n in names] if has_val else []),
-                   "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
-        tb = training.tensorboard
-        records = Records(
-            run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
-            step_scalars=tb.steps, model=self.model,
-        )
         monitor = self._monitor(has_val)
-        cbs = self._callbacks(run_dir, callbacks)
-        cb_list = keras.callbacks.CallbackList(
-            cbs, model=self.model, epochs=training.epochs, steps=self._steps_per_epoch(), verbose=0
-        )
+        run_dir = rundir.new_run_dir(self.name, out)
+        try:  # a mistake found while setting up leaves no half-made run directory behind
+            rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"))
+            cb_list = keras.callbacks.CallbackList(
+                self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
+                steps=self._steps_per_epoch(), verbose=0,
+            )
+            names = [m.name for m in self.member.metrics]
+            columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
+                       *([f"val_{n}" for n in names] if has_val else []),
+                       "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+            tb = training.tensorboard
+            records = Records(
+                run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
+                step_scalars=tb.steps, model=self.model,
+            )
+        except BaseException:
+            rundir.discard(run_dir)
+            raise
         self.model.stop_training = False
         history: list[dict[str, Any]] = []
         summary: dict[str, Any] = {"status": "running", "name": self.name, "monitor": monitor}
