@@ -262,7 +262,7 @@ def test_streams_reject_batched_or_unlabelled_datasets():
 
 def test_a_bad_callback_argument_leaves_no_run_directory(tmp_path, tiny_recipe):
     recipe = dict(tiny_recipe, training={**tiny_recipe["training"],
-                                         "callbacks": [{"name": "model_checkpoint", "filepath": "best.h5"}]})
+                                         "callbacks": [{"name": "reduce_lr_on_plateau", "factor": 2.0}]})
     with pytest.raises(trainlab.TrainlabError, match=r"training.callbacks\[0\]: invalid arguments for callback"):
         trainlab.train(recipe, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
