@@ -266,3 +266,57 @@ def test_a_bad_callback_argument_leaves_no_run_directory(tmp_path, tiny_recipe):
     with pytest.raises(trainlab.TrainlabError, match=r"training.callbacks\[0\]: invalid arguments for callback"):
         trainlab.train(recipe, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_categorical_losses_on_two_classes_use_two_softmax_units(tmp_path, tiny_recipe):
+    for loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        run = trainlab.train(dict(tiny_recipe, loss=loss), out=tmp_path / loss)
+        assert run.model.output_shape == (None, 2) and run.recipe.model.output == "softmax"
+        assert run.history[-1]["loss"] < run.history[0]["loss"]
+
+
+@pytest.mark.parametrize(
+    "loss, output, message",
+    [
+        ("binary_crossentropy", "softmax", "model.output: binary_crossentropy needs a 'sigmoid' output, got 'softmax'"),
+        ("sparse_categorical_crossentropy", "sigmoid", "needs a 'softmax' output, got 'sigmoid'"),
+        ("binary_crossentropy", "logits", "binary_crossentropy reads probabilities; use 'sigmoid' or set"),
+    ],
+)
+def test_outputs_the_loss_cannot_read_are_refused(tmp_path, tiny_recipe, loss, output, message):
+    recipe = dict(tiny_recipe, loss=loss, model={**tiny_recipe["model"], "output": output})
+    with pytest.raises(trainlab.TrainlabError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        trainlab.train(recipe, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigmoid_output_with_a_logits_loss_is_fixed_with_a_warning(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, loss={"name": "binary_crossentropy", "from_logits": True},
+                  model={**tiny_recipe["model"], "output": "sigmoid"})
+    with pytest.warns(UserWarning, match="using a linear 'logits' output"):
+        run = trainlab.train(recipe, out=tmp_path / "run")
+    assert run.recipe.model.output == "logits"
+
+
+def test_summary_names_the_epoch_early_stopping_restored(tmp_path, tiny_recipe):
+    recipe = dict(tiny_recipe, optimizer={"name": "adam", "learning_rate": 0.05}, training={
+        **tiny_recipe["training"], "epochs": 40,
+        "early_stopping": {"patience": 3, "start_from_epoch": 6, "restore_best_weights": True}})
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    assert run.summary["best_epoch"] >= 7
+    val = [r["val_loss"] for r in run.history]
+    assert run.summary["best_value"] == pytest.approx(min(val[6:]))
+    assert run.summary["best_epoch"] == 7 + int(np.argmin(val[6:]))
+
+
+def test_list_and_keyword_overrides_mix(tmp_path, tiny_recipe):
+    run = trainlab.train(tiny_recipe, out=tmp_path / "run", overrides=["training.epochs=2"],
+                         training__early_stopping=None, seed=3)
+    assert run.summary["epochs_run"] == 2 and run.recipe.seed == 3
+
+
+def test_recipe_yaml_says_when_model_or_data_came_from_python(tmp_path, tiny_recipe):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    run = trainlab.train(tiny_recipe, out=tmp_path / "run", model=model)
+    assert (run.dir / "recipe.yaml").read_text().startswith("# This run's model came from Python")

@@ -13,6 +13,7 @@ def display_order(keys: list[str]) -> list[str]:
     """Loss first, each metric beside its validation twin, then lr and gradient norms."""
     tail = ["lr", "learning_rate", "grad_norm", "grad_norm_max"]
     train = [k for k in keys if not k.startswith("val_") and k not in tail and not k.endswith("_time_s")]
+    train.sort(key=lambda k: k != "loss")  # Keras hands logs over sorted by name; loss leads
     ordered = []
     for key in train:
         ordered += [key] + ([f"val_{key}"] if f"val_{key}" in keys else [])

@@ -22,7 +22,7 @@ _FILE_ARGS = ("filepath", "filename", "log_dir", "backup_dir")
 _DEFAULT_FILES = {
     "model_checkpoint": {"filepath": "checkpoints/best.keras"},
     "csv_logger": {"filename": "keras_log.csv"},
-    "tensorboard": {"log_dir": "tensorboard"},
+    "tensorboard": {"log_dir": "keras_tensorboard"},  # trainlab's own events go to tensorboard/
     "backup_and_restore": {"backup_dir": "backup"},
 }
 

@@ -17,13 +17,18 @@ registry: Registry[keras.Model] = Registry("model", base=keras.Model, key="model
 OUTPUTS = {"sigmoid": "sigmoid", "softmax": "softmax", "linear": None, "logits": None}
 
 
-def output_for(task: str, from_logits: bool) -> str:
-    """The output layer a task and loss call for: sigmoid, softmax, linear or logits."""
-    if task == "regression":
+def output_for(labels: str, from_logits: bool) -> str:
+    """The output layer a loss reads: ``sigmoid``, ``softmax``, ``linear`` or ``logits``.
+
+    Args:
+        labels: the loss's label format (:func:`trainlab.losses.traits`): binary, sparse, onehot or real.
+        from_logits: whether the loss reads logits.
+    """
+    if labels == "real":
         return "linear"
     if from_logits:
         return "logits"
-    return "sigmoid" if task == "binary" else "softmax"
+    return "sigmoid" if labels == "binary" else "softmax"
 
 
 @registry.register("mlp", aliases=["dense"])

@@ -77,8 +77,11 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
+def write_yaml(path: Path, data: Mapping[str, Any], header: str | None = None) -> None:
+    """Write ``data`` as YAML, with ``header`` as a leading comment."""
     with open(path, "w", encoding="utf-8") as f:
+        if header:
+            f.write("".join(f"# {line}\n" for line in header.splitlines()))
         yaml.safe_dump(dict(data), f, sort_keys=False)
 
 

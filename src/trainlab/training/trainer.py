@@ -23,7 +23,7 @@ import trainlab
 from trainlab import callbacks as tl_callbacks
 from trainlab import data as tl_data
 from trainlab import losses, metrics, models, optimizers
-from trainlab.config import Recipe, load_recipe
+from trainlab.config import Recipe, load_recipe, parse_set
 from trainlab.errors import TrainlabError
 from trainlab.training import rundir
 from trainlab.training.engine import Engine, Member
@@ -83,12 +83,10 @@ def train(
         >>> run = trainlab.train("examples/basic.yaml", training__epochs=5)
         >>> run.history[-1]["val_accuracy"], run.dir
     """
-    all_overrides: dict[str, Any] | list[str]
-    if overrides is None or isinstance(overrides, Mapping):
-        all_overrides = dict(overrides or {})
-        all_overrides.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
-    else:
-        all_overrides = list(overrides) + [f"{k.replace('__', '.')}={v}" for k, v in kw_overrides.items()]
+    all_overrides = dict(
+        overrides.items() if isinstance(overrides, Mapping) else (parse_set(s) for s in overrides or ())
+    )
+    all_overrides.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
     recipe_obj, base_dir, name = load_recipe(recipe, all_overrides)
     return Trainer(recipe_obj, name=name, base_dir=base_dir, model=model, data=data).fit(out, callbacks)
 
@@ -105,6 +103,7 @@ class Trainer:
         data: Any = None,
     ) -> None:
         self.name = recipe.name or name
+        self.given_model, self.given_data = model, data
         seed_everything(recipe.seed, recipe.deterministic)
         self.data = data if data is not None else tl_data.load(recipe.data, seed=recipe.seed, base_dir=base_dir)
         self.recipe = resolve(recipe, self.data, model)
@@ -145,7 +144,7 @@ class Trainer:
         monitor = self._monitor(has_val)
         run_dir = rundir.new_run_dir(self.name, out)
         try:  # a mistake found while setting up leaves no half-made run directory behind
-            rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"))
+            rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"), header=self._recipe_note())
             cb_list = keras.callbacks.CallbackList(
                 self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
                 steps=self._steps_per_epoch(), verbose=0,
@@ -202,7 +201,7 @@ class Trainer:
             raise
         finally:
             records.close()
-            summary.update(self._summary(history, monitor, started))
+            summary.update(self._summary(history, monitor, started, cb_list.callbacks))
             if summary["status"] == "completed":
                 summary["test"] = self._test_metrics()
                 self.model.save(run_dir / rundir.MODEL)
@@ -238,6 +237,13 @@ class Trainer:
             return np.arange(n, dtype=np.int32)
         return np.random.default_rng([self.recipe.seed, epoch]).permutation(n).astype(np.int32)
 
+    def _recipe_note(self) -> str | None:
+        given = [what for what, obj in (("model", self.given_model), ("data", self.given_data)) if obj is not None]
+        if not given:
+            return None
+        return (f"This run's {' and '.join(given)} came from Python (trainlab.train(..., "
+                f"{', '.join(g + '=...' for g in given)})); the keys below describe the rest.")
+
     def _monitor(self, has_val: bool) -> str:
         es = self.recipe.training.early_stopping
         if es is not None:
@@ -271,9 +277,20 @@ class Trainer:
             for layer, grad in grads.items()
         ]
 
-    def _summary(self, history: list[dict[str, Any]], monitor: str, started: float) -> dict[str, Any]:
-        best_epoch, best_value = best_of(history, monitor)
-        es = self.recipe.training.early_stopping
+    def _summary(
+        self, history: list[dict[str, Any]], monitor: str, started: float, callbacks: Sequence[Any]
+    ) -> dict[str, Any]:
+        # When early stopping restored weights, "best" is the epoch it restored (it alone knows
+        # its start_from_epoch, min_delta and baseline); otherwise the monitor's best in the history.
+        restorer = next(
+            (c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)
+             and c.restore_best_weights and c.best_weights is not None),
+            None,
+        )
+        if restorer is not None and restorer.best_epoch is not None:
+            monitor, best_epoch, best_value = restorer.monitor, restorer.best_epoch + 1, float(restorer.best)
+        else:
+            best_epoch, best_value = best_of(history, monitor)
         stopped_early = bool(history) and len(history) < self.recipe.training.epochs and self.model.stop_training
         best_row = next((r for r in history if r["epoch"] == best_epoch), {})
         return {
@@ -282,7 +299,7 @@ class Trainer:
             "monitor": monitor,
             "best_value": best_value,
             "best": {k: v for k, v in best_row.items() if k != "epoch"},
-            "restored_best_weights": bool(es and es.restore_best_weights and history),
+            "restored_best_weights": restorer is not None,
             "final": {k: v for k, v in (history[-1] if history else {}).items() if k not in ("epoch",)},
             "test": None,
             "stopped_early": stopped_early,
@@ -317,22 +334,38 @@ def resolve(recipe: Recipe, data: Any, model: keras.Model | None = None) -> Reci
         loss = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy"}.get(task, "mse")
     traits = losses.traits(loss)
     check_task(traits, data)
-    output = recipe.model.output
-    wanted = models.output_for(task, traits.from_logits)
-    if output == "auto":
-        output = wanted
-    elif traits.from_logits and output in ("sigmoid", "softmax"):
-        warnings.warn(
-            f"model.output is {output!r} but the loss reads logits (from_logits: true); "
-            "using a linear 'logits' output instead", stacklevel=2,
-        )
-        output = "logits"
+    output = check_output(recipe.model.output, traits) if model is None else recipe.model.output
     names = metrics.auto(task) if recipe.metrics == "auto" else list(recipe.metrics)
     for i, name in enumerate(names):  # fail early on a bad name, before any training
         metrics.build(name, traits.labels, traits.from_logits, where=f"metrics[{i}]")
     return recipe.model_copy(
         update={"loss": loss, "metrics": names, "model": recipe.model.model_copy(update={"output": output})}
     )
+
+
+def check_output(output: str, traits: Any) -> str:
+    """The output layer for the loss: ``auto`` resolved, a mismatch fixed (with a warning) or refused.
+
+    Raises:
+        TrainlabError: an output the loss cannot read (softmax over binary cross-entropy's
+            single unit, sigmoid under a multi-class loss, logits under a loss that reads probabilities).
+    """
+    wanted = models.output_for(traits.labels, traits.from_logits)
+    if output in ("auto", wanted):
+        return wanted
+    if traits.from_logits and output in ("sigmoid", "softmax"):
+        warnings.warn(
+            f"model.output is {output!r} but the loss reads logits (from_logits: true); "
+            "using a linear 'logits' output instead", stacklevel=3,
+        )
+        return "logits"
+    if traits.labels == "real" and output in ("linear", "sigmoid", "logits"):
+        return output  # a bounded regression target may use a sigmoid
+    reason = (
+        f"{traits.name} reads probabilities; use {wanted!r} or set the loss's from_logits: true"
+        if output == "logits" else f"{traits.name} needs a {wanted!r} output"
+    )
+    raise TrainlabError("model.output", reason, output)
 
 
 def check_task(traits: Any, data: Any) -> None:
@@ -353,9 +386,16 @@ def check_task(traits: Any, data: Any) -> None:
 
 def build_model(recipe: Recipe, data: Any) -> keras.Model:
     """Build the recipe's model for the data's shape and task."""
-    cfg = recipe.model
-    n_outputs = 1 if data.task == "binary" else (data.n_classes if data.task == "multiclass" else data.n_outputs)
-    spec = cfg.model_dump()
+    labels = losses.traits(recipe.loss).labels
+    # The loss decides the output width: one sigmoid unit for binary cross-entropy, one unit
+    # per class for the categorical losses (also on two-class data), the targets for regression.
+    if labels == "binary":
+        n_outputs = 1
+    elif labels in ("sparse", "onehot"):
+        n_outputs = data.n_classes
+    else:
+        n_outputs = data.n_outputs if data.task == "regression" else 1
+    spec = recipe.model.model_dump()
     return models.build(
         spec, where="model", n_inputs=int(data.n_features), n_outputs=int(n_outputs),
     )
