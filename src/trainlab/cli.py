@@ -7,22 +7,51 @@ on stderr and exits with status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 
-from trainlab.errors import TrainlabError
+from trainlab.errors import TrainlabError, did_you_mean
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+# What a positional argument with choices is called in messages: (key, word for one choice).
+_CHOICE_WORDS = {"verb": ("command", "command"), "kind": ("list", "kind")}
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, like every other trainlab error
-        raise TrainlabError(self.prog, message)
+    """argparse, with its errors worded as trainlab's one line: ``<where>: <rule>, got <value>``."""
+
+    verbs: dict[str, argparse.ArgumentParser]  # the sub-command parsers, by verb (top-level parser only)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        verb = self.prog.removeprefix("trainlab").strip() or "trainlab"
+        required = re.fullmatch(r"the following arguments are required: (.+)", message)
+        if required:
+            raise TrainlabError(verb, f"missing {required.group(1).upper()} (see {self.prog} --help)")
+        argument = re.fullmatch(r"argument ([^:]+): (.*)", message, flags=re.DOTALL)
+        if argument is None:
+            raise TrainlabError(verb, message)
+        name, problem = argument.groups()
+        choice = re.fullmatch(r"invalid choice: (.+?) \(choose from (.+)\)", problem, flags=re.DOTALL)
+        if choice:
+            where, word = _CHOICE_WORDS.get(name, (name, "value"))
+            value = choice.group(1).strip("'\"")
+            valid = [c.strip().strip("'\"") for c in choice.group(2).split(",")]
+            raise TrainlabError(
+                where, f"unknown {word}{did_you_mean(value, valid)}; valid {word}s: {', '.join(valid)}", value
+            )
+        if problem == "expected one argument":
+            raise TrainlabError(name.split("/")[-1], f"needs a value (see {self.prog} --help)")
+        raise TrainlabError(name.split("/")[-1], problem)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     parser = _Parser(prog="trainlab", description="Train neural networks well with TensorFlow/Keras.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     verbs = parser.add_subparsers(dest="verb", parser_class=_Parser)
@@ -40,7 +69,32 @@ def _parser() -> argparse.ArgumentParser:
 
     names = verbs.add_parser("list", help="list the named components (losses, optimizers, ...)")
     names.add_argument("kind", nargs="?", choices=sorted(_registries()), help="which kind (default: all)")
+    parser.verbs = dict(verbs.choices)
     return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """Parse the command line; an exit code when argparse is done (``--help``)."""
+    parser = _parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit as exc:  # --help printed its text
+        return exc.code if isinstance(exc.code, int) else 0
+    if extra:
+        _unknown_argument(extra[0], args.verb, parser if args.verb is None else parser.verbs[args.verb])
+    return args
+
+
+def _unknown_argument(item: str, verb: str | None, parser: argparse.ArgumentParser) -> None:
+    if not item.startswith("-"):
+        raise TrainlabError(verb or "trainlab", "unexpected argument", item)
+    option = item.split("=")[0]
+    options = [o for action in parser._actions for o in action.option_strings]  # noqa: SLF001 (argparse has no API)
+    # Match without the dashes, which every option shares and which would make anything look close.
+    long = {o.lstrip("-"): o for o in options if o.startswith("--")}
+    close = difflib.get_close_matches(option.lstrip("-"), list(long), n=1, cutoff=0.6)
+    hint = f" (did you mean {long[close[0]]!r}?)" if close else ""
+    raise TrainlabError(option, f"unknown option of {parser.prog}{hint}; options: {', '.join(options)}")
 
 
 def _registries() -> dict[str, str]:
@@ -55,19 +109,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trainlab`` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        args = _parser().parse_args(argv)
+        args = _parse(argv)
+        if isinstance(args, int):
+            return args
         if args.version:
             return _version()
         if args.verb is None:
             _parser().print_help()
             return EXIT_USAGE
-        return {"run": _run, "check": _check, "list": _list}[args.verb](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return {"run": _run, "check": _check, "list": _list}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.filename is None:  # not a file the user named or chose: a bug, show it
+            raise
+        # A file or folder the user named that cannot be read or written (--out under a file, no permission).
+        print(f"trainlab: error: {exc.filename}: cannot read or write it ({exc.strerror})", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("trainlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """One line per warning, like errors: the user needs the message, not trainlab's source line."""
+    print(f"trainlab: warning: {message}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -20,8 +20,17 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from trainlab.config.loading import reject_bool_for_number
 from trainlab.errors import TrainlabError
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
@@ -92,6 +101,11 @@ class DataConfig(BaseModel):
     test_split: float = Field(0.0, description="fraction of the whole data held out for testing")
     stratify: bool = Field(True, description="keep the class proportions in every split (classification)")
     standardize: bool = Field(True, description="scale features with the training split's mean and std")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_for_number(cls, info.field_name, value)
 
     @field_validator("path", mode="before")
     @classmethod

@@ -11,7 +11,8 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -21,8 +22,28 @@ from trainlab.errors import TrainlabError, did_you_mean
 M = TypeVar("M", bound=BaseModel)
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping that sets one key twice (PyYAML would silently keep the last)."""
+
+    def __init__(self, key: str, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(problem=f"duplicate key {key!r}", problem_mark=again)
+        self.key = key
+        self.first = first
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, also reading ``1e-3`` (no dot) as a number, as users mean it."""
+    """PyYAML's safe loader, also reading ``1e-3`` (no dot) as a number, as users mean it,
+    and refusing a key set twice in one mapping (two ``training:`` sections would
+    otherwise silently drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[str, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                if key_node.value in seen:
+                    raise _DuplicateKey(key_node.value, seen[key_node.value], key_node.start_mark)
+                seen[key_node.value] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -42,7 +63,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
     Raises:
         TrainlabError: missing or unreadable file, empty file, syntax error (with line
-            and column), or a top level that is not a mapping.
+            and column), a key set twice in one mapping, or a top level that is not a mapping.
     """
     path = Path(path)
     if not path.exists():
@@ -57,6 +78,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise TrainlabError(str(path), "file is empty, expected a YAML mapping")
     try:
         data = load_yaml(text)
+    except _DuplicateKey as exc:
+        mark = exc.problem_mark
+        raise TrainlabError(
+            str(path),
+            f"key set twice, at line {exc.first.line + 1} and at line {mark.line + 1}, column {mark.column + 1};"
+            " keep one",
+            exc.key,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -123,12 +152,20 @@ def validate(model: type[M], data: Mapping[str, Any], source: str | None = None)
 
 
 def pydantic_error(exc: ValidationError, model: type[BaseModel], source: str | None = None) -> TrainlabError:
-    """Word a pydantic ValidationError as ``key.path: rule, got value``."""
+    """Word a pydantic ValidationError as ``key.path: rule, got value``.
+
+    A value that fits no member of a union (``tensorboard: maybe`` for ``bool |
+    TensorBoardConfig``) reads as one rule naming every member:
+    ``training.tensorboard: must be a mapping, true or false, got 'maybe'``.
+    """
     errors = exc.errors(include_url=False)
+    tags = _model_names(model)
     # A union reports one error per member; the most specific one (deepest path) reads best.
-    error = max(errors, key=lambda e: len(_field_path(e["loc"])))
-    path = _field_path(error["loc"])
-    where = ".".join(str(p) for p in path) or (source or model.__name__)
+    depth = max(len(_field_path(e["loc"], tags)) for e in errors)
+    deepest = [e for e in errors if len(_field_path(e["loc"], tags)) == depth]
+    error = deepest[0]
+    path = _field_path(error["loc"], tags)
+    where = _key_path(path) or (source or model.__name__)
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -137,16 +174,82 @@ def pydantic_error(exc: ValidationError, model: type[BaseModel], source: str | N
         return TrainlabError(where, f"unknown key{hint}; valid keys: {', '.join(valid)}")
     if kind == "missing":
         return TrainlabError(where, "is required")
+    union = _union_rule(deepest)
+    if union is not None:
+        return TrainlabError(where, union, value)
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     message = _RULES.get(kind, message[:1].lower() + message[1:])
     if kind.endswith("_type") or kind in _RULES:
-        message = message.format(**(error.get("ctx") or {}))
+        message = message.format(**{k: _plain(v) for k, v in (error.get("ctx") or {}).items()})
     if ", got " in message:  # the validator already showed the value
         return TrainlabError(where, message)
     return TrainlabError(where, message, value)
 
+
+def reject_bool_for_number(model: type[BaseModel], field: str | None, value: Any) -> Any:
+    """A before-validator's body: refuse ``true``/``false`` for a numeric key.
+
+    Pydantic reads a boolean as 1 or 0 where a number is expected, so ``epochs: yes``
+    (YAML's ``yes`` is ``true``) would silently train one epoch.
+
+    Raises:
+        ValueError: ``value`` is a bool and the field takes numbers but not booleans.
+    """
+    if isinstance(value, bool) and field is not None and _takes_number(model.model_fields[field].annotation):
+        raise ValueError(f"must be a number, not true or false, got {value}")
+    return value
+
+
+def _takes_number(annotation: Any) -> bool:
+    """True for ``int``, ``float`` and unions with one (``float | None``), unless the union takes ``bool`` too."""
+    types = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
+    return bool(types & {int, float}) and bool not in types
+
+
+def _union_rule(errors: list[Any]) -> str | None:
+    """``must be a number or a mapping`` when every error is a union member's type mismatch."""
+    if len(errors) < 2 or any(e["type"] not in _KINDS for e in errors):
+        return None
+    kinds: list[str] = []
+    for e in errors:
+        noun = _KINDS[e["type"]].format(**(e.get("ctx") or {}))
+        for part in noun.split("|"):
+            if part not in kinds:
+                kinds.append(part)
+    listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+    return f"must be {listed}"
+
+
+def _plain(value: Any) -> Any:
+    """``0.0`` -> ``0`` in rules: ``must be > 0`` reads as the user wrote it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _key_path(path: list[Any]) -> str:
+    """``["training", "callbacks", 0, "name"]`` -> ``training.callbacks[0].name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f"{'.' if text else ''}{part}"
+    return text
+
+
+# What a union member expects, for `_union_rule`; "|" separates items of the list.
+_KINDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true|false",
+    "bool_parsing": "true|false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "literal_error": "{expected}",
+}
 
 _RULES = {
     "greater_than": "must be > {gt}",
@@ -169,13 +272,30 @@ _RULES = {
 }
 
 
-def _field_path(loc: tuple[Any, ...]) -> list[Any]:
-    """Drop pydantic's union-member tags (``float``, ``list[float]``, ``function-after[...]``)."""
-    return [p for p in loc if isinstance(p, int) or not _is_tag(p)]
+def _field_path(loc: tuple[Any, ...], models: frozenset[str] = frozenset()) -> list[Any]:
+    """Drop pydantic's union-member tags (``float``, ``list[float]``, ``function-after[...]``,
+    and a model's class name, as in ``training.tensorboard.TensorBoardConfig``)."""
+    return [p for p in loc if isinstance(p, int) or not (_is_tag(p) or p in models)]
 
 
 def _is_tag(part: str) -> bool:
     return "[" in part or part in {"float", "int", "str", "bool", "list", "dict", "none", "function-after"}
+
+
+def _model_names(model: type[BaseModel]) -> frozenset[str]:
+    """The class names of ``model`` and of every model in its fields' annotations."""
+    found: set[str] = set()
+    todo: list[Any] = [model]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if current.__name__ in found:
+                continue
+            found.add(current.__name__)
+            todo.extend(field.annotation for field in current.model_fields.values())
+        else:
+            todo.extend(getattr(current, "__args__", ()) or ())
+    return frozenset(found)
 
 
 def _fields_at(model: type[BaseModel], path: list[Any]) -> list[str]:

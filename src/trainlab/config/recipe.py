@@ -10,21 +10,27 @@ loss, the metrics, the output layer) are resolved against the data by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from trainlab.config.data import DataConfig
-from trainlab.config.loading import apply_overrides, read_yaml, validate
-from trainlab.errors import TrainlabError
+from trainlab.config.loading import apply_overrides, read_yaml, reject_bool_for_number, validate
+from trainlab.errors import TrainlabError, did_you_mean
 
 
 class Section(BaseModel):
     """Base of every recipe section: unknown keys are errors, values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_for_number(cls, info.field_name, value)
 
 
 class RegularizerConfig(Section):
@@ -79,17 +85,24 @@ class OptimizerConfig(Section):
     global_clip_norm: float | None = Field(None, gt=0, description="clip all gradients to this global norm")
     clip_value: float | None = Field(None, gt=0, description="clip each gradient element to +-value")
 
-    @field_validator("learning_rate")
+    @field_validator("learning_rate", mode="before")
     @classmethod
-    def _positive(cls, lr: float | dict[str, Any]) -> float | dict[str, Any]:
-        if isinstance(lr, (int, float)) and lr <= 0:
+    def _positive(cls, lr: Any) -> Any:
+        # Before coercion, so the message shows the value as written (0, not 0.0); catches NaN too.
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not lr > 0:
             raise ValueError(f"must be > 0, got {lr}")
         return lr
 
     @model_validator(mode="after")
-    def _one_norm_clip(self) -> OptimizerConfig:
-        if self.clip_norm is not None and self.global_clip_norm is not None:
-            raise ValueError("set clip_norm or global_clip_norm, not both")
+    def _one_clip(self) -> OptimizerConfig:
+        # Keras takes one of clipnorm, global_clipnorm and clipvalue; it rejects two at once.
+        clips = {k: getattr(self, k) for k in ("clip_norm", "global_clip_norm", "clip_value")}
+        first, second, *_ = [k for k, v in clips.items() if v is not None] + [None, None]
+        if second is not None:
+            raise ValueError(
+                f"set {first} or {second}, not both (Keras clips gradients one way),"
+                f" got {first}={clips[first]} and {second}={clips[second]}"
+            )
         return self
 
     def spec(self) -> dict[str, Any]:
@@ -198,17 +211,81 @@ def load_recipe(
 
 
 def check_components(recipe: Recipe) -> None:
-    """Check every named component and its arguments exist, before anything is built or trained."""
-    from trainlab import callbacks, losses, models, optimizers, schedules
+    """Check every named component, its arguments and their values, before any data is loaded.
+
+    Losses, optimizers (with their learning-rate schedule) and callbacks are built
+    once and dropped: building runs each factory's own checks, so ``trainlab check``
+    reports ``optimizer.learning_rate.decay_steps: must be > 0, got 0`` as
+    ``trainlab run`` would, and a run fails before it creates its run directory.
+
+    Raises:
+        TrainlabError: an unknown name or argument, or a value its component rejects.
+    """
+    import keras
+
+    from trainlab import callbacks, losses, models, optimizers
 
     if recipe.loss != "auto":
-        losses.registry.split(recipe.loss, "loss")
+        losses.build(recipe.loss, where="loss")
     models.registry.canonical(recipe.model.name, "model.name")
-    spec = recipe.optimizer.spec()
-    lr = spec.pop("learning_rate")
-    spec = {k: v for k, v in spec.items() if k not in ("clip_norm", "global_clip_norm", "clip_value")}
-    optimizers.registry.split(spec, "optimizer")
-    if isinstance(lr, Mapping):
-        schedules.registry.split({k: v for k, v in lr.items()}, "optimizer.learning_rate")
+    _check_keras_name(keras.activations, recipe.model.activation, "model.activation", "activation")
+    _check_keras_name(
+        keras.initializers, recipe.model.kernel_initializer, "model.kernel_initializer", "initializer"
+    )
+    optimizers.build(recipe.optimizer.spec(), where="optimizer")
     for i, item in enumerate(recipe.training.callbacks):
-        callbacks.registry.split(item, f"training.callbacks[{i}]")
+        # No run directory yet: file arguments stay relative and nothing is written.
+        callbacks.build(item, None, where=f"training.callbacks[{i}]")
+    if recipe.metrics != "auto":
+        for i, name in enumerate(recipe.metrics):
+            _check_keras_name(
+                keras.metrics, name, f"metrics[{i}]", "metric",
+                extra=("accuracy", "acc", "auc"), aliases=("mae", "mse", "mape", "msle"),
+            )
+
+
+def _check_keras_name(
+    module: Any, name: str, where: str, kind: str, extra: Iterable[str] = (), aliases: Iterable[str] = ()
+) -> None:
+    """Raise unless ``module.get(name)`` knows ``name`` (a Keras activation, initializer or metric).
+
+    Args:
+        module: ``keras.activations``, ``keras.initializers`` or ``keras.metrics``.
+        name: the name in the recipe.
+        where: its key path, for the message.
+        kind: what it names, for the message.
+        extra: names trainlab accepts besides Keras' (``accuracy`` for any task).
+        aliases: short names ``module.get`` accepts that are not attributes of ``module``.
+    """
+    if name.lower() in extra:
+        return
+    try:
+        module.get(name)
+        return
+    except Exception:  # noqa: BLE001, S110 (any failure means Keras does not know the name)
+        pass
+    names = sorted(set(extra) | _keras_names(module, aliases))
+    raise TrainlabError(
+        where, f"unknown {kind}{did_you_mean(name.lower(), names)}; valid names: {', '.join(names)}", name
+    )
+
+
+def _keras_names(module: Any, aliases: Iterable[str] = ()) -> set[str]:
+    """The snake_case names ``module.get`` accepts: its functions, its classes' names, ``aliases``."""
+    candidates = set(aliases)
+    for attr in dir(module):
+        if attr.startswith("_") or attr in ("get", "serialize", "deserialize"):
+            continue
+        candidates.add(attr if attr.islower() else re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", attr).lower())
+    names = set()
+    for name in candidates - _GENERIC:
+        try:
+            module.get(name)
+        except Exception:  # noqa: BLE001 (Keras' get raises KeyError for some, e.g. "constant")
+            continue
+        names.add(name)
+    return names
+
+
+# Base classes and reductions that `get` accepts but no recipe means.
+_GENERIC = {"metric", "mean_metric_wrapper", "mean", "sum", "initializer"}

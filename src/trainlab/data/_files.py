@@ -188,6 +188,11 @@ def npz_file(path: str, base_dir: str | Path | None = None) -> RawData:
 def _read_npz(file: Path, path: str) -> dict[str, np.ndarray]:
     if file.stat().st_size == 0:
         raise TrainlabError(path, "file is empty; expected a NumPy .npz archive")
+    with open(file, "rb") as fh:
+        head = fh.read(6)
+    if not head.startswith((b"PK", b"\x93NUMPY")):
+        # Not a zip (nor a .npy): numpy would try to unpickle it and talk about allow_pickle.
+        raise TrainlabError(path, "is not a readable NumPy .npz archive (a zip of arrays, as numpy.savez writes)")
     try:
         archive = np.load(file, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):

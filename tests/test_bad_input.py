@@ -1,0 +1,358 @@
+"""The catalogue of user mistakes and the one line each one prints.
+
+Every mistake exits with status 2 and prints exactly one line on stderr,
+``trainlab: error: <key or file>: <rule>, got <value>`` (no ``got`` part where there
+is no value), never a traceback; it creates no run directory and touches no file of
+an earlier run. All of them fail before training, so ``main([...])`` runs in-process.
+
+A case gives the recipe (a patch of the tiny recipe, raw YAML text, or None for no
+file), other files, extra arguments, and the expected message: its exact start and
+its ``, got ...`` end (None: the message has no value; ANY: it has one).
+"""
+
+import numpy as np
+import pytest
+import yaml
+
+from trainlab.cli import main
+
+ANY = object()
+
+EARLIER_RUN = {
+    "recipe.yaml": "name: earlier\n",
+    "history.csv": "epoch,loss\n1,0.7\n2,0.6\n",
+    "summary.json": '{"status": "completed"}\n',
+    "model.keras": b"PK\x03\x04 not really a model",
+}
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh working folder holding an earlier run in ``runs/earlier``."""
+    monkeypatch.chdir(tmp_path)
+    earlier = tmp_path / "runs" / "earlier"
+    earlier.mkdir(parents=True)
+    for name, content in EARLIER_RUN.items():
+        (earlier / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return tmp_path
+
+
+def _write(folder, tiny_recipe, recipe, files):
+    """Write ``recipe.yaml`` (a patch of the tiny recipe, raw text, or nothing) and the other files."""
+    if isinstance(recipe, dict):
+        (folder / "recipe.yaml").write_text(yaml.safe_dump(_patched(tiny_recipe, recipe), sort_keys=False))
+    elif isinstance(recipe, str):
+        (folder / "recipe.yaml").write_text(recipe)
+    for name, content in files.items():
+        if callable(content):
+            content(folder / name)
+        else:
+            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+
+
+def _patched(base, patch):
+    """The tiny recipe with ``patch``: sections are merged key by key, except ``data``, which is replaced."""
+    out = dict(base)
+    for key, value in patch.items():
+        if key in ("training", "model", "optimizer") and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _snapshot(folder):
+    """Every path under ``folder`` with its bytes and modification time (None for folders)."""
+    return {
+        p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _error_line(argv, capsys):
+    status = main(argv)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert status == 2, (status, err)
+    assert len(lines) == 1, f"expected one stderr line, got:\n{err}"
+    assert "Traceback" not in err and out == ""
+    assert lines[0].startswith("trainlab: error: ")
+    return lines[0].removeprefix("trainlab: error: ")
+
+
+def _check_message(message, start, got):
+    assert message.startswith(start), message
+    if got is None:
+        assert ", got " not in message, message
+    elif got is ANY:
+        assert ", got " in message, message
+    else:
+        assert message.endswith(f", got {got}"), message
+
+
+def _npz(**arrays):
+    def write(path):
+        np.savez(path, **arrays)
+
+    return write
+
+
+# ------------------------------------------------------------------ mistakes in the recipe
+# `trainlab check` reports every mistake exactly as `trainlab run` does, and neither writes a file.
+VALID_TOP_KEYS = "name, seed, deterministic, data, model, loss, optimizer, training, metrics"
+
+RECIPE_CASES = [
+    # The file itself.
+    pytest.param(None, {}, [], "recipe.yaml: file not found", None, id="missing-file"),
+    pytest.param("", {}, [], "recipe.yaml: file is empty, expected a YAML mapping", None, id="empty-file"),
+    pytest.param("# only a comment\n", {}, [], "recipe.yaml: file holds no settings, expected a YAML mapping", None,
+                 id="comments-only"),
+    pytest.param("seed: 1\ntraining:\n  epochs: 3\n bad: [\n", {}, [],
+                 "recipe.yaml: YAML syntax error at line 4, column 2 (expected <block end>, but found"
+                 " '<block mapping start>')", None, id="yaml-syntax"),
+    pytest.param("model: {hidden: [8, 4}\n", {}, [], "recipe.yaml: YAML syntax error at line 1, column 22 (", None,
+                 id="yaml-unclosed-bracket"),
+    pytest.param("training: {epochs: 2}\nseed: 3\ntraining: {batch_size: 4}\n", {}, [],
+                 "recipe.yaml: key set twice, at line 1 and at line 3, column 1; keep one", "'training'",
+                 id="duplicate-key"),
+    pytest.param("- training\n- model\n", {}, [],
+                 "recipe.yaml: top level must be a mapping of keys to values", "a list", id="top-level-list"),
+    pytest.param({"training": ["epochs", 3]}, {}, [], "training: must be a mapping", "['epochs', 3]",
+                 id="section-list"),
+    # Unknown keys.
+    pytest.param({"trainig": {"epochs": 3}}, {}, [],
+                 f"trainig: unknown key (did you mean 'training'?); valid keys: {VALID_TOP_KEYS}", None,
+                 id="unknown-top-key"),
+    pytest.param({"training": {"epocs": 3}}, {}, [],
+                 "training.epocs: unknown key (did you mean 'epochs'?); valid keys: epochs, batch_size,", None,
+                 id="unknown-nested-key"),
+    pytest.param({"training": {"early_stopping": {"patiense": 3}}}, {}, [],
+                 "training.early_stopping.patiense: unknown key (did you mean 'patience'?); valid keys: monitor,",
+                 None, id="unknown-deep-key"),
+    pytest.param({"data": {"n_sample": 100}}, {}, [],
+                 "data.n_sample: unknown key (did you mean 'n_samples'?); valid keys: source, task,", None,
+                 id="unknown-data-key"),
+    # Types.
+    pytest.param({"training": {"epochs": "ten"}}, {}, [], "training.epochs: must be an integer", "'ten'",
+                 id="epochs-text"),
+    pytest.param({"training": {"epochs": 2.5}}, {}, [], "training.epochs: must be a whole number", "2.5",
+                 id="epochs-fraction"),
+    pytest.param({"training": {"epochs": True}}, {}, [], "training.epochs: must be a number, not true or false",
+                 "True", id="epochs-bool"),
+    pytest.param({"training": {"tensorboard": "maybe"}}, {}, [],
+                 "training.tensorboard: must be a mapping, true or false", "'maybe'", id="tensorboard-text"),
+    pytest.param({"optimizer": {"learning_rate": "fast"}}, {}, [],
+                 "optimizer.learning_rate: must be a number or a mapping", "'fast'", id="learning-rate-text"),
+    pytest.param({"metrics": "accuracy"}, {}, [], "metrics: must be 'auto' or a list", "'accuracy'",
+                 id="metrics-not-a-list"),
+    pytest.param({"model": {"hidden": [16, "wide"]}}, {}, [], "model.hidden[1]: must be an integer", "'wide'",
+                 id="hidden-item-text"),
+    # Ranges.
+    pytest.param({"training": {"epochs": 0}}, {}, [], "training.epochs: must be > 0", "0", id="epochs-zero"),
+    pytest.param({"training": {"epochs": -3}}, {}, [], "training.epochs: must be > 0", "-3", id="epochs-negative"),
+    pytest.param({"training": {"batch_size": 0}}, {}, [], "training.batch_size: must be > 0", "0",
+                 id="batch-size-zero"),
+    pytest.param({"training": {"batch_size": -4}}, {}, [], "training.batch_size: must be > 0", "-4",
+                 id="batch-size-negative"),
+    pytest.param({"optimizer": {"learning_rate": 0}}, {}, [], "optimizer.learning_rate: must be > 0", "0",
+                 id="learning-rate-zero"),
+    pytest.param({"optimizer": {"learning_rate": -0.1}}, {}, [], "optimizer.learning_rate: must be > 0", "-0.1",
+                 id="learning-rate-negative"),
+    pytest.param({"model": {"dropout": 1.0}}, {}, [], "model.dropout: dropout rates must be in [0, 1)", "1.0",
+                 id="dropout-one"),
+    pytest.param({"model": {"dropout": -0.1}}, {}, [], "model.dropout: dropout rates must be in [0, 1)", "-0.1",
+                 id="dropout-negative"),
+    pytest.param({"model": {"dropout": [0.2, 1.5]}}, {}, [], "model.dropout: dropout rates must be in [0, 1)",
+                 "1.5", id="dropout-list-item"),
+    pytest.param({"model": {"dropout": [0.1, 0.1, 0.1]}}, {}, [],
+                 "model: dropout needs one rate per hidden layer (2) or a single number", "[0.1, 0.1, 0.1]",
+                 id="dropout-list-length"),
+    pytest.param({"data": {"source": "synthetic_classification", "validation_split": 1.2}}, {}, [],
+                 "data.validation_split: must be in [0, 1)", "1.2", id="validation-split"),
+    # Unknown names: the valid ones listed, the closest suggested.
+    pytest.param({"loss": "focall"}, {}, [], "loss: unknown loss (did you mean 'focal'?); valid names: ",
+                 "'focall'", id="unknown-loss"),
+    pytest.param({"optimizer": "adamm"}, {}, [],
+                 "optimizer.name: unknown optimizer (did you mean 'adam'?); valid names: ", "'adamm'",
+                 id="unknown-optimizer"),
+    pytest.param({"optimizer": {"learning_rate": {"name": "cosin", "initial_learning_rate": 0.1, "decay_steps": 9}}},
+                 {}, [], "optimizer.learning_rate.name: unknown schedule (did you mean 'cosine'?); valid names: ",
+                 "'cosin'", id="unknown-schedule"),
+    pytest.param({"data": {"source": "synthetic_clasification"}}, {}, [],
+                 "data.source: unknown data source (did you mean 'synthetic_classification'?); valid names: ",
+                 "'synthetic_clasification'", id="unknown-data-source"),
+    pytest.param({"training": {"callbacks": ["early_stoping"]}}, {}, [],
+                 "training.callbacks[0]: unknown callback (did you mean 'early_stopping'?); valid names: ",
+                 "'early_stoping'", id="unknown-callback"),
+    pytest.param({"metrics": ["acuracy"]}, {}, [],
+                 "metrics[0]: unknown metric (did you mean 'accuracy'?); valid names: ", "'acuracy'",
+                 id="unknown-metric"),
+    pytest.param({"model": {"activation": "rellu"}}, {}, [],
+                 "model.activation: unknown activation (did you mean 'relu'?); valid names: ", "'rellu'",
+                 id="unknown-activation"),
+    pytest.param({"model": {"kernel_initializer": "glorotuniform"}}, {}, [],
+                 "model.kernel_initializer: unknown initializer (did you mean 'glorot_uniform'?); valid names: ",
+                 "'glorotuniform'", id="unknown-initializer"),
+    pytest.param({"model": {"name": "mpl"}}, {}, [], "model.name: unknown model (did you mean 'mlp'?); valid names: ",
+                 "'mpl'", id="unknown-model"),
+    # Arguments of named components.
+    pytest.param({"optimizer": {"name": "sgd", "momentun": 0.9}}, {}, [],
+                 "optimizer.momentun: unknown argument for optimizer 'sgd' (did you mean 'momentum'?);"
+                 " valid arguments: learning_rate, momentum,", "0.9", id="unknown-optimizer-argument"),
+    pytest.param({"loss": {"name": "focal", "gama": 2}}, {}, [],
+                 "loss.gama: unknown argument for loss 'focal' (did you mean 'gamma'?); valid arguments: ", "2",
+                 id="unknown-loss-argument"),
+    pytest.param({"optimizer": {"name": "sgd", "momentum": 2}}, {}, [],
+                 "optimizer.momentum: must be in [0.0, 1.0]", "2", id="optimizer-argument-range"),
+    pytest.param({"loss": {"name": "huber", "delta": -1}}, {}, [], "loss.delta: must be > 0", "-1",
+                 id="loss-argument-range"),
+    pytest.param({"optimizer": {"clip_norm": 1.0, "clip_value": 0.5}}, {}, [],
+                 "optimizer: set clip_norm or clip_value, not both (Keras clips gradients one way)",
+                 "clip_norm=1.0 and clip_value=0.5", id="clip-norm-and-value"),
+    pytest.param({"optimizer": {"global_clip_norm": 1.0, "clip_value": 0.5}}, {}, [],
+                 "optimizer: set global_clip_norm or clip_value, not both (Keras clips gradients one way)",
+                 "global_clip_norm=1.0 and clip_value=0.5", id="global-clip-and-value"),
+    pytest.param({"optimizer": {"learning_rate": {"name": "exponential", "initial_learning_rate": 0.1,
+                                                  "decay_steps": 0, "decay_rate": 0.9}}}, {}, [],
+                 "optimizer.learning_rate.decay_steps: must be > 0", "0", id="schedule-decay-steps-zero"),
+    pytest.param({"optimizer": {"learning_rate": {"name": "exponential", "initial_learning_rate": 0.1,
+                                                  "decay_steps": 100}}}, {}, [],
+                 "optimizer.learning_rate.decay_rate: is required by schedule 'exponential'", None,
+                 id="schedule-argument-missing"),
+    pytest.param({"training": {"callbacks": [{"name": "model_checkpoint", "filepath": "best.txt"}]}}, {}, [],
+                 "training.callbacks[0]: invalid arguments for callback 'model_checkpoint' (",
+                 "{'filepath': 'best.txt'}",
+                 id="callback-argument-value"),
+    pytest.param({"data": {"source": "csv"}}, {}, [], "data.path: is required for data source 'csv'", None,
+                 id="csv-without-path"),
+    pytest.param({"data": {"source": "digits", "n_samples": 500}}, {}, [],
+                 "data.n_samples: does not apply to data source 'digits' (its keys: none); remove it", "500",
+                 id="key-of-another-source"),
+    # --set.
+    pytest.param({}, {}, ["--set", "training"], "--set: expects key.path=value", "'training'", id="set-without-equals"),
+    pytest.param({}, {}, ["--set", "=3"], "--set: expects key.path=value with a non-empty key path", "'=3'",
+                 id="set-empty-key"),
+    pytest.param({}, {}, ["--set", "seed.value=3"], "seed: is not a mapping, cannot set seed.value", "7",
+                 id="set-through-scalar"),
+    pytest.param({}, {}, ["--set", "training.epochs.max=3"],
+                 "training.epochs: is not a mapping, cannot set training.epochs.max", "5",
+                 id="set-through-nested-scalar"),
+    pytest.param({}, {}, ["--set", "model.hidden=[8, 4"], "--set model.hidden: value is not valid YAML", "'[8, 4'",
+                 id="set-bad-yaml"),
+    pytest.param({}, {}, ["--set", "training.epocs=3"], "training.epocs: unknown key (did you mean 'epochs'?)", None,
+                 id="set-unknown-key"),
+    pytest.param({}, {}, ["--set", "training.epochs=-1"], "training.epochs: must be > 0", "-1", id="set-bad-value"),
+]
+
+
+@pytest.mark.parametrize("verb", ["run", "check"])
+@pytest.mark.parametrize("recipe, files, args, start, got", RECIPE_CASES)
+def test_a_recipe_mistake_is_one_line(workspace, tiny_recipe, capsys, verb, recipe, files, args, start, got):
+    _write(workspace, tiny_recipe, recipe, files)
+    before = _snapshot(workspace)
+    out = ["--out", "runs/new"] if verb == "run" else []
+    _check_message(_error_line([verb, "recipe.yaml", *out, *args], capsys), start, got)
+    assert _snapshot(workspace) == before  # no run directory, the earlier run untouched
+
+
+# ------------------------------------------------------------- mistakes found in the data
+# Only `trainlab run` loads the data; `trainlab check` validates the recipe alone (docs/recipes.md).
+def _csv(rows):
+    return "\n".join(rows) + "\n"
+
+
+GOOD_ROWS = ["a,b,y"] + [f"{i},{i % 7},{i % 2}" for i in range(40)]
+CSV = {"data": {"source": "csv", "path": "data.csv"}}
+
+DATA_CASES = [
+    pytest.param(CSV, {}, [], "data.path: file not found: data.csv", "'data.csv'", id="csv-missing"),
+    pytest.param(CSV, {"data.csv": ""}, [], "data.csv: file is empty; a CSV needs a header row and data rows", None,
+                 id="csv-empty"),
+    pytest.param(CSV, {"data.csv": "a,b,y\n"}, [], "data.csv: has a header row but no data rows", "'a, b, y'",
+                 id="csv-header-only"),
+    pytest.param({"data": {**CSV["data"], "target": "lable"}}, {"data.csv": _csv(["a,b,label", "1,2,0", "3,4,1"])}, [],
+                 "data.target: column not found in data.csv (did you mean 'label'?); columns: a, b, label", "'lable'",
+                 id="csv-no-target-column"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:3], "2,abc,0", *GOOD_ROWS[3:]])}, [],
+                 "data.csv: line 4, column 'b': features must be numbers (missing values are not supported)", "'abc'",
+                 id="csv-text-cell"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:3], "2,,0", *GOOD_ROWS[3:]])}, [],
+                 "data.csv: line 4, column 'b': features must be numbers (missing values are not supported)", "''",
+                 id="csv-empty-cell"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:5], "nan,1,0", *GOOD_ROWS[5:]])}, [],
+                 "data.csv: line 6, column 'a': features must be finite (no NaN or inf)", "'nan'", id="csv-nan"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:5], "1,-inf,0", *GOOD_ROWS[5:]])}, [],
+                 "data.csv: line 6, column 'b': features must be finite (no NaN or inf)", "'-inf'", id="csv-inf"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:2], "1,2,inf", *GOOD_ROWS[2:]])}, [],
+                 "data.csv: line 3, column 'y': the target must be finite (no NaN or inf)", "'inf'",
+                 id="csv-target-inf"),
+    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:2], "1,2", *GOOD_ROWS[2:]])}, [],
+                 "data.csv: line 3: every row needs as many cells as the header (3)", "2", id="csv-short-row"),
+    pytest.param(CSV, {"data.csv": _csv(["a,b,y", "1,2,0", "3,4,1", "5,6,0"])}, [],
+                 "data.csv: too few samples for the split", "3", id="csv-too-few-rows"),
+    pytest.param({"data": {"source": "npz", "path": "data.npz"}},
+                 {"data.npz": _npz(features=np.zeros((10, 2)), labels=np.zeros(10))}, [],
+                 "data.npz: needs arrays 'x' and 'y' (or 'X' and 'y', or 'x_train' and 'y_train' with optional"
+                 " 'x_test' and 'y_test'); it has", "'features, labels'", id="npz-without-arrays"),
+    pytest.param({"data": {"source": "npz", "path": "data.npz"}}, {"data.npz": "x,y\n1,2\n"}, [],
+                 "data.npz: is not a readable NumPy .npz archive (a zip of arrays, as numpy.savez writes)", None,
+                 id="npz-not-an-archive"),
+    # The loss does not fit the data. See also test_loss_mistakes_show_the_loss.
+    pytest.param({"data": {"source": "iris"}, "loss": "binary_crossentropy"}, {}, [],
+                 "loss: binary_crossentropy needs 2 classes but data.source 'iris' has 3 classes;"
+                 " use sparse_categorical_crossentropy", ANY, id="three-classes-binary-loss"),
+    pytest.param({"data": {"source": "diabetes"}, "loss": "sparse_categorical_crossentropy"}, {}, [],
+                 "loss: sparse_categorical_crossentropy is a classification loss but data.source 'diabetes' has a"
+                 " regression target", ANY, id="regression-target-classification-loss"),
+    pytest.param({"data": {"source": "diabetes"}, "metrics": ["accuracy"], "loss": "mse"}, {}, [],
+                 "metrics[0]: accuracy needs a classification loss", "'accuracy'", id="accuracy-on-regression"),
+]
+
+
+@pytest.mark.parametrize("recipe, files, args, start, got", DATA_CASES)
+def test_a_data_mistake_is_one_line(workspace, tiny_recipe, capsys, recipe, files, args, start, got):
+    _write(workspace, tiny_recipe, recipe, files)
+    before = _snapshot(workspace)
+    _check_message(_error_line(["run", "recipe.yaml", "--out", "runs/new", *args], capsys), start, got)
+    assert _snapshot(workspace) == before  # no run directory, the earlier run untouched
+
+
+# ------------------------------------------------------------------ the run directory
+def test_out_at_an_earlier_run_leaves_it_untouched(workspace, tiny_recipe, capsys):
+    _write(workspace, tiny_recipe, {}, {})
+    before = _snapshot(workspace / "runs")
+    message = _error_line(["run", "recipe.yaml", "--out", "runs/earlier"], capsys)
+    assert message == "runs/earlier: already exists and is not empty; choose a new --out folder"
+    assert _snapshot(workspace / "runs") == before
+
+
+def test_out_under_a_file_is_one_line(workspace, tiny_recipe, capsys):
+    _write(workspace, tiny_recipe, {}, {"notes.txt": "not a folder\n"})
+    before = _snapshot(workspace)
+    message = _error_line(["run", "recipe.yaml", "--out", "notes.txt/run"], capsys)
+    assert message == "notes.txt/run: cannot read or write it (Not a directory)"
+    assert _snapshot(workspace) == before
+
+
+# --------------------------------------------------- wanted, needing a change in training/
+@pytest.mark.xfail(strict=True, reason="training/trainer.py does not compare batch_size with the training set")
+def test_batch_size_larger_than_the_training_set(workspace, tiny_recipe, capsys):
+    _write(workspace, tiny_recipe, {"training": {"batch_size": 500, "epochs": 1}}, {})  # 200 samples, 160 to train
+    message = _error_line(["run", "recipe.yaml", "--out", "runs/new"], capsys)
+    assert message.startswith("training.batch_size: ") and "160" in message and message.endswith(", got 500")
+    assert not (workspace / "runs" / "new").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="training/trainer.py check_task shows the class count or the loss's task")
+@pytest.mark.parametrize(
+    "patch, loss",
+    [
+        ({"data": {"source": "iris"}, "loss": "binary_crossentropy"}, "binary_crossentropy"),
+        ({"data": {"source": "diabetes"}, "loss": "sparse_categorical_crossentropy"},
+         "sparse_categorical_crossentropy"),
+    ],
+)
+def test_loss_mistakes_show_the_loss(workspace, tiny_recipe, capsys, patch, loss):
+    _write(workspace, tiny_recipe, patch, {})
+    assert _error_line(["run", "recipe.yaml", "--out", "runs/new"], capsys).endswith(f", got {loss!r}")
+
