@@ -113,7 +113,6 @@ def test_run_quiet_prints_no_progress(recipe, tmp_path, capsys, monkeypatch):
     assert len((tmp_path / "q" / "history.csv").read_text().splitlines()) == 1 + 3
 
 
-@pytest.mark.xfail(strict=True, reason="report/terminal.py prints the records line with rich, folded at 80 columns")
 def test_records_path_is_one_line(recipe, tmp_path, capsys):
     out_dir = tmp_path / ("a-long-folder-name-" * 4) / "run"
     assert main(["run", "recipe.yaml", "-q", "--out", str(out_dir), "--set", "training.epochs=1"]) == 0

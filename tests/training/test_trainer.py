@@ -198,9 +198,9 @@ def test_tasks_outputs_and_metrics_are_resolved(tmp_path, tiny_recipe, data, los
 
 
 def test_labels_that_do_not_fit_the_loss_fail_before_training(tmp_path, tiny_recipe):
-    with pytest.raises(trainlab.TrainlabError, match=r"loss: binary_crossentropy needs 2 classes .* has 3 classes"):
+    with pytest.raises(trainlab.TrainlabError, match=r"loss: needs 2 classes .* has 3 classes.*, got 'binary_crossentropy'"):
         trainlab.train(dict(tiny_recipe, data={"source": "wine"}, loss="binary_crossentropy"), out=tmp_path / "a")
-    with pytest.raises(trainlab.TrainlabError, match="classification loss but data.source 'diabetes' has a regression"):
+    with pytest.raises(trainlab.TrainlabError, match="loss: a classification loss, but data.source 'diabetes' has a regression"):
         trainlab.train(dict(tiny_recipe, data={"source": "diabetes"}, loss="sparse_categorical_crossentropy"),
                        out=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -36,7 +36,7 @@ def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Con
         notes.append(f"model.keras holds the weights of epoch {best_epoch}")
     for note in notes:
         console.print(note)
-    console.print(f"records: {run_dir}")
+    console.print(f"records: {run_dir}", soft_wrap=True, highlight=False)
 
 
 def _fmt(value: Any, key: str = "") -> str:

@@ -109,6 +109,12 @@ class Trainer:
         self.recipe = resolve(recipe, self.data, model)
         self.traits = losses.traits(self.recipe.loss)
         self.streamed = isinstance(self.data, tl_data.Streams)
+        n_train = None if self.streamed else len(self.data.x_train)
+        if n_train is not None and self.recipe.training.batch_size > n_train:
+            raise TrainlabError(
+                "training.batch_size", f"must be <= the training set size ({n_train} samples)",
+                self.recipe.training.batch_size,
+            )
         if self.streamed:
             fix = _label_fn(self.traits.labels, self.data.n_classes)
             self.splits = {
@@ -335,7 +341,8 @@ def resolve(recipe: Recipe, data: Any, model: keras.Model | None = None) -> Reci
     traits = losses.traits(loss)
     check_task(traits, data)
     output = check_output(recipe.model.output, traits) if model is None else recipe.model.output
-    names = metrics.auto(task) if recipe.metrics == "auto" else list(recipe.metrics)
+    names = metrics.auto("regression" if traits.labels == "real" else task) if recipe.metrics == "auto" \
+        else list(recipe.metrics)
     for i, name in enumerate(names):  # fail early on a bad name, before any training
         metrics.build(name, traits.labels, traits.from_logits, where=f"metrics[{i}]")
     return recipe.model_copy(
@@ -374,13 +381,13 @@ def check_task(traits: Any, data: Any) -> None:
     source = getattr(data, "source", "data")
     if data.task == "regression" and traits.task != "regression":
         raise TrainlabError(
-            "loss", f"{name} is a classification loss but data.source {source!r} has a regression target",
-            traits.task,
+            "loss", f"a classification loss, but data.source {source!r} has a regression target;"
+            " use a regression loss (mse, mae, huber, msle)", name,
         )
     if data.task == "multiclass" and traits.labels == "binary":
         raise TrainlabError(
-            "loss", f"{name} needs 2 classes but data.source {source!r} has {data.n_classes} classes;"
-            " use sparse_categorical_crossentropy", data.n_classes,
+            "loss", f"needs 2 classes but data.source {source!r} has {data.n_classes} classes;"
+            " use sparse_categorical_crossentropy", name,
         )
 
 
