@@ -165,7 +165,7 @@ RECIPE_CASES = [
     pytest.param({"model": {"dropout": [0.2, 1.5]}}, {}, [], "model.dropout: dropout rates must be in [0, 1)",
                  "1.5", id="dropout-list-item"),
     pytest.param({"model": {"dropout": [0.1, 0.1, 0.1]}}, {}, [],
-                 "model: dropout needs one rate per hidden layer (2) or a single number", "[0.1, 0.1, 0.1]",
+                 "model.dropout: needs one rate per hidden layer (2) or a single number", "[0.1, 0.1, 0.1]",
                  id="dropout-list-length"),
     pytest.param({"data": {"source": "synthetic_classification", "validation_split": 1.2}}, {}, [],
                  "data.validation_split: must be in [0, 1)", "1.2", id="validation-split"),

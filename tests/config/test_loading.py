@@ -46,7 +46,7 @@ def test_missing_empty_syntax_and_shape_errors(tmp_path):
         ({"optimizer": {"learning_rate": 0}}, "optimizer.learning_rate: must be > 0, got 0"),
         ({"model": {"dropout": [0.2, 1.0]}}, "model.dropout: dropout rates must be in [0, 1), got 1.0"),
         ({"model": {"dropout": 1.5}}, "model.dropout: dropout rates must be in [0, 1), got 1.5"),
-        ({"model": {"dropout": [0.1]}}, "model: dropout needs one rate per hidden layer (2) or a single number, got [0.1]"),
+        ({"model": {"dropout": [0.1]}}, "model.dropout: needs one rate per hidden layer (2) or a single number, got [0.1]"),
         ({"model": {"hidden": [8, 0]}}, "model.hidden: every layer needs > 0 units, got 0"),
         ({"model": {"output": "tanh"}}, "model.output: must be one of 'auto', 'sigmoid', 'softmax', 'linear' or 'logits', got 'tanh'"),
         ({"model": []}, "model: must be a mapping, got []"),
@@ -93,3 +93,11 @@ def test_yaml_reads_exponent_floats_without_a_dot(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("optimizer:\n  learning_rate: 1e-3\n")
     assert load_recipe(path)[0].optimizer.learning_rate == 0.001
+
+
+def test_default_dropout_follows_the_hidden_layers():
+    assert validate(Recipe, {"model": {"hidden": [128, 64, 32]}}).model.dropout == [0.2, 0.0, 0.0]
+    assert validate(Recipe, {"model": {"hidden": [8]}}).model.dropout == [0.2]
+    assert validate(Recipe, {"model": {"hidden": []}}).model.dropout == 0.0
+    again = validate(Recipe, Recipe().model_dump())  # a resolved recipe re-validates as is
+    assert again.model.dropout == [0.2, 0.0]

@@ -320,3 +320,11 @@ def test_recipe_yaml_says_when_model_or_data_came_from_python(tmp_path, tiny_rec
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
     run = trainlab.train(tiny_recipe, out=tmp_path / "run", model=model)
     assert (run.dir / "recipe.yaml").read_text().startswith("# This run's model came from Python")
+
+
+def test_out_pointing_at_a_file_is_refused(tmp_path, tiny_recipe):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(trainlab.TrainlabError, match="notes.txt: is a file, not a folder"):
+        trainlab.train(tiny_recipe, out=target)
+    assert target.read_text() == "mine"

@@ -42,7 +42,9 @@ class ModelConfig(Section):
     name: str = Field("mlp", description="model builder (trainlab.models.registry)")
     hidden: list[int] = Field(default_factory=lambda: [64, 32], description="units per hidden layer")
     activation: str = "relu"
-    dropout: float | list[float] = Field(default_factory=lambda: [0.2, 0.0])
+    dropout: float | list[float] | None = Field(
+        None, description="None: the tutorial's 0.2 after the first hidden layer, none after the others"
+    )
     batch_norm: bool = False
     kernel_regularizer: RegularizerConfig = Field(default_factory=RegularizerConfig)
     kernel_initializer: str = "glorot_uniform"
@@ -58,18 +60,20 @@ class ModelConfig(Section):
 
     @field_validator("dropout")
     @classmethod
-    def _rates(cls, dropout: float | list[float]) -> float | list[float]:
-        for rate in [dropout] if isinstance(dropout, (int, float)) else dropout:
+    def _rates(cls, dropout: float | list[float] | None) -> float | list[float] | None:
+        for rate in [] if dropout is None else [dropout] if isinstance(dropout, (int, float)) else dropout:
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"dropout rates must be in [0, 1), got {rate}")
         return dropout
 
     @model_validator(mode="after")
     def _dropout_per_layer(self) -> ModelConfig:
+        if self.dropout is None:  # the default follows the layers: 0.2 after the first, as in the tutorial
+            object.__setattr__(self, "dropout", [0.2] + [0.0] * (len(self.hidden) - 1) if self.hidden else 0.0)
         if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden):
-            raise ValueError(
-                f"dropout needs one rate per hidden layer ({len(self.hidden)}) or a single number,"
-                f" got {self.dropout}"
+            raise TrainlabError(
+                "model.dropout", f"needs one rate per hidden layer ({len(self.hidden)}) or a single number",
+                self.dropout,
             )
         return self
 

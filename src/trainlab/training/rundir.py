@@ -45,7 +45,9 @@ def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "ru
     """
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and not path.is_dir():
+            raise TrainlabError(str(path), "is a file, not a folder; choose a new --out folder")
+        if path.exists() and any(path.iterdir()):
             raise TrainlabError(str(path), "already exists and is not empty; choose a new --out folder")
         path.mkdir(parents=True, exist_ok=True)
         return path.resolve()
