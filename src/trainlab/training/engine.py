@@ -125,7 +125,7 @@ class Engine:
 
     # ------------------------------------------------------------------ training
     def train_epoch(
-        self, x: tf.Tensor, y: tf.Tensor, order: np.ndarray, start: int = 0, stop: int | None = None
+        self, x: tf.Tensor, y: tf.Tensor, order: np.ndarray | tf.Tensor, start: int = 0, stop: int | None = None
     ) -> EpochSteps:
         """Run steps ``[start, stop)`` of an epoch whose sample order is ``order``.
 
@@ -134,7 +134,7 @@ class Engine:
         """
         stop = self.steps_per_epoch(len(order)) if stop is None else stop
         out = self._train_fn(
-            x, y, tf.constant(order, dtype=tf.int32), tf.constant(start, tf.int32), tf.constant(stop, tf.int32),
+            x, y, tf.cast(order, tf.int32), tf.constant(start, tf.int32), tf.constant(stop, tf.int32),
             start == 0,
         )
         return self._unpack(out)

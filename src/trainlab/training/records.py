@@ -9,6 +9,8 @@ Keras' tag names: ``epoch_loss``, ``epoch_accuracy``, ...; per step ``batch_loss
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -91,8 +93,27 @@ class _Board:
         self.step_scalars = step_scalars
         self.model = model
         self._histograms = None
+        # Scalars are turned into events on a worker thread: it runs while the training thread
+        # waits in TensorFlow's runtime (which releases the GIL), so the events cost no wall time.
+        self._queue: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._drain, name="trainlab-tensorboard", daemon=True)
+        self._worker.start()
 
     def write_epoch(self, row, steps, first_step, layers) -> None:
+        epoch = int(row["epoch"])
+        self._queue.put((dict(row), {k: np.array(v) for k, v in steps.items()}, first_step, list(layers)))
+        if self.histogram_freq and self.model is not None and epoch % self.histogram_freq == 0:
+            if self._histograms is None:
+                self._histograms = tf.summary.create_file_writer(str(self.log_dir / "train"))
+            with self._histograms.as_default():
+                for variable in self.model.weights:
+                    tf.summary.histogram(variable.path, keras.ops.convert_to_numpy(variable), step=epoch)
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._write_scalars(*item)
+
+    def _write_scalars(self, row, steps, first_step, layers) -> None:
         epoch = int(row["epoch"])
         train = {f"epoch_{k}": v for k, v in row.items() if not k.startswith("val_") and k != "epoch"}
         val = {f"epoch_{k[4:]}": v for k, v in row.items() if k.startswith("val_") and v is not None}
@@ -105,14 +126,10 @@ class _Board:
                 _add(self.train, first_step + i, {
                     "batch_loss": steps["loss"][i], "batch_grad_norm": steps["grad_norm"][i], "batch_lr": steps["lr"][i],
                 })
-        if self.histogram_freq and self.model is not None and epoch % self.histogram_freq == 0:
-            if self._histograms is None:
-                self._histograms = tf.summary.create_file_writer(str(self.log_dir / "train"))
-            with self._histograms.as_default():
-                for variable in self.model.weights:
-                    tf.summary.histogram(variable.path, keras.ops.convert_to_numpy(variable), step=epoch)
 
     def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join()
         self.train.close()
         self.val.close()
         if self._histograms is not None:

@@ -237,11 +237,13 @@ class Trainer:
         n = int(self.splits["train"].cardinality())
         return self.engine.steps_per_epoch(n) if n >= 0 else None
 
-    def _order(self, epoch: int, n: int) -> np.ndarray:
+    def _order(self, epoch: int, n: int) -> tf.Tensor:
         """The sample order of an epoch: a pure function of (seed, epoch), so a resumed run sees the same batches."""
         if not self.recipe.training.shuffle:
-            return np.arange(n, dtype=np.int32)
-        return np.random.default_rng([self.recipe.seed, epoch]).permutation(n).astype(np.int32)
+            return tf.range(n, dtype=tf.int32)
+        return tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int32), seed=tf.constant([self.recipe.seed, epoch], tf.int64)
+        )
 
     def _recipe_note(self) -> str | None:
         given = [what for what, obj in (("model", self.given_model), ("data", self.given_data)) if obj is not None]
