@@ -37,6 +37,20 @@ class TrainlabError(Exception):
         super().__init__(message)
 
 
+class ArgumentError(ValueError):
+    """A factory argument that breaks a rule, named relative to its component.
+
+    It is a ``ValueError`` so that code building a component directly (outside a
+    recipe) still gets a readable message: ``decay_steps: must be > 0, got 0``.
+    """
+
+    def __init__(self, argument: str, rule: str, value: Any) -> None:
+        self.argument = argument
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{argument}: {rule}, got {_show(value)}")
+
+
 def _show(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 120 else text[:117] + "..."

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from trainlab.errors import TrainlabError, did_you_mean
+from trainlab.errors import ArgumentError, TrainlabError, did_you_mean
 
 T = TypeVar("T")
 
@@ -160,11 +160,36 @@ class Registry(Generic[T]):
             k: v for k, v in defaults.items() if entry.accepts_any_keyword() or k in params
         }
         merged.update(kwargs)
+        return self.call(name, merged, where)
+
+    def call(self, name: str, kwargs: Mapping[str, Any], where: str | None = None) -> T:
+        """Call the factory registered as ``name``, wording its errors at the key path ``where``.
+
+        Args:
+            name: a canonical name (as :meth:`split` returns it).
+            kwargs: the keyword arguments (already checked by :meth:`split`).
+            where: the recipe key path of the component, e.g. ``optimizer.learning_rate``.
+
+        Raises:
+            TrainlabError: a required argument is missing (``where.arg: is required by ...``),
+                the factory rejects a value (its :class:`ArgumentError` becomes
+                ``where.arg: rule, got value``), or a ``ValueError``/``TypeError`` from Keras.
+        """
+        where = where or self.key
+        entry = self.entry(name, where)
+        for param in entry.parameters().values():
+            required = param.default is inspect.Parameter.empty and param.kind in (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY,
+            )
+            if required and param.name not in kwargs:
+                raise TrainlabError(f"{where}.{param.name}", f"is required by {self.kind} {name!r}")
         try:
-            return entry.factory(**merged)
+            return entry.factory(**kwargs)
+        except ArgumentError as exc:
+            raise TrainlabError(f"{where}.{exc.argument}", exc.rule, exc.value) from None
         except TrainlabError:
             raise
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # Keras' own checks (e.g. an optimizer's beta range)
             raise TrainlabError(where, f"invalid arguments for {self.kind} {name!r} ({exc})", dict(kwargs)) from exc
 
     def _resolve(self, name: str) -> str | None:

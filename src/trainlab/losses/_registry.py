@@ -11,7 +11,7 @@ import keras
 from trainlab.errors import TrainlabError
 from trainlab.losses._focal import SparseCategoricalFocalCrossentropy
 from trainlab.registry import Registry
-from trainlab.schedules import _checks
+from trainlab import checks
 
 Loss = keras.losses.Loss
 Task = Literal["binary", "multiclass", "regression"]
@@ -60,14 +60,14 @@ def _register(name: str, task: Task, labels: Labels, aliases: Iterable[str] = ()
 
 
 def _check_cross_entropy(from_logits: Any, label_smoothing: Any = 0.0) -> None:
-    _checks.boolean(from_logits, "from_logits")
-    _checks.between(label_smoothing, "label_smoothing", 0.0, 1.0)
+    checks.boolean(from_logits, "from_logits")
+    checks.between(label_smoothing, "label_smoothing", 0.0, 1.0)
 
 
 def _check_focal(alpha: Any, gamma: Any) -> None:
     for a in alpha if isinstance(alpha, (list, tuple)) else [alpha]:
-        _checks.require(_checks.is_number(a) and 0 <= a <= 1, "alpha", "must be in [0, 1]", alpha)
-    _checks.non_negative(gamma, "gamma")
+        checks.require(checks.is_number(a) and 0 <= a <= 1, "alpha", "must be in [0, 1]", alpha)
+    checks.non_negative(gamma, "gamma")
 
 
 @_register("binary_crossentropy", "binary", "binary", aliases=["bce"])
@@ -106,7 +106,7 @@ def mae() -> Loss:
 @_register("huber", "regression", "real")
 def huber(delta: float = 1.0) -> Loss:
     """Quadratic within ``delta`` of the target, linear beyond (Keras ``Huber``)."""
-    _checks.positive(delta, "delta")
+    checks.positive(delta, "delta")
     return keras.losses.Huber(delta=delta)
 
 
@@ -193,7 +193,7 @@ def build(spec: Any, where: str = "loss", **defaults: Any) -> Loss:
     params = registry.entry(name).parameters()
     merged = {k: v for k, v in defaults.items() if k in params}
     merged.update(kwargs)
-    return _checks.call_factory(registry, name, merged, where)
+    return registry.call(name, merged, where)
 
 
 def traits(spec: Any, where: str = "loss") -> LossTraits:

@@ -14,9 +14,9 @@ from typing import Any
 import keras
 
 from trainlab import schedules
-from trainlab.errors import TrainlabError
+from trainlab.errors import ArgumentError, TrainlabError
 from trainlab.registry import Registry
-from trainlab.schedules import _checks
+from trainlab import checks
 
 Optimizer = keras.optimizers.Optimizer
 
@@ -65,7 +65,7 @@ def build(spec: Any, where: str = "optimizer") -> Optimizer:
     if "learning_rate" in kwargs:
         # Resolve here, where the key path is known, so schedule errors name it.
         kwargs["learning_rate"] = learning_rate(kwargs["learning_rate"], f"{where}.learning_rate")
-    return _checks.call_factory(registry, name, kwargs, where)
+    return registry.call(name, kwargs, where)
 
 
 def learning_rate(spec: Any, where: str = "optimizer.learning_rate") -> float | schedules.Scaled:
@@ -90,7 +90,7 @@ def learning_rate(spec: Any, where: str = "optimizer.learning_rate") -> float | 
     """
     if isinstance(spec, (Mapping, keras.optimizers.schedules.LearningRateSchedule)):
         return schedules.as_scaled(schedules.build(spec, where))
-    if not _checks.is_number(spec):
+    if not checks.is_number(spec):
         raise TrainlabError(where, "must be a number > 0 or a schedule mapping with 'name'", spec)
     if not spec > 0:
         raise TrainlabError(where, "must be > 0", spec)
@@ -127,10 +127,10 @@ def _construct(cls: type[Optimizer], kwargs: dict[str, Any]) -> Optimizer:
         kwargs["learning_rate"] = learning_rate(kwargs["learning_rate"])
     clips = {k: kwargs.pop(k) for k in list(kwargs) if k in _CLIPS and kwargs[k] is not None}
     for argument, value in clips.items():
-        _checks.positive(value, argument)
+        checks.positive(value, argument)
     if len(clips) > 1:
         first, second = list(clips)[:2]
-        raise _checks.ArgumentError(
+        raise ArgumentError(
             second, f"cannot be combined with {first}: Keras clips gradients one way; set only one", clips[second]
         )
     return cls(**kwargs, **{_CLIPS[k]: v for k, v in clips.items()})
@@ -140,13 +140,13 @@ def _check_value(value: Any, default: Any, argument: str) -> None:
     """Keras checks few of its arguments: catch a string where a number belongs,
     and the common ranges, so the message names the key."""
     if isinstance(default, bool):
-        _checks.boolean(value, argument)
-    elif _checks.is_number(default) and argument != "learning_rate":
-        _checks.number(value, argument)
+        checks.boolean(value, argument)
+    elif checks.is_number(default) and argument != "learning_rate":
+        checks.number(value, argument)
     if argument in _UNIT_INTERVAL:
-        _checks.between(value, argument, 0.0, 1.0)
+        checks.between(value, argument, 0.0, 1.0)
     elif argument == "weight_decay" and value is not None:
-        _checks.non_negative(value, argument)
+        checks.non_negative(value, argument)
 
 
 def _factory(cls: type[Optimizer], doc: str | None = None, **overrides: Any) -> Callable[..., Optimizer]:

@@ -7,7 +7,7 @@ Example:
     >>> schedules.evaluate(lr, 1000)  # for a plot
 """
 
-from trainlab.schedules._checks import ArgumentError
+from trainlab.errors import ArgumentError
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle, one_cycle
 from trainlab.schedules._registry import build, evaluate, registry

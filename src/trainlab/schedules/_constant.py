@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from trainlab.schedules import _checks
+from trainlab import checks
 
 
 @keras.saving.register_keras_serializable(package="trainlab")
@@ -27,7 +27,7 @@ class Constant(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, learning_rate: float) -> None:
         super().__init__()
-        _checks.positive(learning_rate, "learning_rate")
+        checks.positive(learning_rate, "learning_rate")
         self.learning_rate = learning_rate
 
     def __call__(self, step: Any) -> Any:

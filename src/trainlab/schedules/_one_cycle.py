@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from trainlab.schedules import _checks
+from trainlab import checks
 
 
 def one_cycle(
@@ -87,19 +87,19 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         final_div_factor: float = 1e4,
     ) -> None:
         super().__init__()
-        _checks.positive(max_learning_rate, "max_learning_rate")
-        _checks.positive(total_steps, "total_steps")
-        _checks.number(pct_start, "pct_start")
-        _checks.require(0 < pct_start < 1, "pct_start", "must be in (0, 1)", pct_start)
+        checks.positive(max_learning_rate, "max_learning_rate")
+        checks.positive(total_steps, "total_steps")
+        checks.number(pct_start, "pct_start")
+        checks.require(0 < pct_start < 1, "pct_start", "must be in (0, 1)", pct_start)
         # The rise ends at step pct_start * total_steps - 1; it must come after step 0.
-        _checks.require(
+        checks.require(
             pct_start * total_steps > 1,
             "pct_start",
             f"must leave the rise at least one step (pct_start * total_steps > 1, total_steps={total_steps})",
             pct_start,
         )
-        _checks.positive(div_factor, "div_factor")
-        _checks.positive(final_div_factor, "final_div_factor")
+        checks.positive(div_factor, "div_factor")
+        checks.positive(final_div_factor, "final_div_factor")
         self.max_learning_rate = max_learning_rate
         self.total_steps = total_steps
         self.pct_start = pct_start

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainlab.registry import Registry
-from trainlab.schedules import _checks
+from trainlab import checks
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle
 from trainlab.schedules._warmup_cosine import WarmupCosineDecay
@@ -31,10 +31,10 @@ def exponential(
     initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False
 ) -> LearningRateSchedule:
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (Keras ``ExponentialDecay``)."""
-    _checks.positive(initial_learning_rate, "initial_learning_rate")
-    _checks.positive(decay_steps, "decay_steps")
-    _checks.positive(decay_rate, "decay_rate")
-    _checks.boolean(staircase, "staircase")
+    checks.positive(initial_learning_rate, "initial_learning_rate")
+    checks.positive(decay_steps, "decay_steps")
+    checks.positive(decay_rate, "decay_rate")
+    checks.boolean(staircase, "staircase")
     return keras.optimizers.schedules.ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase)
 
 
@@ -47,11 +47,11 @@ def polynomial(
     cycle: bool = False,
 ) -> LearningRateSchedule:
     """Polynomial decay to ``end_learning_rate`` over ``decay_steps`` (Keras ``PolynomialDecay``)."""
-    _checks.positive(initial_learning_rate, "initial_learning_rate")
-    _checks.positive(decay_steps, "decay_steps")
-    _checks.non_negative(end_learning_rate, "end_learning_rate")
-    _checks.positive(power, "power")
-    _checks.boolean(cycle, "cycle")
+    checks.positive(initial_learning_rate, "initial_learning_rate")
+    checks.positive(decay_steps, "decay_steps")
+    checks.non_negative(end_learning_rate, "end_learning_rate")
+    checks.positive(power, "power")
+    checks.boolean(cycle, "cycle")
     return keras.optimizers.schedules.PolynomialDecay(
         initial_learning_rate, decay_steps, end_learning_rate, power, cycle
     )
@@ -60,20 +60,20 @@ def polynomial(
 @registry.register("piecewise", aliases=["piecewise_constant"])
 def piecewise(boundaries: Sequence[int], values: Sequence[float]) -> LearningRateSchedule:
     """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]`` (Keras ``PiecewiseConstantDecay``)."""
-    _checks.require(_is_list(boundaries) and len(boundaries) > 0, "boundaries", "must be a non-empty list", boundaries)
+    checks.require(_is_list(boundaries) and len(boundaries) > 0, "boundaries", "must be a non-empty list", boundaries)
     for b in boundaries:
-        _checks.require(_checks.is_number(b), "boundaries", "must hold numbers", boundaries)
-    _checks.require(
+        checks.require(checks.is_number(b), "boundaries", "must hold numbers", boundaries)
+    checks.require(
         all(a < b for a, b in zip(boundaries, boundaries[1:])), "boundaries", "must be increasing", boundaries
     )
-    _checks.require(
+    checks.require(
         _is_list(values) and len(values) == len(boundaries) + 1,
         "values",
         f"must hold len(boundaries) + 1 = {len(boundaries) + 1} rates",
         values,
     )
     for v in values:
-        _checks.require(_checks.is_number(v) and v > 0, "values", "must all be > 0", values)
+        checks.require(checks.is_number(v) and v > 0, "values", "must all be > 0", values)
     return keras.optimizers.schedules.PiecewiseConstantDecay(list(boundaries), [float(v) for v in values])
 
 
@@ -92,13 +92,13 @@ def cosine(
     ``decay_steps`` more steps.
     """
     if warmup_target is None:
-        _checks.positive(initial_learning_rate, "initial_learning_rate")
+        checks.positive(initial_learning_rate, "initial_learning_rate")
     else:
-        _checks.non_negative(initial_learning_rate, "initial_learning_rate")
-        _checks.positive(warmup_target, "warmup_target")
-    _checks.positive(decay_steps, "decay_steps")
-    _checks.between(alpha, "alpha", 0.0, 1.0)
-    _checks.non_negative(warmup_steps, "warmup_steps")
+        checks.non_negative(initial_learning_rate, "initial_learning_rate")
+        checks.positive(warmup_target, "warmup_target")
+    checks.positive(decay_steps, "decay_steps")
+    checks.between(alpha, "alpha", 0.0, 1.0)
+    checks.non_negative(warmup_steps, "warmup_steps")
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate, decay_steps, alpha=alpha, warmup_target=warmup_target, warmup_steps=warmup_steps
     )
@@ -131,7 +131,7 @@ def build(spec: Any, where: str = "optimizer.learning_rate") -> LearningRateSche
     if isinstance(spec, LearningRateSchedule):
         return spec
     name, kwargs = registry.split(spec, where)
-    return _checks.call_factory(registry, name, kwargs, where)
+    return registry.call(name, kwargs, where)
 
 
 def evaluate(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:

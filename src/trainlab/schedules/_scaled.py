@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from trainlab.schedules import _checks
+from trainlab import checks
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -39,7 +39,7 @@ class Scaled(LearningRateSchedule):
         super().__init__()
         if not isinstance(schedule, LearningRateSchedule):
             raise TypeError(f"schedule: must be a keras LearningRateSchedule, got {type(schedule).__name__}")
-        _checks.positive(scale, "scale")
+        checks.positive(scale, "scale")
         if isinstance(schedule, Scaled):
             scale = float(scale) * float(schedule.scale.numpy())
             schedule = schedule.schedule

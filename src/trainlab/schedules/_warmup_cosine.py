@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from trainlab.schedules import _checks
+from trainlab import checks
 
 
 def warmup_cosine(
@@ -74,14 +74,14 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         min_learning_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        _checks.positive(initial_learning_rate, "initial_learning_rate")
-        _checks.non_negative(warmup_steps, "warmup_steps")
-        _checks.number(total_steps, "total_steps")
-        _checks.require(
+        checks.positive(initial_learning_rate, "initial_learning_rate")
+        checks.non_negative(warmup_steps, "warmup_steps")
+        checks.number(total_steps, "total_steps")
+        checks.require(
             total_steps > warmup_steps, "total_steps", f"must be > warmup_steps ({warmup_steps})", total_steps
         )
-        _checks.non_negative(min_learning_rate, "min_learning_rate")
-        _checks.require(
+        checks.non_negative(min_learning_rate, "min_learning_rate")
+        checks.require(
             min_learning_rate <= initial_learning_rate,
             "min_learning_rate",
             f"must be <= initial_learning_rate ({initial_learning_rate})",
