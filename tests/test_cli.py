@@ -157,7 +157,7 @@ def test_list_prints_every_kind_one_line_each(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     kinds = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(kinds) == ["callbacks", "data", "losses", "models", "optimizers", "regularizers", "schedules"]
+    assert list(kinds) == ["callbacks", "data", "losses", "metrics", "models", "optimizers", "regularizers", "schedules"]
     assert {"adam", "sgd", "adamw"} <= set(kinds["optimizers"].split(", "))
     assert {"csv", "npz", "digits", "synthetic_classification"} <= set(kinds["data"].split(", "))
     assert {"cosine", "exponential", "warmup_cosine"} <= set(kinds["schedules"].split(", "))
@@ -212,7 +212,7 @@ def test_help_returns_0(argv, capsys):
         (["run", "recipe.yaml", "--set"], "--set: needs a value (see trainlab run --help)"),
         (["run", "recipe.yaml", "--out"], "--out: needs a value (see trainlab run --help)"),
         (["list", "lossess"],
-         "list: unknown kind (did you mean 'losses'?); valid kinds: callbacks, data, losses, models, optimizers,"
+         "list: unknown kind (did you mean 'losses'?); valid kinds: callbacks, data, losses, metrics, models, optimizers,"
          " regularizers, schedules, got 'lossess'"),
     ],
 )

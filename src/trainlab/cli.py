@@ -101,7 +101,7 @@ def _registries() -> dict[str, str]:
     return {
         "losses": "trainlab.losses", "optimizers": "trainlab.optimizers", "schedules": "trainlab.schedules",
         "regularizers": "trainlab.regularizers", "models": "trainlab.models", "callbacks": "trainlab.callbacks",
-        "data": "trainlab.data:sources",
+        "data": "trainlab.data:sources", "metrics": "trainlab.metrics:",
     }
 
 
@@ -166,9 +166,11 @@ def _list(args: argparse.Namespace) -> int:
     for kind, target in sorted(_registries().items()):
         if args.kind and kind != args.kind:
             continue
-        module, _, attr = target.partition(":")
-        registry = getattr(importlib.import_module(module), attr or "registry")
-        print(f"{kind}: {', '.join(registry.names())}")
+        module, colon, attr = target.partition(":")
+        module = importlib.import_module(module)
+        # A registry's names, or for "module:" the module's own names() (metrics come from Keras).
+        names = getattr(module, attr).names() if attr else module.names() if colon else module.registry.names()
+        print(f"{kind}: {', '.join(names)}")
     return 0
 
 

@@ -12,9 +12,25 @@ from __future__ import annotations
 import keras
 
 from trainlab.errors import TrainlabError
+from trainlab.keras_names import check_keras_name, keras_names
 
 _ACCURACY = {"accuracy", "acc"}
 _NAMES_FOR_TASK = {"classification": ["accuracy"], "regression": ["mae"]}
+
+
+# Names trainlab resolves itself, and short names keras.metrics.get takes that are not attributes.
+_OWN = ("accuracy", "acc", "auc")
+_SHORT = ("mae", "mse", "mape", "msle")
+
+
+def names() -> list[str]:
+    """Every metric name a recipe may use."""
+    return sorted(set(_OWN) | keras_names(keras.metrics, _SHORT))
+
+
+def check_name(name: str, where: str = "metrics") -> None:
+    """Raise a TrainlabError (with the valid names and a suggestion) unless ``name`` is a metric."""
+    check_keras_name(keras.metrics, name, where, "metric", extra=_OWN, aliases=_SHORT)
 
 
 def auto(task: str) -> list[str]:

@@ -10,7 +10,6 @@ loss, the metrics, the output layer) are resolved against the data by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from trainlab.config.data import DataConfig
 from trainlab.config.loading import apply_overrides, read_yaml, reject_bool_for_number, validate
-from trainlab.errors import TrainlabError, did_you_mean
+from trainlab.errors import TrainlabError
 
 
 class Section(BaseModel):
@@ -227,69 +226,19 @@ def check_components(recipe: Recipe) -> None:
     """
     import keras
 
-    from trainlab import callbacks, losses, models, optimizers
+    from trainlab import callbacks, losses, metrics, models, optimizers
+    from trainlab.keras_names import check_keras_name
 
     if recipe.loss != "auto":
         losses.build(recipe.loss, where="loss")
     models.registry.canonical(recipe.model.name, "model.name")
-    _check_keras_name(keras.activations, recipe.model.activation, "model.activation", "activation")
-    _check_keras_name(
-        keras.initializers, recipe.model.kernel_initializer, "model.kernel_initializer", "initializer"
-    )
+    check_keras_name(keras.activations, recipe.model.activation, "model.activation", "activation")
+    check_keras_name(keras.initializers, recipe.model.kernel_initializer, "model.kernel_initializer", "initializer")
     optimizers.build(recipe.optimizer.spec(), where="optimizer")
     for i, item in enumerate(recipe.training.callbacks):
         # No run directory yet: file arguments stay relative and nothing is written.
         callbacks.build(item, None, where=f"training.callbacks[{i}]")
     if recipe.metrics != "auto":
         for i, name in enumerate(recipe.metrics):
-            _check_keras_name(
-                keras.metrics, name, f"metrics[{i}]", "metric",
-                extra=("accuracy", "acc", "auc"), aliases=("mae", "mse", "mape", "msle"),
-            )
+            metrics.check_name(name, f"metrics[{i}]")
 
-
-def _check_keras_name(
-    module: Any, name: str, where: str, kind: str, extra: Iterable[str] = (), aliases: Iterable[str] = ()
-) -> None:
-    """Raise unless ``module.get(name)`` knows ``name`` (a Keras activation, initializer or metric).
-
-    Args:
-        module: ``keras.activations``, ``keras.initializers`` or ``keras.metrics``.
-        name: the name in the recipe.
-        where: its key path, for the message.
-        kind: what it names, for the message.
-        extra: names trainlab accepts besides Keras' (``accuracy`` for any task).
-        aliases: short names ``module.get`` accepts that are not attributes of ``module``.
-    """
-    if name.lower() in extra:
-        return
-    try:
-        module.get(name)
-        return
-    except Exception:  # noqa: BLE001, S110 (any failure means Keras does not know the name)
-        pass
-    names = sorted(set(extra) | _keras_names(module, aliases))
-    raise TrainlabError(
-        where, f"unknown {kind}{did_you_mean(name.lower(), names)}; valid names: {', '.join(names)}", name
-    )
-
-
-def _keras_names(module: Any, aliases: Iterable[str] = ()) -> set[str]:
-    """The snake_case names ``module.get`` accepts: its functions, its classes' names, ``aliases``."""
-    candidates = set(aliases)
-    for attr in dir(module):
-        if attr.startswith("_") or attr in ("get", "serialize", "deserialize"):
-            continue
-        candidates.add(attr if attr.islower() else re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", attr).lower())
-    names = set()
-    for name in candidates - _GENERIC:
-        try:
-            module.get(name)
-        except Exception:  # noqa: BLE001 (Keras' get raises KeyError for some, e.g. "constant")
-            continue
-        names.add(name)
-    return names
-
-
-# Base classes and reductions that `get` accepts but no recipe means.
-_GENERIC = {"metric", "mean_metric_wrapper", "mean", "sum", "initializer"}
