@@ -133,3 +133,16 @@ def test_per_layer_gradient_norms_combine_to_the_global_norm():
     layers = engine.layer_grad_norms(steps)[0]
     assert list(layers) == ["dense_1", "dense_2", "output"]
     assert np.sqrt(sum(v**2 for v in layers.values())) == pytest.approx(steps.grad_norm[0, 0], rel=1e-5)
+
+
+def test_xla_with_dropout_warns():
+    with pytest.warns(UserWarning, match="jit_compile with dropout"):
+        Engine([_member(0, dropout=0.2)], batch_size=16, jit_compile=True)
+
+
+def test_xla_trains_like_the_graph():
+    x, y = _data()
+    order = np.arange(96, dtype="int32")
+    plain = Engine([_member(7)], batch_size=32).train_epoch(x, y, order)
+    xla = Engine([_member(7)], batch_size=32, jit_compile=True).train_epoch(x, y, order)
+    np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)

@@ -14,6 +14,7 @@ arrays are not copied into the graph.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -107,6 +108,14 @@ class Engine:
         if not members:
             raise ValueError("the engine needs at least one member")
         self.members = list(members)
+        if jit_compile and any(
+            isinstance(layer, keras.layers.Dropout) for m in self.members for layer in m.model._flatten_layers()
+        ):
+            warnings.warn(
+                "training.jit_compile with dropout: under XLA on CPU Keras' dropout masks use a slow random "
+                "generator (measured here: about 100x slower epochs); consider jit_compile: false",
+                stacklevel=3,
+            )
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or max(1024, batch_size))
         self._groups = [m.layer_groups() for m in self.members]
