@@ -36,7 +36,7 @@ _UNIT_INTERVAL = {"momentum", "ema_momentum", "beta_1", "beta_2"}
 _NOT_NAMEABLE = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer"}
 
 
-def build(spec: Any, where: str = "optimizer") -> Optimizer:
+def build(spec: Any, where: str = "optimizer", steps_per_epoch: int | None = None) -> Optimizer:
     """Build a Keras optimizer from a name, a mapping or an instance.
 
     Args:
@@ -46,6 +46,7 @@ def build(spec: Any, where: str = "optimizer") -> Optimizer:
             :func:`trainlab.schedules.build`) or a Keras ``LearningRateSchedule``;
             a schedule is wrapped in :class:`trainlab.schedules.Scaled`.
         where: the recipe key path, for error messages.
+        steps_per_epoch: steps per epoch, for a schedule with ``unit: epoch``.
 
     Returns:
         The optimizer.
@@ -64,11 +65,13 @@ def build(spec: Any, where: str = "optimizer") -> Optimizer:
     name, kwargs = registry.split(spec, where)
     if "learning_rate" in kwargs:
         # Resolve here, where the key path is known, so schedule errors name it.
-        kwargs["learning_rate"] = learning_rate(kwargs["learning_rate"], f"{where}.learning_rate")
+        kwargs["learning_rate"] = learning_rate(kwargs["learning_rate"], f"{where}.learning_rate", steps_per_epoch)
     return registry.call(name, kwargs, where)
 
 
-def learning_rate(spec: Any, where: str = "optimizer.learning_rate") -> float | schedules.Scaled:
+def learning_rate(
+    spec: Any, where: str = "optimizer.learning_rate", steps_per_epoch: int | None = None
+) -> float | schedules.Scaled:
     """Resolve a recipe's learning rate to what a Keras optimizer takes.
 
     Args:
@@ -89,7 +92,7 @@ def learning_rate(spec: Any, where: str = "optimizer.learning_rate") -> float | 
         0.001
     """
     if isinstance(spec, (Mapping, keras.optimizers.schedules.LearningRateSchedule)):
-        return schedules.as_scaled(schedules.build(spec, where))
+        return schedules.as_scaled(schedules.build(spec, where, steps_per_epoch))
     if not checks.is_number(spec):
         raise TrainlabError(where, "must be a number > 0 or a schedule mapping with 'name'", spec)
     if not spec > 0:

@@ -10,6 +10,7 @@ Example:
 from trainlab.errors import ArgumentError
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle, one_cycle
+from trainlab.schedules._per_epoch import PerEpoch
 from trainlab.schedules._registry import build, evaluate, registry
 from trainlab.schedules._scaled import Scaled, as_scaled
 from trainlab.schedules._warmup_cosine import WarmupCosineDecay, warmup_cosine
@@ -18,6 +19,7 @@ __all__ = [
     "ArgumentError",
     "Constant",
     "OneCycle",
+    "PerEpoch",
     "Scaled",
     "WarmupCosineDecay",
     "as_scaled",

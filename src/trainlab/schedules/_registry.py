@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from trainlab.registry import Registry
 from trainlab import checks
+from trainlab.errors import TrainlabError
+from trainlab.registry import Registry
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle
+from trainlab.schedules._per_epoch import PerEpoch
 from trainlab.schedules._warmup_cosine import WarmupCosineDecay
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
@@ -104,11 +106,14 @@ def cosine(
     )
 
 
+UNITS = ("step", "epoch")
+
+
 def _is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
-def build(spec: Any, where: str = "optimizer.learning_rate") -> LearningRateSchedule:
+def build(spec: Any, where: str = "optimizer.learning_rate", steps_per_epoch: int | None = None) -> LearningRateSchedule:
     """Build a learning-rate schedule from a name, a mapping or an instance.
 
     Args:
@@ -116,6 +121,9 @@ def build(spec: Any, where: str = "optimizer.learning_rate") -> LearningRateSche
             a bare name (only useful if it needs no arguments), or a Keras
             ``LearningRateSchedule``, which is returned unchanged.
         where: the recipe key path, for error messages.
+        steps_per_epoch: optimizer steps per epoch, for a mapping with ``unit: epoch``
+            (its step arguments then count epochs); unknown until the data is loaded, so
+            ``None`` (as when a recipe is only checked) stands for one step per epoch.
 
     Returns:
         The schedule.
@@ -130,8 +138,15 @@ def build(spec: Any, where: str = "optimizer.learning_rate") -> LearningRateSche
     """
     if isinstance(spec, LearningRateSchedule):
         return spec
+    unit = "step"
+    if isinstance(spec, Mapping) and "unit" in spec:
+        spec = dict(spec)
+        unit = spec.pop("unit")
+        if unit not in UNITS:
+            raise TrainlabError(f"{where}.unit", f"must be one of {', '.join(UNITS)}", unit)
     name, kwargs = registry.split(spec, where)
-    return registry.call(name, kwargs, where)
+    schedule = registry.call(name, kwargs, where)
+    return PerEpoch(schedule, steps_per_epoch or 1) if unit == "epoch" else schedule
 
 
 def evaluate(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:

@@ -135,7 +135,10 @@ class Trainer:
             }
             sample = self.splits["train"]
         self.model = model if model is not None else build_model(self.recipe, self.data)
-        self.member = build_member(self.model, self.recipe, self.traits, sample)
+        lr = self.recipe.optimizer.learning_rate
+        if isinstance(lr, Mapping) and lr.get("unit") == "epoch" and self._steps_per_epoch() is None:
+            raise TrainlabError("optimizer.learning_rate.unit", "epoch needs data of known length", "epoch")
+        self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
         self.engine = Engine(
             [self.member],
             self.recipe.training.batch_size,
@@ -232,10 +235,9 @@ class Trainer:
         return self.engine.evaluate_dataset(self.splits[split].batch(batch).prefetch(tf.data.AUTOTUNE))[0]
 
     def _steps_per_epoch(self) -> int | None:
-        if not self.streamed:
-            return self.engine.steps_per_epoch(len(self.data.x_train))
-        n = int(self.splits["train"].cardinality())
-        return self.engine.steps_per_epoch(n) if n >= 0 else None
+        """Optimizer steps per epoch (None for a stream of unknown length)."""
+        n = len(self.data.x_train) if not self.streamed else int(self.splits["train"].cardinality())
+        return -(-n // self.recipe.training.batch_size) if n >= 0 else None
 
     def _order(self, epoch: int, n: int) -> tf.Tensor:
         """The sample order of an epoch: a pure function of (seed, epoch), so a resumed run sees the same batches."""
@@ -410,14 +412,17 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
     )
 
 
-def build_member(model: keras.Model, recipe: Recipe, traits: Any, sample: tuple[tf.Tensor, tf.Tensor]) -> Member:
+def build_member(
+    model: keras.Model, recipe: Recipe, traits: Any, sample: tuple[tf.Tensor, tf.Tensor],
+    steps_per_epoch: int | None = None,
+) -> Member:
     """Build the optimizer, loss and metrics for ``model`` and compile it.
 
     Compiling makes the trained model usable as is (``evaluate``, ``save``); building the
     compiled metrics on a two-sample batch lets stock callbacks (EarlyStopping,
     ModelCheckpoint, ...) infer whether a metric is maximized, as they do under ``fit``.
     """
-    optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer", steps_per_epoch=steps_per_epoch)
     loss = losses.build(recipe.loss, where="loss")
     names = list(recipe.metrics)
     train_metrics = [metrics.build(n, traits.labels, traits.from_logits) for n in names]
