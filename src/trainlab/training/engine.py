@@ -134,18 +134,30 @@ class Engine:
 
     # ------------------------------------------------------------------ training
     def train_epoch(
-        self, x: tf.Tensor, y: tf.Tensor, order: np.ndarray | tf.Tensor, start: int = 0, stop: int | None = None
+        self,
+        x: tf.Tensor,
+        y: tf.Tensor,
+        order: np.ndarray | tf.Tensor | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        *,
+        seed: tuple[int, int] | None = None,
     ) -> EpochSteps:
-        """Run steps ``[start, stop)`` of an epoch whose sample order is ``order``.
+        """Run steps ``[start, stop)`` of an epoch.
 
         Step ``i`` trains on ``x[order[i*batch : (i+1)*batch]]`` (the last batch may be
-        smaller). Training metrics restart when ``start == 0``.
+        smaller). The order is ``order`` if given; else, with ``seed``, a stateless shuffle
+        drawn inside the compiled program (a pure function of the seed, e.g. ``(seed, epoch)``);
+        else the data's own order. Training metrics restart when ``start == 0``.
         """
-        stop = self.steps_per_epoch(len(order)) if stop is None else stop
-        out = self._train_fn(
-            x, y, tf.cast(order, tf.int32), tf.constant(start, tf.int32), tf.constant(stop, tf.int32),
-            start == 0,
-        )
+        if order is not None:
+            source, mode = tf.cast(order, tf.int32), "order"
+        elif seed is not None:
+            source, mode = tf.constant(seed, tf.int64), "shuffle"
+        else:
+            source, mode = tf.zeros([0], tf.int32), "range"
+        stop = self.steps_per_epoch(len(x)) if stop is None else stop
+        out = self._train_fn(x, y, source, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), start == 0, mode)
         return self._unpack(out)
 
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
@@ -206,10 +218,16 @@ class Engine:
             for member in self.members
         ]
 
-    def _train_steps(self, x, y, order, start, stop, reset):
+    def _train_steps(self, x, y, source, start, stop, reset, mode):
         if reset:
             self._reset_metrics("metrics")
-        n = tf.shape(order)[0]
+        n = tf.shape(x)[0]
+        if mode == "order":
+            order = source
+        elif mode == "shuffle":  # drawn here: eagerly, the shuffle op costs more than an epoch's steps
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int32), seed=source)
+        else:
+            order = tf.range(n, dtype=tf.int32)
         records = self._records(stop - start)
         for step in tf.range(start, stop):
             lo = step * self.batch_size

@@ -222,7 +222,8 @@ class Trainer:
         training = self.recipe.training
         if not self.streamed:
             x, y = self.splits["train"]
-            return self.engine.train_epoch(x, y, self._order(epoch, len(self.data.x_train)))
+            # The order is a pure function of (seed, epoch): a resumed run sees the same batches.
+            return self.engine.train_epoch(x, y, seed=(self.recipe.seed, epoch) if training.shuffle else None)
         ds = self.splits["train"]
         if training.shuffle:
             ds = ds.shuffle(self.data.shuffle_buffer, seed=self.recipe.seed * 100_003 + epoch)
@@ -238,14 +239,6 @@ class Trainer:
         """Optimizer steps per epoch (None for a stream of unknown length)."""
         n = len(self.data.x_train) if not self.streamed else int(self.splits["train"].cardinality())
         return -(-n // self.recipe.training.batch_size) if n >= 0 else None
-
-    def _order(self, epoch: int, n: int) -> tf.Tensor:
-        """The sample order of an epoch: a pure function of (seed, epoch), so a resumed run sees the same batches."""
-        if not self.recipe.training.shuffle:
-            return tf.range(n, dtype=tf.int32)
-        return tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int32), seed=tf.constant([self.recipe.seed, epoch], tf.int64)
-        )
 
     def _recipe_note(self) -> str | None:
         given = [what for what, obj in (("model", self.given_model), ("data", self.given_data)) if obj is not None]
