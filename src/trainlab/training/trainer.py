@@ -148,55 +148,27 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, out: str | Path | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> Run:
-        recipe, training = self.recipe, self.recipe.training
+        """Train, writing the run directory as it goes; see :func:`train`."""
+        training = self.recipe.training
         has_val = "val" in self.splits
         monitor = self._monitor(has_val)
         run_dir = rundir.new_run_dir(self.name, out)
         try:  # a mistake found while setting up leaves no half-made run directory behind
-            rundir.write_yaml(run_dir / rundir.RECIPE, recipe.model_dump(mode="json"), header=self._recipe_note())
-            cb_list = keras.callbacks.CallbackList(
-                self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
-                steps=self._steps_per_epoch(), verbose=0,
-            )
-            names = [m.name for m in self.member.metrics]
-            columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
-                       *([f"val_{n}" for n in names] if has_val else []),
-                       "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
-            tb = training.tensorboard
-            records = Records(
-                run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
-                step_scalars=tb.steps, model=self.model,
-            )
+            cb_list, records = self._open(run_dir, callbacks, has_val)
         except BaseException:
             rundir.discard(run_dir)
             raise
         self.model.stop_training = False
+        self._steps_done = 0
         history: list[dict[str, Any]] = []
         summary: dict[str, Any] = {"status": "running", "name": self.name, "monitor": monitor}
         rundir.write_json(run_dir / rundir.SUMMARY, summary)
         started = time.perf_counter()
-        step = 0
         try:
             cb_list.on_train_begin()
             for epoch in range(training.epochs):
-                tick = time.perf_counter()
-                cb_list.on_epoch_begin(epoch)
-                cb_list.on_train_batch_begin(0)
-                steps = self._train_epoch(epoch)
-                logs = self.engine.train_logs(steps)[0]
-                cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
-                if has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs):
-                    cb_list.on_test_begin()
-                    val = self._evaluate("val")
-                    cb_list.on_test_end(val)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                logs["lr"] = float(steps.lr[-1, 0])
-                row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
-                history.append(row)
-                member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
-                records.write_epoch(row, member_steps, step + 1, self._layer_rows(epoch + 1, steps))
-                step += len(steps.loss)
-                cb_list.on_epoch_end(epoch, dict(logs))
+                validate = has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs)
+                history.append(self._epoch(epoch, cb_list, records, validate))
                 if self.model.stop_training:
                     break
             cb_list.on_train_end(history[-1] if history else None)
@@ -215,7 +187,47 @@ class Trainer:
                 summary["test"] = self._test_metrics()
                 self.model.save(run_dir / rundir.MODEL)
             rundir.write_json(run_dir / rundir.SUMMARY, summary)
-        return Run(run_dir, recipe, history, summary, self.model, self.data)
+        return Run(run_dir, self.recipe, history, summary, self.model, self.data)
+
+    def _open(self, run_dir: Path, callbacks: Sequence[keras.callbacks.Callback] | None, has_val: bool):
+        """Write the resolved recipe; build the callback list and the records writers."""
+        training = self.recipe.training
+        rundir.write_yaml(run_dir / rundir.RECIPE, self.recipe.model_dump(mode="json"), header=self._recipe_note())
+        cb_list = keras.callbacks.CallbackList(
+            self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
+            steps=self._steps_per_epoch(), verbose=0,
+        )
+        names = [m.name for m in self.member.metrics]
+        columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
+                   *([f"val_{n}" for n in names] if has_val else []),
+                   "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+        tb = training.tensorboard
+        records = Records(
+            run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
+            step_scalars=tb.steps, model=self.model,
+        )
+        return cb_list, records
+
+    def _epoch(self, epoch: int, cb_list: Any, records: Records, validate: bool) -> dict[str, Any]:
+        """One epoch through Keras' callback protocol (as ``fit`` calls it); returns its history row."""
+        tick = time.perf_counter()
+        cb_list.on_epoch_begin(epoch)
+        cb_list.on_train_batch_begin(0)  # one call runs the whole epoch, as fit with steps_per_execution
+        steps = self._train_epoch(epoch)
+        logs = self.engine.train_logs(steps)[0]
+        cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
+        if validate:
+            cb_list.on_test_begin()
+            val = self._evaluate("val")
+            cb_list.on_test_end(val)
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["lr"] = float(steps.lr[-1, 0])
+        row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
+        member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
+        records.write_epoch(row, member_steps, self._steps_done + 1, self._layer_rows(epoch + 1, steps))
+        self._steps_done += len(steps.loss)
+        cb_list.on_epoch_end(epoch, dict(logs))
+        return row
 
     # ----------------------------------------------------------------- helpers
     def _train_epoch(self, epoch: int) -> Any:
