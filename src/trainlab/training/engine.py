@@ -300,8 +300,10 @@ class Engine:
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
         squares = [tf.reduce_sum(tf.square(g)) for g in grads]
-        layer_norms = tf.sqrt(tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]]))
-        norm = tf.sqrt(tf.add_n(squares))
+        layer_squares = tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]])
+        layer_norms = tf.sqrt(layer_squares)
+        # One fixed summation (layers in order), so the norm is the same bits in every run.
+        norm = tf.sqrt(tf.reduce_sum(layer_squares))
         lr = tf.cast(member.optimizer.learning_rate, tf.float32)
         fused_apply(member.optimizer, grads, variables)
         for metric in member.metrics:
