@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainlab.errors import TrainlabError
 from trainlab.optimizers import fused_apply
 
 
@@ -127,6 +128,12 @@ class Engine:
         # Data-parallel splitting of batches across replicas comes with scale-out (tf.distribute).
         self.strategy = tf.distribute.get_strategy()
         self._distributed = tf.distribute.has_strategy()
+        if self._distributed and self.strategy.num_replicas_in_sync > 1:
+            # Each replica would see the whole batch and Keras would sum their gradients: refuse, not mistrain.
+            raise TrainlabError(
+                "strategy", "data-parallel training over several replicas is not supported yet; use one device",
+                f"{type(self.strategy).__name__} with {self.strategy.num_replicas_in_sync} replicas",
+            )
         self._train_fn = tf.function(self._train_steps, jit_compile=jit_compile, reduce_retracing=True)
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
