@@ -185,7 +185,7 @@ def test_version_names_trainlab_tensorflow_and_keras(capsys):
 def test_no_verb_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
-    assert out.startswith("usage: trainlab") and "{run,check,list}" in out
+    assert out.startswith("usage: trainlab") and "{run,check,list,figures}" in out
     assert err == ""
 
 
@@ -198,13 +198,13 @@ def test_help_returns_0(argv, capsys):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["frobnicate"], "command: unknown command; valid commands: run, check, list, got 'frobnicate'"),
+        (["frobnicate"], "command: unknown command; valid commands: run, check, list, figures, got 'frobnicate'"),
         (["rn", "recipe.yaml"],
-         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, got 'rn'"),
+         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, figures, got 'rn'"),
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
-         " options: -h, --help, --set, --out, -q, --quiet"),
+         " options: -h, --help, --set, --out, -q, --quiet, --no-figures"),
         (["check", "recipe.yaml", "-q"], "-q: unknown option of trainlab check; options: -h, --help, --set"),
         (["run", "recipe.yaml", "other.yaml"], "run: unexpected argument, got 'other.yaml'"),
         (["run"], "run: missing RECIPE (see trainlab run --help)"),
@@ -242,3 +242,16 @@ def test_warnings_are_one_line(recipe, monkeypatch, capsys):
     monkeypatch.setattr(cli, "_check", warns)
     assert main(["check", "recipe.yaml"]) == 0
     assert capsys.readouterr().err == "trainlab: warning: model.output is 'sigmoid' but the loss reads logits\n"
+
+
+def test_figures_verb_draws_from_records_and_run_can_skip_them(recipe, tmp_path, capsys):
+    assert main(["run", "recipe.yaml", "-q", "--no-figures", "--out", str(tmp_path / "r"),
+                 "--set", "training.epochs=2"]) == 0
+    assert not (tmp_path / "r" / "monitor.png").exists()
+    capsys.readouterr()
+    assert main(["figures", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in printed] == ["monitor.png", "curves.png", "layers.png"]
+    assert all((tmp_path / "r" / name).stat().st_size > 10_000 for name in ("monitor.png", "curves.png"))
+    assert main(["figures", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith("trainlab: error: ")

@@ -62,6 +62,9 @@ def _parser() -> _Parser:
                      help="override a recipe key (repeatable), e.g. --set optimizer.learning_rate=1e-2")
     run.add_argument("--out", help="run directory (default runs/<name>-<timestamp>)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    run.add_argument("--no-figures", dest="figures", action="store_false",
+                     help="skip monitor.png, curves.png and layers.png at the end")
+
 
     check = verbs.add_parser("check", help="validate a recipe and print it resolved, without training")
     check.add_argument("recipe")
@@ -69,6 +72,8 @@ def _parser() -> _Parser:
 
     names = verbs.add_parser("list", help="list the named components (losses, optimizers, ...)")
     names.add_argument("kind", nargs="?", choices=sorted(_registries()), help="which kind (default: all)")
+    figures = verbs.add_parser("figures", help="draw a run directory's figures from its records")
+    figures.add_argument("run_dir", help="a run directory written by trainlab run")
     parser.verbs = dict(verbs.choices)
     return parser
 
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return {"run": _run, "check": _check, "list": _list}[args.verb](args)
+            return {"run": _run, "check": _check, "list": _list, "figures": _figures}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -145,7 +150,19 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else [])
     run = train(args.recipe, out=args.out, overrides=overrides)
+    if args.figures:
+        from trainlab.monitor import save_figures
+
+        save_figures(run.dir)
     print_run_summary(run.summary, run.dir)
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from trainlab.monitor import save_figures
+
+    for path in save_figures(args.run_dir):
+        print(path)
     return 0
 
 

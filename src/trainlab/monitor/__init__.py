@@ -1,0 +1,38 @@
+"""Figures drawn from a run's records (never from a live model).
+
+    from trainlab import monitor
+    records = monitor.load("runs/basic")          # history, steps, layers, summary
+    monitor.monitor_figure(records)               # tutorial section 10's 2x3 monitor
+    monitor.save_figures("runs/basic")            # monitor.png, curves.png, layers.png
+
+``load`` and ``Records`` need only the standard library and NumPy; the figure functions
+import matplotlib on first use, so ``import trainlab.monitor`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from trainlab.monitor._records import Records, load
+
+if TYPE_CHECKING:
+    from trainlab.monitor._curves import curves_figure
+    from trainlab.monitor._layers import layers_figure
+    from trainlab.monitor._monitor import monitor_figure
+    from trainlab.monitor._save import save_figures
+
+_LAZY = {
+    "monitor_figure": "trainlab.monitor._monitor",
+    "curves_figure": "trainlab.monitor._curves",
+    "layers_figure": "trainlab.monitor._layers",
+    "save_figures": "trainlab.monitor._save",
+}
+
+__all__ = ["Records", "load", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trainlab.monitor' has no attribute {name!r}")

@@ -1,0 +1,171 @@
+"""The training monitor: tutorial section 10's 2x3 figure, drawn from a run's records.
+
+Panels (left to right, top to bottom): loss, the main metric, learning rate per step,
+gradient norm, the overfitting gap, and stability (per-step loss with a moving average).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from trainlab.monitor import _axes as draw
+from trainlab.monitor._records import Records, as_records
+
+# Loss and metric panels switch to a log axis only for a blow-up (a diverging run), not for
+# ordinary progress; learning rates and gradient norms are read on a log axis sooner.
+LOSS_LOG_RATIO = 1e3
+LR_LOG_RATIO = 10.0
+SMOOTHING_EPOCHS = 5
+
+def monitor_figure(records: Records | str | Path) -> Figure:
+    """Tutorial section 10's monitor: a 2x3 figure (15x8 inches, 100 dpi) of one run.
+
+    Epoch panels (loss, metric, gap) mark the best epoch (dashed green) and where early
+    stopping ended the run (dotted grey); non-finite values are left out and annotated.
+
+    Args:
+        records: a run's records (:func:`trainlab.monitor.load`) or its run directory.
+
+    Returns:
+        The figure; its axes in ``fig.axes`` follow the panel order above.
+
+    Raises:
+        TrainlabError: given a run directory whose records cannot be read.
+
+    Example:
+        >>> monitor_figure("runs/basic").savefig("monitor.png")  # doctest: +SKIP
+    """
+    records = as_records(records)
+    fig = draw.new_figure(15, 8)
+    loss, metric, lr, grad, gap, stability = fig.subplots(2, 3).flat
+    draw.pair_panel(loss, records, "loss", LOSS_LOG_RATIO)
+    _metric(metric, records)
+    _learning_rate(lr, records)
+    _grad_norm(grad, records)
+    _gap(gap, records)
+    _stability(stability, records)
+    fig.suptitle(draw.suptitle(records, "training monitor"), fontsize=13)
+    return fig
+
+
+def _metric(ax: Axes, records: Records) -> None:
+    name = records.main_metric
+    if name is None:
+        ax.set_title("Metric")
+        draw.epoch_axis(ax, records, "")
+        draw.note(ax, "no metric recorded in history.csv")
+        return
+    draw.pair_panel(ax, records, name, LOSS_LOG_RATIO)
+
+
+def _learning_rate(ax: Axes, records: Records) -> None:
+    ax.set_title("Learning rate")
+    draw.step_axis(ax, records, "learning rate")
+    steps, lr = records.step_series("lr")
+    finite = lr[np.isfinite(lr)]
+    if not len(finite):
+        draw.note(ax, "no learning rates in steps.csv")
+        return
+    draw.plot_finite(ax, steps, lr, color="tab:green", lw=1.5)
+    draw.log_if_wide(ax, lr, LR_LOG_RATIO)
+    if ax.get_yscale() == "linear":
+        # From zero: a constant rate would otherwise sit on an axis zoomed to rounding noise.
+        ax.set_ylim(0, finite.max() * 1.15 if finite.max() > 0 else 1.0)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    if finite.min() == finite.max():
+        ax.text(0.5, 0.5, f"constant {finite[0]:.3g}", transform=ax.transAxes, ha="center", va="center",
+                color="tab:green")
+    _annotate_steps(ax, records, steps, lr)
+
+
+def _grad_norm(ax: Axes, records: Records) -> None:
+    ax.set_title("Gradient norm (global, before clipping)")
+    draw.step_axis(ax, records, "L2 norm")
+    steps, norms = records.step_series("grad_norm")
+    if len(steps) == 0:
+        draw.note(ax, "no gradient norms in steps.csv")
+        return
+    draw.plot_finite(ax, steps, norms, color=draw.TRAIN, lw=0.6, alpha=0.35, label="per step")
+    # Per-epoch values sit at the epoch's last step, so the three lines share one axis.
+    ends = records.epoch_end_steps()
+    for column, style in (("grad_norm", {"color": "black", "lw": 1.6, "label": "epoch mean"}),
+                          ("grad_norm_max", {"color": "tab:purple", "lw": 1.2, "ls": "--", "label": "epoch max"})):
+        epochs, values = records.epoch_series(column)
+        keep = np.array([int(e) in ends for e in epochs], dtype=bool)
+        x = np.array([ends[int(e)] for e in epochs[keep]], dtype=float)
+        draw.plot_finite(ax, x, values[keep], **style)
+    draw.log_axis(ax, norms)
+    _annotate_steps(ax, records, steps, norms)
+    draw.legend(ax)
+
+
+def _gap(ax: Axes, records: Records) -> None:
+    # The train loss is the running mean in training mode (dropout on, weights moving), not the
+    # trained model's loss on the training split: the gap here is an estimate.
+    ax.set_title("Overfitting gap: val loss − train loss\n(train loss in training mode, dropout on: an estimate)",
+                 fontsize=11)
+    draw.epoch_axis(ax, records, "val loss − train loss")
+    train = dict(zip(*records.epoch_series("loss")))
+    val_epochs, val = records.epoch_series("val_loss")
+    both = np.array([e in train for e in val_epochs], dtype=bool)
+    if not both.any():
+        draw.note(ax, "no validation loss recorded: no gap to show")
+        return
+    epochs = val_epochs[both]
+    gap = val[both] - np.array([train[e] for e in epochs])
+    draw.plot_finite(ax, epochs, gap, color="tab:red", lw=1.5, marker="o" if len(epochs) <= 20 else None,
+                     ms=3, label="gap")
+    ax.axhline(0, color="gray", lw=0.8)
+    finite = np.isfinite(gap)
+    ax.fill_between(epochs[finite], gap[finite], 0, where=gap[finite] > 0, color="tab:red", alpha=0.12,
+                    interpolate=True)
+    draw.mark_epochs(ax, records)
+    draw.mark_non_finite(ax, epochs, gap, lambda e: f"epoch {e:g}")
+    draw.legend(ax)
+
+
+def _stability(ax: Axes, records: Records) -> None:
+    ax.set_title("Stability: loss per step")
+    draw.step_axis(ax, records, "loss")
+    steps, loss = records.step_series("loss")
+    if len(steps) == 0:
+        draw.note(ax, "no step losses in steps.csv")
+        return
+    draw.plot_finite(ax, steps, loss, color=draw.TRAIN, lw=0.6, alpha=0.35, label="per step")
+    finite = np.isfinite(loss)
+    if finite.any():
+        window = _smoothing_window(records, len(steps))
+        ax.plot(steps[finite], moving_average(loss[finite], window), color="navy", lw=1.8,
+                label=f"{SMOOTHING_EPOCHS}-epoch moving average ({window} steps)")
+    draw.log_if_wide(ax, loss, LOSS_LOG_RATIO)
+    _annotate_steps(ax, records, steps, loss)
+    draw.legend(ax)
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average; near the ends the window shrinks to the points that exist.
+
+    A direct sum per point (``np.convolve``), not a running cumulative sum: after a
+    blow-up to 1e27 a cumulative sum would swamp every later value with rounding error.
+    """
+    window = max(1, int(window))
+    # Point i averages values[i - window // 2 : i + (window - 1) // 2 + 1], clipped to the series.
+    centre = slice((window - 1) // 2, (window - 1) // 2 + len(values))
+    kernel = np.ones(window)
+    sums = np.convolve(values, kernel)[centre]
+    counts = np.convolve(np.ones(len(values)), kernel)[centre]
+    return sums / counts
+
+
+def _smoothing_window(records: Records, n_steps: int) -> int:
+    epochs = len(records.epoch_end_steps()) or 1
+    return max(1, round(SMOOTHING_EPOCHS * n_steps / epochs))
+
+
+def _annotate_steps(ax: Axes, records: Records, steps: np.ndarray, values: np.ndarray) -> None:
+    epoch_of = {int(r["step"]): r.get("epoch") for r in records.steps if r.get("step") is not None}
+    draw.mark_non_finite(ax, steps, values, lambda s: f"step {s:g} (epoch {epoch_of.get(int(s), '?')})")

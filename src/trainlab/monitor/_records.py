@@ -1,0 +1,184 @@
+"""A run's records read back from its run directory, and the series the figures plot.
+
+Only plain files are read (``history.csv``, ``steps.csv``, ``layers.csv``,
+``summary.json``); no model, no TensorFlow. Everything here works on a run that is
+still training or that failed: the figures show whatever epochs were written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainlab.errors import TrainlabError
+from trainlab.training import rundir
+
+# history.csv columns that are neither the loss nor a metric.
+_NOT_METRICS = {"epoch", "loss", "lr", "grad_norm", "grad_norm_max", "epoch_time_s"}
+
+
+@dataclass
+class Records:
+    """What a run wrote, as plain Python values.
+
+    Attributes:
+        history: rows of ``history.csv``, one dict per epoch (``None`` for blank cells).
+        steps: rows of ``steps.csv``, one per optimizer step (empty if the file is absent).
+        layers: rows of ``layers.csv``, one per epoch and layer (empty if the file is absent).
+        summary: the contents of ``summary.json`` (empty if absent; any key may be missing).
+        run_dir: where the records were read from, if they were.
+    """
+
+    history: list[dict[str, Any]]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The run's name: the recipe's, else the folder's."""
+        return str(self.summary.get("name") or (self.run_dir.name if self.run_dir else "run"))
+
+    @property
+    def metrics(self) -> list[str]:
+        """Metric columns of ``history.csv`` in file order (``accuracy``, ``mae``, ...), without ``val_`` twins."""
+        columns = list(self.history[0]) if self.history else []
+        return [c for c in columns if c not in _NOT_METRICS and not c.startswith("val_")]
+
+    @property
+    def main_metric(self) -> str | None:
+        """The metric the monitor shows: ``accuracy`` when recorded, else the first metric, else None."""
+        metrics = self.metrics
+        return "accuracy" if "accuracy" in metrics else (metrics[0] if metrics else None)
+
+    @property
+    def best_epoch(self) -> int | None:
+        return _int_or_none(self.summary.get("best_epoch"))
+
+    @property
+    def stopped_at(self) -> int | None:
+        """The last epoch when early stopping ended the run, else None."""
+        if not self.summary.get("stopped_early"):
+            return None
+        last_epoch = _int_or_none(self.history[-1].get("epoch")) if self.history else None
+        return _int_or_none(self.summary.get("epochs_run")) or last_epoch
+
+    def epoch_series(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(epochs, values)`` of a ``history.csv`` column; blank cells are left out, NaN/inf kept."""
+        return _series(self.history, "epoch", column)
+
+    def joined_series(self, *columns: str) -> tuple[np.ndarray, np.ndarray]:
+        """Several ``history.csv`` columns as one ``(epochs, values)`` pair in epoch order.
+
+        For questions about a panel as a whole: ``joined_series("loss", "val_loss")`` tells
+        from which epoch anything on the loss panel stopped being finite.
+        """
+        pairs = [self.epoch_series(c) for c in columns]
+        x = np.concatenate([p[0] for p in pairs])
+        y = np.concatenate([p[1] for p in pairs])
+        order = np.argsort(x, kind="stable")
+        return x[order], y[order]
+
+    def step_series(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of a ``steps.csv`` column; blank cells are left out, NaN/inf kept."""
+        return _series(self.steps, "step", column)
+
+    def epoch_end_steps(self) -> dict[int, int]:
+        """The last step of each epoch in ``steps.csv``: where per-epoch values sit on a step axis."""
+        ends: dict[int, int] = {}
+        for row in self.steps:
+            if row.get("epoch") is not None and row.get("step") is not None:
+                ends[int(row["epoch"])] = max(int(row["step"]), ends.get(int(row["epoch"]), 0))
+        return ends
+
+    def layer_series(self, column: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per layer, in the order layers first appear: ``(epochs, values)`` of a ``layers.csv`` column."""
+        names = list(dict.fromkeys(str(r["layer"]) for r in self.layers if r.get("layer") is not None))
+        return {name: _series([r for r in self.layers if str(r.get("layer")) == name], "epoch", column)
+                for name in names}
+
+
+def load(run_dir: str | Path) -> Records:
+    """Read a run directory's records.
+
+    Args:
+        run_dir: a folder written by ``trainlab run`` or ``trainlab.train``.
+
+    Returns:
+        The records; ``steps``, ``layers`` and ``summary`` are empty when their file is absent.
+
+    Raises:
+        TrainlabError: the folder, or its ``history.csv``, is missing or holds no epochs, or a
+            records file cannot be parsed; the message names the file.
+
+    Example:
+        >>> records = load("runs/basic")                      # doctest: +SKIP
+        >>> records.epoch_series("val_loss"), records.best_epoch  # doctest: +SKIP
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise TrainlabError(str(path), "is not a run directory (no such folder)")
+    history_path = path / rundir.HISTORY
+    if not history_path.is_file():
+        raise TrainlabError(str(history_path), "is missing: not a run directory, or training never started")
+    history = _read_csv(history_path)
+    if not history:
+        raise TrainlabError(str(history_path), "holds no epochs yet (only a header, or nothing)")
+    return Records(
+        history=history,
+        steps=_read_csv(path / rundir.STEPS) if (path / rundir.STEPS).is_file() else [],
+        layers=_read_csv(path / rundir.LAYERS) if (path / rundir.LAYERS).is_file() else [],
+        summary=_read_summary(path / rundir.SUMMARY),
+        run_dir=path,
+    )
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    try:
+        return rundir.read_csv(path)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise TrainlabError(str(path), f"cannot be read as a records CSV ({e})") from e
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise TrainlabError(str(path), f"is not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise TrainlabError(str(path), "must hold a JSON object", type(data).__name__)
+    return data
+
+
+def _series(rows: list[dict[str, Any]], x: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(r[x], _float(r.get(column))) for r in rows if r.get(x) is not None]
+    pairs = [(px, py) for px, py in pairs if py is not None]
+    return np.array([p[0] for p in pairs], dtype=float), np.array([p[1] for p in pairs], dtype=float)
+
+
+def _float(value: Any) -> float | None:
+    """A cell as a float: blanks are None; ``"nan"``/``"inf"`` (as JSON writes them) stay non-finite."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None and math.isfinite(number) else None
+
+
+def as_records(records: Records | str | Path) -> Records:
+    """Accept records or a run directory (read with :func:`load`)."""
+    return records if isinstance(records, Records) else load(records)

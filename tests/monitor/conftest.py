@@ -1,0 +1,78 @@
+"""Synthetic run directories, written with the run directory's own writers (same format as a real run)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from trainlab.training import rundir
+from trainlab.training.records import LAYER_COLUMNS, STEP_COLUMNS
+
+LAYERS = ("dense_1", "dense_2", "output")
+
+
+def write_run(
+    path: Path,
+    epochs: int = 8,
+    steps_per_epoch: int = 4,
+    metrics: tuple[str, ...] = ("accuracy",),
+    validation_every: int | None = 1,
+    best_epoch: int | None = 5,
+    stopped_early: bool = False,
+    lr: float | list[float] = 1e-3,
+    nan_from_epoch: int | None = None,
+    summary: bool = True,
+) -> Path:
+    """Write ``history.csv``, ``steps.csv``, ``layers.csv`` and ``summary.json`` as a run would.
+
+    Values are simple closed forms of the epoch and step so tests can recompute them:
+    loss ``1/e``, val_loss ``1/e + 0.01 e``, metric ``1 - 1/(e+1)``, val metric that minus 0.05,
+    step loss ``1/epoch + 0.1 (step % 2)``, step grad norm ``step / 10``.
+    ``nan_from_epoch`` makes every loss NaN from that epoch on (a diverging run).
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    val_columns = ["val_loss", *(f"val_{m}" for m in metrics)] if validation_every else []
+    columns = ["epoch", "loss", *val_columns[:1], *metrics, *val_columns[1:],
+               "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+    history = rundir.CsvRecords(path / rundir.HISTORY, columns)
+    steps = rundir.CsvRecords(path / rundir.STEPS, STEP_COLUMNS)
+    layers = rundir.CsvRecords(path / rundir.LAYERS, LAYER_COLUMNS)
+    step = 0
+    for e in range(1, epochs + 1):
+        diverged = nan_from_epoch is not None and e >= nan_from_epoch
+        rate = lr[e - 1] if isinstance(lr, list) else lr
+        step_rows = []
+        for i in range(steps_per_epoch):
+            step += 1
+            step_rows.append({"step": step, "epoch": e, "loss": math.nan if diverged else 1 / e + 0.1 * (step % 2),
+                              "grad_norm": math.inf if diverged else step / 10, "lr": rate})
+        norms = [r["grad_norm"] for r in step_rows]
+        row = {"epoch": e, "loss": math.nan if diverged else 1 / e, "lr": rate,
+               "grad_norm": sum(norms) / len(norms), "grad_norm_max": max(norms), "epoch_time_s": 0.01}
+        for m in metrics:
+            row[m] = 1 - 1 / (e + 1)
+        if validation_every and (e % validation_every == 0 or e == epochs):
+            row["val_loss"] = math.nan if diverged else 1 / e + 0.01 * e
+            for m in metrics:
+                row[f"val_{m}"] = 1 - 1 / (e + 1) - 0.05
+        history.write([row])
+        steps.write(step_rows)
+        layers.write({"epoch": e, "layer": name, "grad_norm": (k + 1) * 10.0 ** -e, "weight_norm": k + 1 + e / 10}
+                     for k, name in enumerate(LAYERS))
+    for records in (history, steps, layers):
+        records.close()
+    if summary:
+        rundir.write_json(path / rundir.SUMMARY, {
+            "status": "completed", "name": "synthetic", "monitor": "val_loss" if validation_every else "loss",
+            "epochs_run": epochs, "best_epoch": best_epoch, "best_value": 0.25, "stopped_early": stopped_early,
+        })
+    return path
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """A factory: ``run_dir(**kw)`` writes a synthetic run under ``tmp_path`` (see ``write_run``)."""
+    count = iter(range(1000))
+    return lambda **kw: write_run(tmp_path / f"run{next(count)}", **kw)
