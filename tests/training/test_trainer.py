@@ -328,3 +328,22 @@ def test_out_pointing_at_a_file_is_refused(tmp_path, tiny_recipe):
     with pytest.raises(trainlab.TrainlabError, match="notes.txt: is a file, not a folder"):
         trainlab.train(tiny_recipe, out=target)
     assert target.read_text() == "mine"
+
+
+class _CtrlCAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_keeps_its_records_and_weights(tmp_path, tiny_recipe):
+    with pytest.raises(KeyboardInterrupt):
+        trainlab.train(tiny_recipe, out=tmp_path / "run", callbacks=[_CtrlCAt(3)])
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] == 3
+    assert len(rundir.read_csv(tmp_path / "run" / "history.csv")) == 3
+    assert (tmp_path / "run" / "model.keras").exists()

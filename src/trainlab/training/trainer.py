@@ -168,7 +168,7 @@ class Trainer:
             cb_list.on_train_begin()
             for epoch in range(training.epochs):
                 validate = has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs)
-                history.append(self._epoch(epoch, cb_list, records, validate))
+                self._epoch(epoch, cb_list, records, validate, history)
                 if self.model.stop_training:
                     break
             cb_list.on_train_end(history[-1] if history else None)
@@ -185,6 +185,7 @@ class Trainer:
             summary.update(self._summary(history, monitor, started, cb_list.callbacks))
             if summary["status"] == "completed":
                 summary["test"] = self._test_metrics()
+            if summary["status"] in ("completed", "interrupted"):  # an interrupted run keeps its weights
                 self.model.save(run_dir / rundir.MODEL)
             rundir.write_json(run_dir / rundir.SUMMARY, summary)
         return Run(run_dir, self.recipe, history, summary, self.model, self.data)
@@ -208,8 +209,12 @@ class Trainer:
         )
         return cb_list, records
 
-    def _epoch(self, epoch: int, cb_list: Any, records: Records, validate: bool) -> dict[str, Any]:
-        """One epoch through Keras' callback protocol (as ``fit`` calls it); returns its history row."""
+    def _epoch(self, epoch: int, cb_list: Any, records: Records, validate: bool, history: list) -> None:
+        """One epoch through Keras' callback protocol (as ``fit`` calls it); appends its history row.
+
+        The row is recorded before ``on_epoch_end``, so a callback that stops or interrupts the
+        run there leaves a history that agrees with the files.
+        """
         tick = time.perf_counter()
         cb_list.on_epoch_begin(epoch)
         cb_list.on_train_batch_begin(0)  # one call runs the whole epoch, as fit with steps_per_execution
@@ -226,8 +231,8 @@ class Trainer:
         member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
         records.write_epoch(row, member_steps, self._steps_done + 1, self._layer_rows(epoch + 1, steps))
         self._steps_done += len(steps.loss)
+        history.append(row)
         cb_list.on_epoch_end(epoch, dict(logs))
-        return row
 
     # ----------------------------------------------------------------- helpers
     def _train_epoch(self, epoch: int) -> Any:
