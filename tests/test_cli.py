@@ -185,7 +185,7 @@ def test_version_names_trainlab_tensorflow_and_keras(capsys):
 def test_no_verb_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
-    assert out.startswith("usage: trainlab") and "{run,check,list,figures}" in out
+    assert out.startswith("usage: trainlab") and "{run,check,list,show,figures}" in out
     assert err == ""
 
 
@@ -198,9 +198,9 @@ def test_help_returns_0(argv, capsys):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["frobnicate"], "command: unknown command; valid commands: run, check, list, figures, got 'frobnicate'"),
+        (["frobnicate"], "command: unknown command; valid commands: run, check, list, show, figures, got 'frobnicate'"),
         (["rn", "recipe.yaml"],
-         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, figures, got 'rn'"),
+         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, show, figures, got 'rn'"),
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
@@ -255,3 +255,15 @@ def test_figures_verb_draws_from_records_and_run_can_skip_them(recipe, tmp_path,
     assert all((tmp_path / "r" / name).stat().st_size > 10_000 for name in ("monitor.png", "curves.png"))
     assert main(["figures", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.startswith("trainlab: error: ")
+
+
+def test_show_prints_a_run_from_its_records(recipe, tmp_path, capsys):
+    assert main(["run", "recipe.yaml", "-q", "--no-figures", "--out", str(tmp_path / "r"),
+                 "--set", "training.epochs=2"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "completed, 2 epochs" in out and "val_loss" in out and f"records: {(tmp_path / 'r').resolve()}" in out
+    assert "data: synthetic_classification (binary" in out and "epoch time: first" in out
+    assert main(["show", str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err == f"trainlab: error: {tmp_path / 'nothing'}: is not a run directory (no such folder)\n"

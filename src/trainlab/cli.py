@@ -72,6 +72,9 @@ def _parser() -> _Parser:
 
     names = verbs.add_parser("list", help="list the named components (losses, optimizers, ...)")
     names.add_argument("kind", nargs="?", choices=sorted(_registries()), help="which kind (default: all)")
+    show = verbs.add_parser("show", help="print a run directory's summary from its records")
+    show.add_argument("run_dir", help="a run directory written by trainlab run")
+
     figures = verbs.add_parser("figures", help="draw a run directory's figures from its records")
     figures.add_argument("run_dir", help="a run directory written by trainlab run")
     parser.verbs = dict(verbs.choices)
@@ -124,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return {"run": _run, "check": _check, "list": _list, "figures": _figures}[args.verb](args)
+            return {"run": _run, "check": _check, "list": _list, "figures": _figures, "show": _show}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,6 +158,13 @@ def _run(args: argparse.Namespace) -> int:
 
         save_figures(run.dir)
     print_run_summary(run.summary, run.dir)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from trainlab.report.terminal import show_run
+
+    show_run(args.run_dir)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""The short table a run ends with: best and final metrics, where the records are."""
+"""The terminal view of a run: best and final metrics, the data, where the records are.
+
+``print_run_summary`` ends ``trainlab run``; ``show_run`` is ``trainlab show RUN_DIR``, which
+reads the run directory's records only (no model, no TensorFlow).
+"""
 
 from __future__ import annotations
 
@@ -44,3 +48,33 @@ def _fmt(value: Any, key: str = "") -> str:
         small = key in ("lr", "learning_rate") or (value and abs(value) < 1e-3)
         return f"{value:.3e}" if small else f"{value:.4f}"
     return str(value)
+
+
+def show_run(run_dir: str | Path, console: Console | None = None) -> None:
+    """Print a finished (or stopped) run from its records: the metrics table, data and timings.
+
+    Raises:
+        TrainlabError: the folder is not a run directory (the message names the file).
+    """
+    from trainlab.monitor import load
+
+    console = console or Console()
+    records = load(run_dir)
+    summary = dict(records.summary)
+    if "final" not in summary:  # a run that died before writing its final summary: use the history
+        summary.update(final={k: v for k, v in records.history[-1].items() if k != "epoch"},
+                       epochs_run=len(records.history))
+    summary.setdefault("name", Path(run_dir).name)
+    print_run_summary(summary, Path(run_dir).resolve(), console)
+    data = summary.get("data") or {}
+    splits = data.get("splits") or {}
+    if data:
+        sizes = ", ".join(f"{name} {split.get('n')}" for name, split in splits.items() if split.get("n"))
+        console.print(f"data: {data.get('source')} ({data.get('task')}, {data.get('n_features')} features; {sizes})",
+                      highlight=False, soft_wrap=True)
+    if summary.get("error"):
+        console.print(f"error: {summary['error']}", highlight=False, soft_wrap=True)
+    times = [row.get("epoch_time_s") for row in records.history if row.get("epoch_time_s") is not None]
+    if times:
+        console.print(f"epoch time: first {times[0]:.3f} s, median {sorted(times)[len(times) // 2] * 1000:.1f} ms",
+                      highlight=False)
