@@ -59,8 +59,9 @@ class EpochSteps:
     ``loss``, ``grad_norm`` and ``lr`` have shape ``[steps, K]``: each step's loss (with
     regularization), the global gradient norm measured before clipping, and the
     learning rate used. ``batch`` is each step's batch size, ``layer_grad_norm`` holds
-    each member's per-layer gradient norms, ``[steps, layers]``, and ``metrics`` each
-    member's training metrics over the epoch so far.
+    each member's per-layer gradient norms, ``[steps, layers]``, ``metrics`` each
+    member's training metrics over the epoch so far, and ``layer_weight_norm`` each member's
+    per-layer weight norms after the last step.
     """
 
     loss: np.ndarray
@@ -70,15 +71,6 @@ class EpochSteps:
     layer_grad_norm: list[np.ndarray]
     metrics: list[dict[str, float]]
     layer_weight_norm: list[np.ndarray]
-
-    def extend(self, more: EpochSteps) -> EpochSteps:
-        """Join a later chunk of the same epoch (its metrics are already cumulative)."""
-        return EpochSteps(
-            np.concatenate([self.loss, more.loss]), np.concatenate([self.grad_norm, more.grad_norm]),
-            np.concatenate([self.lr, more.lr]), np.concatenate([self.batch, more.batch]),
-            [np.concatenate([a, b]) for a, b in zip(self.layer_grad_norm, more.layer_grad_norm)], more.metrics,
-            more.layer_weight_norm,
-        )
 
 
 class Engine:
