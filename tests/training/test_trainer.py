@@ -347,3 +347,27 @@ def test_an_interrupted_run_keeps_its_records_and_weights(tmp_path, tiny_recipe)
     assert summary["status"] == "interrupted" and summary["epochs_run"] == 3
     assert len(rundir.read_csv(tmp_path / "run" / "history.csv")) == 3
     assert (tmp_path / "run" / "model.keras").exists()
+
+
+def test_threads_apply_before_tensorflow_starts_and_warn_after(tmp_path, tiny_recipe):
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import tensorflow as tf, trainlab
+        recipe = {tiny_recipe!r}
+        recipe["training"]["threads"] = 1
+        trainlab.train(recipe, out={str(tmp_path / "run")!r})
+        print("threads", tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert "threads 1 1" in out.stdout, out.stderr[-2000:]
+    # Once TensorFlow has run an op, the setting is refused with a warning, and training goes on.
+    tf.reduce_sum(tf.ones([2]))
+    wanted = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    recipe = dict(tiny_recipe, training={**tiny_recipe["training"], "threads": wanted})
+    with pytest.warns(UserWarning, match=f"training.threads: {wanted} ignored: TensorFlow already started"):
+        run = trainlab.train(recipe, out=tmp_path / "run2")
+    assert run.summary["status"] == "completed"

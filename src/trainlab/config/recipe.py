@@ -150,6 +150,9 @@ class TrainingConfig(Section):
         default_factory=list, description="stock Keras callbacks by name (trainlab.callbacks.registry)"
     )
     jit_compile: bool = Field(False, description="compile the epoch with XLA")
+    threads: int | None = Field(
+        None, gt=0, description="TensorFlow's intra- and inter-op threads (None: TensorFlow's default)"
+    )
     eval_batch_size: int | None = Field(None, gt=0)
     verbose: int = Field(1, ge=0, le=2, description="0 silent, 1 progress bar, 2 one line per epoch")
 
@@ -209,8 +212,39 @@ def load_recipe(
         data = apply_overrides(data, overrides)
     source = str(recipe) if isinstance(recipe, (str, Path)) else None
     validated = validate(Recipe, data, source)
+    if validated.training.threads is not None:
+        apply_threads(validated.training.threads)  # before check_components starts TensorFlow's runtime
     check_components(validated)
     return validated, base_dir, validated.name or name
+
+
+def apply_threads(threads: int) -> bool:
+    """Set TensorFlow's intra- and inter-op thread pools to ``threads``, if it is not too late.
+
+    The pools are fixed when TensorFlow runs its first op in the process, so this works when
+    called first (as ``trainlab run`` does); later it warns and changes nothing.
+
+    Returns:
+        True when TensorFlow now uses ``threads`` threads.
+    """
+    import warnings
+
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if threading.get_intra_op_parallelism_threads() == threading.get_inter_op_parallelism_threads() == threads:
+        return True
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        warnings.warn(
+            f"training.threads: {threads} ignored: TensorFlow already started in this process; set it "
+            "before any TensorFlow op runs (trainlab run does), or with TF_NUM_INTRAOP_THREADS and "
+            "TF_NUM_INTEROP_THREADS", stacklevel=3,
+        )
+        return False
+    return True
 
 
 def check_components(recipe: Recipe) -> None:
