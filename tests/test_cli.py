@@ -267,3 +267,28 @@ def test_show_prints_a_run_from_its_records(recipe, tmp_path, capsys):
     assert "data: synthetic_classification (binary" in out and "epoch time: first" in out
     assert main(["show", str(tmp_path / "nothing")]) == 2
     assert capsys.readouterr().err == f"trainlab: error: {tmp_path / 'nothing'}: is not a run directory (no such folder)\n"
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(recipe, tmp_path):
+    import json
+    import signal
+    import time
+
+    out_dir = tmp_path / "long"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainlab.cli", "run", "recipe.yaml", "-q", "--no-figures", "--out", str(out_dir),
+         "--set", "training.epochs=100000"],
+        cwd=recipe.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    history = out_dir / "history.csv"
+    while time.time() < deadline and not (history.exists() and len(history.read_text().splitlines()) > 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "trainlab: terminated (SIGTERM); the run directory is marked interrupted"
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] >= 3
+    assert (out_dir / "model.keras").exists()

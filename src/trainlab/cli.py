@@ -10,7 +10,9 @@ import argparse
 import difflib
 import os
 import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -18,6 +20,7 @@ from trainlab.errors import TrainlabError, did_you_mean
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 # What a positional argument with choices is called in messages: (key, word for one choice).
@@ -116,6 +119,9 @@ def _registries() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trainlab`` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threading.current_thread() is threading.main_thread():
+        # Python runs the handler between bytecodes: a compiled epoch in flight finishes first.
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = _parse(argv)
         if isinstance(args, int):
@@ -137,9 +143,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A file or folder the user named that cannot be read or written (--out under a file, no permission).
         print(f"trainlab: error: {exc.filename}: cannot read or write it ({exc.strerror})", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("trainlab: terminated (SIGTERM); the run directory is marked interrupted", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("trainlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so a run stops the same way: records kept, summary ``interrupted``."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
