@@ -23,7 +23,7 @@ _LAZY = {
     "TrainlabError": "trainlab.errors",
 }
 _SUBPACKAGES = {
-    "callbacks", "config", "data", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
+    "callbacks", "config", "data", "diagnose", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
     "schedules", "training", "report",
 }
 

@@ -371,3 +371,12 @@ def test_threads_apply_before_tensorflow_starts_and_warn_after(tmp_path, tiny_re
     with pytest.warns(UserWarning, match=f"training.threads: {wanted} ignored: TensorFlow already started"):
         run = trainlab.train(recipe, out=tmp_path / "run2")
     assert run.summary["status"] == "completed"
+
+
+def test_summary_carries_the_written_diagnosis(tmp_path, tiny_recipe):
+    healthy = trainlab.train(tiny_recipe, out=tmp_path / "ok")
+    assert json.loads((healthy.dir / "summary.json").read_text())["diagnosis"] == []
+    diverging = dict(tiny_recipe, optimizer={"name": "sgd", "learning_rate": 1e12})
+    run = trainlab.train(diverging, out=tmp_path / "nan")
+    rules = [f["rule"] for f in json.loads((run.dir / "summary.json").read_text())["diagnosis"]]
+    assert rules[0] == "nonfinite"

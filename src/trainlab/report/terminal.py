@@ -40,7 +40,27 @@ def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Con
         notes.append(f"model.keras holds the weights of epoch {best_epoch}")
     for note in notes:
         console.print(note)
+    print_diagnosis(summary.get("diagnosis"), console)
     console.print(f"records: {run_dir}", soft_wrap=True, highlight=False)
+
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_diagnosis(findings: list[dict[str, Any]] | None, console: Console) -> None:
+    """One line per finding (severity, rule, what happened) and its advice; or that none were found."""
+    if findings is None:
+        return
+    if not findings:
+        console.print("diagnosis: no problems found", highlight=False)
+        return
+    console.print("diagnosis:", highlight=False)
+    for f in findings:
+        style = _STYLE.get(f.get("severity"), "")
+        console.print(f"  [{style}]{f.get('severity')}[/] {f.get('rule')}: {f.get('message')}",
+                      highlight=False, soft_wrap=True)
+        if f.get("advice"):
+            console.print(f"      advice: {f['advice']}", highlight=False, soft_wrap=True)
 
 
 def _fmt(value: Any, key: str = "") -> str:

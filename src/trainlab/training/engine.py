@@ -182,10 +182,12 @@ class Engine:
 
     def layer_grad_norms(self, steps: EpochSteps) -> list[dict[str, float]]:
         """Per member: each layer's gradient norm, averaged over the epoch's steps."""
-        return [
-            {layer: float(v) for (layer, _), v in zip(groups, np.nanmean(norms, axis=0))}
-            for groups, norms in zip(self._groups, steps.layer_grad_norm)
-        ]
+        out = []
+        for k, (groups, norms) in enumerate(zip(self._groups, steps.layer_grad_norm)):
+            ran = norms[np.isfinite(steps.lr[:, k])]  # steps a frozen member sat out are left out; NaN stays NaN
+            means = ran.mean(axis=0) if len(ran) else np.full(len(groups), np.nan)
+            out.append({layer: float(v) for (layer, _), v in zip(groups, means)})
+        return out
 
     def layer_weight_norms(self, steps: EpochSteps) -> list[dict[str, float]]:
         """Per member: the L2 norm of each layer's trainable weights at the end of the steps."""

@@ -187,6 +187,7 @@ class Trainer:
                 summary["test"] = self._test_metrics()
             if summary["status"] in ("completed", "interrupted"):  # an interrupted run keeps its weights
                 self.model.save(run_dir / rundir.MODEL)
+            summary["diagnosis"] = _diagnosis(run_dir, history)
             rundir.write_json(run_dir / rundir.SUMMARY, summary)
         return Run(run_dir, self.recipe, history, summary, self.model, self.data)
 
@@ -461,6 +462,15 @@ def monitor_mode(monitor: str) -> str:
     """``max`` for accuracy, AUC, precision, recall and F-scores, else ``min`` (Keras' rule, extended)."""
     name = monitor.removeprefix("val_").lower()
     return "max" if any(k in name for k in ("acc", "auc", "precision", "recall", "f1", "fbeta", "r2")) else "min"
+
+
+def _diagnosis(run_dir: Path, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The written diagnosis of the run's records (empty before the first epoch)."""
+    if not history:
+        return []
+    from trainlab.diagnose import diagnose
+
+    return [finding.to_dict() for finding in diagnose(run_dir)]
 
 
 def _label_fn(labels: str, n_classes: int | None):

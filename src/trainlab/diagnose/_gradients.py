@@ -1,0 +1,162 @@
+"""Rules on numbers and gradients: non-finite values, exploding and vanishing gradients."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from trainlab.diagnose._finding import Finding
+from trainlab.diagnose._series import finite_epochs, finite_steps, fmt, last_lr
+from trainlab.monitor import Records
+
+# A step's gradient norm counts as a spike when it exceeds this many times the median of the
+# steps just before it. Mini-batch noise in healthy runs (tutorial section 4's model, Adam 1e-3,
+# 800 samples, 100 epochs) stays under about 4x; a genuine blow-up is orders of magnitude.
+SPIKE_FACTOR = 10.0
+# How many preceding steps the spike's reference median is taken over, and the fewest needed.
+# A local reference (not the run's median) keeps the normal decay of gradient norms as a run
+# converges (1000x over an over-fitting run) from reading as a spike.
+SPIKE_WINDOW = 20
+SPIKE_MIN_CONTEXT = 5
+# Growth of the mean gradient norm from the first to the last epoch that means explosion:
+# two orders of magnitude, far beyond the ~1-3x drift of healthy runs.
+GROWTH_FACTOR = 100.0
+# The first layer's mean gradient norm this many times smaller than the output layer's means
+# the signal vanishes on its way back (a 6-layer sigmoid MLP shows ~4e-4; healthy relu MLPs
+# sit within ~0.3-3x).
+VANISHING_RATIO = 1e-2
+
+
+def nonfinite(records: Records) -> Finding | None:
+    """A NaN or inf loss or gradient norm in ``steps.csv`` or ``history.csv`` (error).
+
+    Any non-finite value means training broke: the weights are NaN from there on. The first
+    step is reported when ``steps.csv`` has one, else the first epoch.
+    """
+    step = _first_nonfinite(records.steps, ("loss", "grad_norm"))
+    epoch = _first_nonfinite(records.history, ("loss", "val_loss", "grad_norm"))
+    if step is None and epoch is None:
+        return None
+    evidence: dict = {}
+    if epoch is not None:
+        evidence.update({"first_epoch": _int(epoch[0].get("epoch")), "epoch_column": epoch[1]})
+    if step is not None:
+        row, column = step
+        at = f"step {_int(row.get('step'))} (epoch {_int(row.get('epoch'))})"
+        steps, norms = finite_steps(records, "grad_norm")
+        before = norms[steps < _int(row.get("step"))]
+        evidence.update({"first_step": _int(row.get("step")), "step_epoch": _int(row.get("epoch")),
+                         "step_column": column, "last_finite_grad_norm": float(before[-1]) if len(before) else None})
+    else:
+        row, column = epoch
+        at = f"epoch {_int(row.get('epoch'))}"
+    lr = _float(row.get("lr"))
+    evidence["lr"] = lr
+    message = (f"Training produced a non-finite {column} at {at} with learning rate {fmt(lr)};"
+               " every value after it is meaningless.")
+    advice = (f"lower the learning rate 10-100x (now {fmt(lr)}), or add optimizer.global_clip_norm: 1.0;"
+              " check the data for NaN/inf values and that inputs are standardized")
+    return Finding("nonfinite", "error", message, evidence, advice)
+
+
+def exploding_gradients(records: Records) -> Finding | None:
+    """Gradient norm spikes (> ``SPIKE_FACTOR`` x the recent median) or growth >= ``GROWTH_FACTOR`` x.
+
+    Growth over the run is an error (the run is on its way to NaN); isolated spikes a warning
+    (one bad batch can throw the weights far off).
+    """
+    evidence: dict = {}
+    steps, norms = finite_steps(records, "grad_norm")
+    spike = _worst_spike(steps, norms)
+    if spike is not None:
+        evidence.update(spike)
+    epochs, means = finite_epochs(records, "grad_norm")
+    growth = None
+    if len(means) >= 2 and means[0] > 0:
+        growth = float(means[-1] / means[0])
+        if growth >= GROWTH_FACTOR:
+            evidence.update({"first_epoch": int(epochs[0]), "first_grad_norm": float(means[0]),
+                             "last_epoch": int(epochs[-1]), "last_grad_norm": float(means[-1]),
+                             "growth": growth})
+        else:
+            growth = None
+    if spike is None and growth is None:
+        return None
+    lr = last_lr(records)
+    evidence["lr"] = lr
+    parts = []
+    if spike is not None:
+        parts.append(f"the gradient norm spiked to {fmt(spike['spike_grad_norm'])} at step {spike['spike_step']},"
+                     f" {spike['spike_ratio']:.0f}x the median of the {SPIKE_WINDOW} steps before it")
+    if growth is not None:
+        parts.append(f"the mean gradient norm grew {growth:.0f}x from epoch {int(epochs[0])}"
+                     f" ({fmt(means[0])}) to epoch {int(epochs[-1])} ({fmt(means[-1])})")
+    message = "Gradients exploded: " + " and ".join(parts) + "."
+    advice = (f"add optimizer.global_clip_norm: 1.0 and lower the learning rate 3-10x (now {fmt(lr)});"
+              " consider warm-up (warmup_cosine) or batch normalization")
+    return Finding("exploding_gradients", "error" if growth is not None else "warning", message, evidence, advice)
+
+
+def vanishing_gradients(records: Records) -> Finding | None:
+    """The first layer's mean gradient norm <= ``VANISHING_RATIO`` x the output layer's (warning).
+
+    Layers are in model order in ``layers.csv``: first layer first, ``output`` last.
+    """
+    layers = records.layer_series("grad_norm")
+    if len(layers) < 2:
+        return None
+    names = list(layers)
+    first, last = names[0], names[-1]
+    first_mean, last_mean = _finite_mean(layers[first][1]), _finite_mean(layers[last][1])
+    if first_mean is None or last_mean is None or last_mean <= 0:
+        return None
+    ratio = first_mean / last_mean
+    if ratio > VANISHING_RATIO:
+        return None
+    evidence = {"first_layer": first, "first_grad_norm": first_mean, "output_layer": last,
+                "output_grad_norm": last_mean, "ratio": ratio, "n_layers": len(names)}
+    message = (f"Gradients vanish: the first layer {first} gets a mean gradient norm of {fmt(first_mean)},"
+               f" {1 / ratio:.0f}x smaller than the output layer's ({fmt(last_mean)}), so early layers barely learn.")
+    advice = ("use relu (or gelu) activations with he_normal initialization, add batch normalization,"
+              " or use fewer sigmoid/tanh layers")
+    return Finding("vanishing_gradients", "warning", message, evidence, advice)
+
+
+def _worst_spike(steps: np.ndarray, norms: np.ndarray) -> dict | None:
+    worst = None
+    for i in range(SPIKE_MIN_CONTEXT, len(norms)):
+        reference = float(np.median(norms[max(0, i - SPIKE_WINDOW):i]))
+        if reference <= 0:
+            continue
+        ratio = float(norms[i] / reference)
+        if ratio > SPIKE_FACTOR and (worst is None or ratio > worst["spike_ratio"]):
+            worst = {"spike_step": int(steps[i]), "spike_grad_norm": float(norms[i]),
+                     "reference_grad_norm": reference, "spike_ratio": ratio}
+    return worst
+
+
+def _first_nonfinite(rows: list[dict], columns: tuple[str, ...]) -> tuple[dict, str] | None:
+    for row in rows:
+        for column in columns:
+            value = _float(row.get(column))
+            if value is not None and not math.isfinite(value):
+                return row, column
+    return None
+
+
+def _finite_mean(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else None
+
+
+def _float(value) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None and math.isfinite(number) else None

@@ -1,0 +1,179 @@
+"""Rules on the loss curves: divergence, over-fitting, plateau, a too-low learning rate, oscillation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainlab.diagnose._finding import Finding
+from trainlab.diagnose._series import finite_epochs, finite_steps, fmt, last_lr, moving_average
+from trainlab.monitor import Records
+
+# Divergence: the loss ends this many times above its minimum ...
+DIVERGE_FACTOR = 1.5
+# ... having given back at least this share of the progress from its start to that minimum.
+# Both must hold: a ratio alone fires on noise near zero loss (2e-5 -> 4e-5 is "2x").
+DIVERGE_GIVEN_BACK = 0.5
+# Per-step loss is smoothed over this share of the steps before looking for a rise
+# (with few epochs a run can diverge inside the last one).
+STEP_SMOOTHING = 0.05
+
+# Over-fitting: the validation loss ends this far above its minimum (10%: well beyond the
+# ~3% wobble of a healthy run stopped early with patience 10) ...
+OVERFIT_RISE = 0.10
+# ... at least this many epochs after the minimum (fewer is noise, or early stopping did its job).
+OVERFIT_MIN_EPOCHS = 5
+
+# Plateau: over the last half of the epochs a straight line fitted to the training loss moves
+# less than this (relative to its mean) ...
+PLATEAU_CHANGE = 0.01
+# ... while still above this share of the first epoch's loss (it never really learned) ...
+PLATEAU_HIGH = 0.8
+# ... with a learning rate of at least this (below it the flat loss is the rate's fault).
+PLATEAU_MIN_LR = 1e-5
+# The fewest epochs a curve needs before it can be called flat, slow or rising.
+MIN_EPOCHS = 6
+
+# A too-low learning rate: over the last half of the epochs a straight line fitted to the loss
+# falls at least this much per epoch (relative to its mean; 0.2%/epoch is ~10% over 50 epochs
+# more: still learning, not converged) ...
+LR_MIN_DROP = 0.002
+# ... and still above this share of the first epoch's loss (far from converged) ...
+LR_FAR = 0.5
+# ... with a learning rate no larger than this (a large rate that learns slowly is another problem).
+LR_SMALL = 1e-2
+
+# Oscillation: over the last half of the steps the mean step-to-step |change| of the loss is
+# this many times its moving average. Mini-batch noise in healthy runs gives 0.3-0.55.
+OSCILLATION_RATIO = 1.0
+
+
+def divergence(records: Records) -> Finding | None:
+    """The training loss rose back: per epoch, or in the smoothed per-step loss (error)."""
+    where, x, values = "epoch", *finite_epochs(records, "loss")
+    found = _gave_back(values)
+    if found is None:
+        steps, step_loss = finite_steps(records, "loss")
+        window = max(1, int(len(step_loss) * STEP_SMOOTHING))
+        where, x, values = "step", steps[window - 1:], moving_average(step_loss, window)
+        found = _gave_back(values)
+    if found is None:
+        return None
+    i_min, ratio = found
+    lr = last_lr(records)
+    low_at, last_at, low, last = int(x[i_min]), int(x[-1]), float(values[i_min]), float(values[-1])
+    evidence = {"unit": where, f"min_{where}": low_at, "min_loss": low, f"last_{where}": last_at,
+                "last_loss": last, "ratio": ratio, "lr": lr}
+    smoothed = " (moving average)" if where == "step" else ""
+    message = (f"The training loss diverged: it rose {ratio:.1f}x from its minimum{smoothed} {fmt(low)}"
+               f" at {where} {low_at} to {fmt(last)} at {where} {last_at}.")
+    advice = (f"lower the learning rate 3-10x (now {fmt(lr)}), or add optimizer.global_clip_norm: 1.0,"
+              " or decay the rate with a schedule (warmup_cosine)")
+    return Finding("divergence", "error", message, evidence, advice)
+
+
+def overfitting(records: Records) -> Finding | None:
+    """Validation loss bottomed at epoch E, then rose clearly while the training loss kept falling (warning)."""
+    val_epochs, val = finite_epochs(records, "val_loss")
+    if len(val) < OVERFIT_MIN_EPOCHS + 1:
+        return None
+    i_best = int(np.argmin(val))
+    best_epoch, last_epoch = int(val_epochs[i_best]), int(val_epochs[-1])
+    rise = float(val[-1] / val[i_best] - 1) if val[i_best] > 0 else 0.0
+    if last_epoch - best_epoch < OVERFIT_MIN_EPOCHS or rise <= OVERFIT_RISE:
+        return None
+    train = dict(zip(*[a.tolist() for a in finite_epochs(records, "loss")]))
+    train_best, train_last = train.get(float(best_epoch)), train.get(float(last_epoch))
+    if train_best is None or train_last is None or train_last >= train_best:
+        return None
+    gap_best, gap_last = float(val[i_best] - train_best), float(val[-1] - train_last)
+    evidence = {"best_epoch": best_epoch, "min_val_loss": float(val[i_best]), "last_epoch": last_epoch,
+                "final_val_loss": float(val[-1]), "rise": rise, "train_loss_at_best": train_best,
+                "final_train_loss": train_last, "gap_at_best": gap_best, "final_gap": gap_last}
+    message = (f"The model over-fits: validation loss was lowest at epoch {best_epoch} ({fmt(val[i_best])})"
+               f" and ended {rise:.0%} higher ({fmt(val[-1])}) at epoch {last_epoch} while the training loss"
+               f" fell from {fmt(train_best)} to {fmt(train_last)} (gap {fmt(gap_best)} -> {fmt(gap_last)}).")
+    advice = (f"add training.early_stopping with restore_best_weights: true (patience ~{OVERFIT_MIN_EPOCHS}-10),"
+              " raise dropout, add weight decay (kernel_regularizer l2), use a smaller model, or get more data")
+    return Finding("overfitting", "warning", message, evidence, advice)
+
+
+def plateau(records: Records) -> Finding | None:
+    """The training loss is flat over the last half and still near where it started (warning)."""
+    epochs, loss = finite_epochs(records, "loss")
+    if len(loss) < MIN_EPOCHS or loss[0] <= 0:
+        return None
+    half = loss[len(loss) // 2:]
+    # A straight-line fit, not the end points: one noisy epoch must not make a flat curve "move".
+    slope = float(np.polyfit(np.arange(len(half)), half, 1)[0])
+    change = abs(slope) * (len(half) - 1) / max(float(half.mean()), 1e-12)
+    level = float(loss[-1] / loss[0])
+    lr = last_lr(records)
+    if change >= PLATEAU_CHANGE or level <= PLATEAU_HIGH or (lr is not None and lr < PLATEAU_MIN_LR):
+        return None
+    evidence = {"first_loss": float(loss[0]), "final_loss": float(loss[-1]), "from_epoch": int(epochs[len(loss) // 2]),
+                "last_epoch": int(epochs[-1]), "relative_change": change, "lr": lr}
+    message = (f"The training loss plateaued: it moved {change:.2%} from epoch {int(epochs[len(loss) // 2])}"
+               f" to {int(epochs[-1])} and ends at {fmt(loss[-1])}, {level:.0%} of the first epoch's {fmt(loss[0])}.")
+    advice = (f"the model under-fits: raise the learning rate (now {fmt(lr)}) or switch to adam, use a larger"
+              " model, lower regularization/dropout, and check that inputs are standardized and labels match the loss")
+    return Finding("plateau", "warning", message, evidence, advice)
+
+
+def lr_too_low(records: Records) -> Finding | None:
+    """The loss still falls steadily at the end, far from converged, with a small learning rate (info).
+
+    Not raised when early stopping ended the run: then the validation loss, not the rate, set the end.
+    """
+    epochs, loss = finite_epochs(records, "loss")
+    lr = last_lr(records)
+    if (len(loss) < MIN_EPOCHS or loss[0] <= 0 or lr is None or lr > LR_SMALL
+            or records.stopped_at is not None):
+        return None
+    half = loss[len(loss) // 2:]
+    # Fitted, not epoch-to-epoch: mini-batch noise makes single epochs go up now and then.
+    drop = -float(np.polyfit(np.arange(len(half)), half, 1)[0]) / float(half.mean())
+    if drop < LR_MIN_DROP or loss[-1] / loss[0] < LR_FAR:
+        return None
+    from_epoch = int(epochs[len(loss) // 2])
+    evidence = {"from_epoch": from_epoch, "last_epoch": int(epochs[-1]), "drop_per_epoch": drop,
+                "first_loss": float(loss[0]), "final_loss": float(loss[-1]), "lr": lr}
+    message = (f"The loss was still falling {drop:.1%} per epoch from epoch {from_epoch} to {int(epochs[-1])} and"
+               f" ends at {fmt(loss[-1])}, {loss[-1] / loss[0]:.0%} of the first epoch's: training stopped far"
+               " from converged.")
+    advice = f"raise the learning rate 3-10x (now {fmt(lr)}), or train for more epochs"
+    return Finding("lr_too_low", "info", message, evidence, advice)
+
+
+def oscillation(records: Records) -> Finding | None:
+    """The per-step loss bounces by more than its own level over the last half of the steps (warning)."""
+    steps, loss = finite_steps(records, "loss")
+    half = loss[len(loss) // 2:]
+    if len(half) < 20:
+        return None
+    level = float(moving_average(half, max(5, len(half) // 20)).mean())
+    if level <= 0:
+        return None
+    ratio = float(np.mean(np.abs(np.diff(half))) / level)
+    if ratio <= OSCILLATION_RATIO:
+        return None
+    lr = last_lr(records)
+    evidence = {"from_step": int(steps[len(loss) // 2]), "last_step": int(steps[-1]), "ratio": ratio,
+                "mean_loss": level, "lr": lr}
+    message = (f"The loss oscillates: from step {int(steps[len(loss) // 2])} on, it changes by {ratio:.1f}x its"
+               f" moving-average level ({fmt(level)}) from one step to the next.")
+    advice = (f"lower the learning rate 3-10x (now {fmt(lr)}), raise the batch size, or decay the rate"
+              " with a schedule")
+    return Finding("oscillation", "warning", message, evidence, advice)
+
+
+def _gave_back(loss: np.ndarray) -> tuple[int, float] | None:
+    """``(argmin, last/min)`` when the curve ends well above its minimum, else None."""
+    if len(loss) < 3:
+        return None
+    i_min = int(np.argmin(loss))
+    low, first, last = float(loss[i_min]), float(loss[0]), float(loss[-1])
+    if low <= 0 or i_min == len(loss) - 1:
+        return None
+    ratio = last / low
+    gave_back = (last - low) >= DIVERGE_GIVEN_BACK * max(first - low, 0.0)
+    return (i_min, ratio) if ratio > DIVERGE_FACTOR and gave_back else None

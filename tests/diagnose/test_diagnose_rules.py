@@ -1,0 +1,216 @@
+"""Each rule on synthetic records: it fires with the right evidence, and a healthy run gives nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from synthetic_runs import EPOCHS, STEPS_PER_EPOCH, healthy_loss
+
+from trainlab import monitor
+from trainlab.diagnose import RULES, Finding, diagnose
+from trainlab.diagnose import _gradients, _loss
+from trainlab.errors import TrainlabError
+
+
+def only(findings: list[Finding], rule: str) -> Finding:
+    """The one finding of ``rule``, failing with what was found instead."""
+    matches = [f for f in findings if f.rule == rule]
+    assert len(matches) == 1, [f.rule for f in findings]
+    return matches[0]
+
+
+def test_healthy_records_give_no_findings(records_dir):
+    path = records_dir()
+    assert diagnose(path) == []
+    assert diagnose(monitor.load(path)) == []
+
+
+def test_noisy_healthy_records_give_no_findings(records_dir):
+    # Mini-batch noise of +-50% around the epoch loss is still normal training.
+    assert diagnose(records_dir(noise=0.5)) == []
+
+
+def test_nonfinite_reports_first_step_and_lr(records_dir):
+    def loss(step, epoch, epoch_loss):
+        return math.nan if step >= 57 else 0.3
+
+    path = records_dir(step_loss=loss, lr=0.5, loss=[*healthy_loss()[:5], *[math.nan] * (EPOCHS - 5)])
+    finding = diagnose(path)[0]
+    assert finding.rule == "nonfinite" and finding.severity == "error"
+    assert finding.evidence["first_step"] == 57 and finding.evidence["step_epoch"] == 6
+    assert finding.evidence["first_epoch"] == 6 and finding.evidence["lr"] == 0.5
+    assert "step 57 (epoch 6)" in finding.message and "0.5" in finding.advice
+
+
+def test_nonfinite_from_history_alone(records_dir):
+    path = records_dir(val_loss=[0.5, 0.4, math.inf, *[0.3] * (EPOCHS - 3)])
+    finding = only(diagnose(path), "nonfinite")
+    assert finding.evidence["first_epoch"] == 3 and finding.evidence["epoch_column"] == "val_loss"
+    assert "first_step" not in finding.evidence and "epoch 3" in finding.message
+
+
+def test_divergence_per_epoch(records_dir):
+    # Falls to 0.2 at epoch 10, then climbs back to 0.9 (above the start).
+    loss = [0.7 - 0.05 * e for e in range(10)] + [0.25 + 0.065 * e for e in range(1, 11)]
+    finding = only(diagnose(records_dir(loss=loss, val_loss=loss, lr=0.3)), "divergence")
+    assert finding.severity == "error"
+    assert finding.evidence["unit"] == "epoch" and finding.evidence["min_epoch"] == 10
+    assert finding.evidence["min_loss"] == pytest.approx(0.25)
+    assert finding.evidence["ratio"] == pytest.approx(0.9 / 0.25)
+    assert "0.3" in finding.advice
+
+
+def test_divergence_inside_the_last_epochs_per_step(records_dir):
+    # Three epochs: the epoch means barely move, but the steps of the last third climb 5x.
+    def loss(step, epoch, epoch_loss):
+        return 0.5 if step <= 20 else 0.5 + 0.2 * (step - 20)
+
+    finding = only(diagnose(records_dir(loss=[0.5, 0.5, 0.5], val_loss=[0.5] * 3, step_loss=loss)), "divergence")
+    assert finding.evidence["unit"] == "step" and finding.evidence["last_step"] == 3 * STEPS_PER_EPOCH
+    assert finding.evidence["min_step"] <= 21
+
+
+def test_no_divergence_for_noise_near_zero_loss(records_dir):
+    # 2e-5 -> 4e-5 is "2x" but gives back nothing of the 0.7 the run gained.
+    loss = [0.7 * 0.5 ** e for e in range(15)] + [4e-5] * 5
+    loss = [max(v, 2e-5) for v in loss]
+    assert "divergence" not in [f.rule for f in diagnose(records_dir(loss=loss, val_loss=loss))]
+
+
+def test_overfitting_evidence(records_dir):
+    train = healthy_loss()
+    val = [0.6 - 0.04 * e for e in range(1, 9)] + [0.28 + 0.02 * k for k in range(1, EPOCHS - 7)]
+    finding = only(diagnose(records_dir(loss=train, val_loss=val)), "overfitting")
+    assert finding.severity == "warning"
+    assert finding.evidence["best_epoch"] == 8
+    assert finding.evidence["min_val_loss"] == pytest.approx(0.28)
+    assert finding.evidence["final_val_loss"] == pytest.approx(val[-1])
+    assert finding.evidence["final_gap"] > finding.evidence["gap_at_best"]
+    assert "epoch 8" in finding.message and "restore_best_weights" in finding.advice
+
+
+def test_small_late_rise_is_not_overfitting(records_dir):
+    # 5% above the minimum, or 30% but only 3 epochs after it: both within the rule's margins.
+    base = [0.5 - 0.01 * e for e in range(20)]
+    assert diagnose(records_dir(loss=healthy_loss(30), val_loss=base + [base[-1] * 1.05] * 10)) == []
+    assert diagnose(records_dir(loss=healthy_loss(23), val_loss=base + [base[-1] * 1.3] * 3)) == []
+
+
+def test_no_overfitting_when_training_loss_rises_too(records_dir):
+    loss = [0.5] * 10 + [0.5 + 0.01 * k for k in range(1, 11)]
+    val = [0.5] * 10 + [0.5 + 0.05 * k for k in range(1, 11)]
+    assert "overfitting" not in [f.rule for f in diagnose(records_dir(loss=loss, val_loss=val))]
+
+
+def test_exploding_gradients_spike_is_a_warning(records_dir):
+    def norm(step, epoch):
+        return 80.0 if step == 150 else 0.5
+
+    finding = only(diagnose(records_dir(step_grad_norm=norm)), "exploding_gradients")
+    assert finding.severity == "warning"
+    assert finding.evidence["spike_step"] == 150 and finding.evidence["spike_ratio"] == pytest.approx(160)
+    assert "global_clip_norm" in finding.advice
+
+
+def test_exploding_gradients_growth_is_an_error(records_dir):
+    def norm(step, epoch):
+        return 0.1 * 1.3 ** epoch   # smooth: no spike, but ~2600x over 30 epochs
+
+    finding = only(diagnose(records_dir(step_grad_norm=norm)), "exploding_gradients")
+    assert finding.severity == "error" and "spike_step" not in finding.evidence
+    assert finding.evidence["growth"] == pytest.approx(1.3 ** (EPOCHS - 1))
+
+
+def test_decaying_gradients_are_not_exploding(records_dir):
+    # Gradients shrinking 1000x as the loss goes to zero (what an over-fitting run does).
+    assert diagnose(records_dir(step_grad_norm=lambda step, epoch: 10.0 ** (-step / 100))) == []
+
+
+def test_vanishing_gradients_first_vs_output(records_dir):
+    norms = {"dense_1": 1e-5, "dense_2": 1e-3, "dense_3": 0.05, "output": 0.2}
+    finding = only(diagnose(records_dir(layer_grad_norms=norms)), "vanishing_gradients")
+    assert finding.severity == "warning"
+    assert finding.evidence["first_layer"] == "dense_1" and finding.evidence["output_layer"] == "output"
+    assert finding.evidence["ratio"] == pytest.approx(5e-5)
+    assert "he" in finding.advice and "batch norm" in finding.advice
+
+
+def test_ten_times_smaller_first_layer_is_fine(records_dir):
+    assert diagnose(records_dir(layer_grad_norms={"dense_1": 0.02, "output": 0.2})) == []
+
+
+def test_plateau(records_dir):
+    loss = [0.69 - 0.0005 * e for e in range(20)]
+    finding = only(diagnose(records_dir(loss=loss, val_loss=loss, lr=0.01)), "plateau")
+    assert finding.evidence["first_loss"] == pytest.approx(0.69)
+    assert finding.evidence["relative_change"] < _loss.PLATEAU_CHANGE
+    assert "0.01" in finding.advice
+
+
+def test_flat_loss_with_tiny_lr_is_not_a_plateau(records_dir):
+    loss = [0.69 - 0.0005 * e for e in range(20)]
+    assert "plateau" not in [f.rule for f in diagnose(records_dir(loss=loss, val_loss=loss, lr=1e-7))]
+
+
+def test_lr_too_low(records_dir):
+    loss = [0.69 * 0.98 ** e for e in range(20)]   # 2% per epoch, ends at 68% of the start
+    finding = only(diagnose(records_dir(loss=loss, val_loss=loss, lr=1e-4)), "lr_too_low")
+    assert finding.severity == "info"
+    assert finding.evidence["drop_per_epoch"] == pytest.approx(0.02, rel=0.05)
+    assert finding.evidence["from_epoch"] == 11 and "(now 0.0001)" in finding.advice
+
+
+def test_slow_fall_stopped_early_is_not_lr_too_low(records_dir):
+    loss = [0.69 * 0.98 ** e for e in range(20)]
+    path = records_dir(loss=loss, val_loss=loss, lr=1e-4)
+    summary = json.loads((path / "summary.json").read_text())
+    (path / "summary.json").write_text(json.dumps({**summary, "stopped_early": True}))
+    assert diagnose(path) == []
+
+
+def test_oscillation(records_dir):
+    def loss(step, epoch, epoch_loss):
+        return epoch_loss * (0.1 if step % 2 else 1.9)
+
+    finding = only(diagnose(records_dir(step_loss=loss)), "oscillation")
+    assert finding.evidence["ratio"] == pytest.approx(1.8, rel=0.05)
+
+
+def test_findings_are_ordered_by_severity_and_serialize(records_dir):
+    loss = [0.7 - 0.05 * e for e in range(10)] + [0.25 + 0.065 * e for e in range(1, 11)]
+    path = records_dir(loss=loss, val_loss=loss, lr=1e-4, layer_grad_norms={"dense_1": 1e-6, "output": 1.0})
+    findings = diagnose(path)
+    assert [f.severity for f in findings] == sorted((f.severity for f in findings),
+                                                     key=["error", "warning", "info"].index)
+    assert findings[0].rule == "divergence" and "vanishing_gradients" in [f.rule for f in findings]
+    data = json.loads(json.dumps([f.to_dict() for f in findings]))
+    assert set(data[0]) == {"rule", "severity", "message", "evidence", "advice"}
+
+
+def test_every_rule_returns_none_on_healthy_records(records_dir):
+    records = monitor.load(records_dir())
+    assert {name: rule(records) for name, rule in RULES.items()} == dict.fromkeys(RULES)
+
+
+def test_one_epoch_runs_and_missing_files_do_not_crash(records_dir):
+    path = records_dir(loss=[0.7], val_loss=[0.7])
+    (path / "steps.csv").unlink()
+    (path / "layers.csv").unlink()
+    assert diagnose(path) == []
+
+
+def test_a_path_that_is_not_a_run_directory(tmp_path):
+    with pytest.raises(TrainlabError, match="not a run directory"):
+        diagnose(tmp_path / "nowhere")
+
+
+def test_finding_rejects_unknown_severity():
+    with pytest.raises(ValueError, match="severity must be one of .* got 'fatal'"):
+        Finding("x", "fatal", "m")
+
+
+def test_thresholds_are_module_constants():
+    assert _gradients.SPIKE_FACTOR == 10 and _gradients.VANISHING_RATIO == 1e-2
+    assert _loss.OVERFIT_RISE == 0.10 and _loss.OVERFIT_MIN_EPOCHS == 5
