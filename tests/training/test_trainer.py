@@ -380,3 +380,13 @@ def test_summary_carries_the_written_diagnosis(tmp_path, tiny_recipe):
     run = trainlab.train(diverging, out=tmp_path / "nan")
     rules = [f["rule"] for f in json.loads((run.dir / "summary.json").read_text())["diagnosis"]]
     assert rules[0] == "nonfinite"
+
+
+def test_end_of_run_diagnosis_equals_a_diagnosis_of_the_run_directory(tmp_path, tiny_recipe):
+    from trainlab.diagnose import diagnose
+
+    recipe = dict(tiny_recipe, optimizer={"name": "adam", "learning_rate": 0.05},
+                  model={"hidden": [64, 64], "dropout": 0.0}, training={**tiny_recipe["training"], "epochs": 40})
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    assert run.summary["diagnosis"] == [f.to_dict() for f in diagnose(run.dir)]
+    assert "overfitting" in [f["rule"] for f in run.summary["diagnosis"]]

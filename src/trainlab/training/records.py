@@ -53,6 +53,9 @@ class Records:
         self.history = rundir.CsvRecords(run_dir / rundir.HISTORY, history_columns)
         self.steps = rundir.CsvRecords(run_dir / rundir.STEPS, STEP_COLUMNS)
         self.layers = rundir.CsvRecords(run_dir / rundir.LAYERS, LAYER_COLUMNS)
+        # The rows written so far, kept for the diagnosis at the end of the run (no re-read of the files).
+        self.step_rows: list[dict[str, Any]] = []
+        self.layer_rows: list[dict[str, Any]] = []
         self._board = _Board(run_dir / rundir.TENSORBOARD, histogram_freq, step_scalars, model) if tensorboard else None
 
     def write_epoch(
@@ -60,13 +63,16 @@ class Records:
     ) -> None:
         """Record one epoch: its history row, its steps (arrays ``loss``, ``grad_norm``, ``lr``), its layers."""
         epoch = int(row["epoch"])
-        self.history.write([row])
-        self.steps.write(
+        step_rows = [
             {"step": first_step + i, "epoch": epoch, "loss": float(steps["loss"][i]),
              "grad_norm": float(steps["grad_norm"][i]), "lr": float(steps["lr"][i])}
             for i in range(len(steps["loss"]))
-        )
+        ]
+        self.history.write([row])
+        self.steps.write(step_rows)
         self.layers.write(layers)
+        self.step_rows.extend(step_rows)
+        self.layer_rows.extend(layers)
         if self._board is not None:
             self._board.write_epoch(row, steps, first_step, layers)
 

@@ -187,7 +187,7 @@ class Trainer:
                 summary["test"] = self._test_metrics()
             if summary["status"] in ("completed", "interrupted"):  # an interrupted run keeps its weights
                 self.model.save(run_dir / rundir.MODEL)
-            summary["diagnosis"] = _diagnosis(run_dir, history)
+            summary["diagnosis"] = _diagnosis(history, records, summary, run_dir)
             rundir.write_json(run_dir / rundir.SUMMARY, summary)
         return Run(run_dir, self.recipe, history, summary, self.model, self.data)
 
@@ -464,13 +464,21 @@ def monitor_mode(monitor: str) -> str:
     return "max" if any(k in name for k in ("acc", "auc", "precision", "recall", "f1", "fbeta", "r2")) else "min"
 
 
-def _diagnosis(run_dir: Path, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The written diagnosis of the run's records (empty before the first epoch)."""
+def _diagnosis(
+    history: list[dict[str, Any]], records: Records, summary: dict[str, Any], run_dir: Path
+) -> list[dict[str, Any]]:
+    """The written diagnosis of the run's records (empty before the first epoch).
+
+    It reads the rows just written, held in memory, with the final summary (whether the run
+    stopped early matters to some rules; the file still says "running" at this point).
+    """
     if not history:
         return []
     from trainlab.diagnose import diagnose
+    from trainlab.monitor import Records as RunRecords
 
-    return [finding.to_dict() for finding in diagnose(run_dir)]
+    rows = RunRecords(history, records.step_rows, records.layer_rows, summary, run_dir)
+    return [finding.to_dict() for finding in diagnose(rows)]
 
 
 def _label_fn(labels: str, n_classes: int | None):
