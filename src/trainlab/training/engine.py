@@ -73,6 +73,11 @@ class EpochSteps:
     layer_weight_norm: list[np.ndarray]
 
 
+def steps_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Optimizer steps in an epoch of ``n_samples``: the last batch may be smaller."""
+    return -(-int(n_samples) // int(batch_size))
+
+
 class Engine:
     """Trains K members on the same batches in one compiled program.
 
@@ -164,7 +169,7 @@ class Engine:
         return self._unpack(self._dataset_fn(dataset))
 
     def steps_per_epoch(self, n_samples: int) -> int:
-        return -(-int(n_samples) // self.batch_size)
+        return steps_per_epoch(n_samples, self.batch_size)
 
     def train_logs(self, steps: EpochSteps) -> list[dict[str, float]]:
         """Per member: the epoch's mean loss (weighted by batch size), metrics, mean and max gradient norm."""

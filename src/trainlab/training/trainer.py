@@ -26,7 +26,7 @@ from trainlab import losses, metrics, models, optimizers
 from trainlab.config import Recipe, load_recipe, parse_set
 from trainlab.errors import TrainlabError
 from trainlab.training import rundir
-from trainlab.training.engine import Engine, Member
+from trainlab.training.engine import Engine, Member, steps_per_epoch
 from trainlab.training.records import Records
 
 
@@ -256,7 +256,7 @@ class Trainer:
     def _steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a stream of unknown length)."""
         n = len(self.data.x_train) if not self.streamed else int(self.splits["train"].cardinality())
-        return -(-n // self.recipe.training.batch_size) if n >= 0 else None
+        return steps_per_epoch(n, self.recipe.training.batch_size) if n >= 0 else None
 
     def _recipe_note(self) -> str | None:
         given = [what for what, obj in (("model", self.given_model), ("data", self.given_data)) if obj is not None]
