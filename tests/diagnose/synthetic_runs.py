@@ -34,6 +34,8 @@ def write_records(
     step_grad_norm: Callable[[int, int], float] | None = None,
     layer_grad_norms: dict[str, float] | None = None,
     noise: float = 0.2,
+    layer_values: Callable[[str, int], dict[str, float]] | None = None,
+    train_eval_loss: Sequence[float] | None = None,
 ) -> Path:
     """Write ``history.csv``, ``steps.csv``, ``layers.csv`` and ``summary.json`` in a real run's format.
 
@@ -41,6 +43,8 @@ def write_records(
     ``0.5 x (1 + noise x u)`` with ``u`` uniform in [-1, 1] (seeded), unless ``step_loss(step, epoch,
     epoch_loss)`` / ``step_grad_norm(step, epoch)`` say otherwise. The epoch's ``loss`` column is the
     given one; ``grad_norm``/``grad_norm_max`` are the mean/max of its steps, as a real run writes them.
+    ``layer_values(layer, epoch)`` adds ``layers.csv`` cells (``dead_fraction``, ...); ``train_eval_loss``
+    adds that ``history.csv`` column.
     """
     loss = list(healthy_loss() if loss is None else loss)
     val_loss = list(healthy_val_loss(len(loss)) if val_loss is None else val_loss)
@@ -48,6 +52,7 @@ def write_records(
     rng = np.random.default_rng(0)
     path.mkdir(parents=True, exist_ok=True)
     history = rundir.CsvRecords(path / rundir.HISTORY, ["epoch", "loss", "val_loss", "accuracy", "val_accuracy",
+                                                       *(["train_eval_loss"] if train_eval_loss else []),
                                                        "lr", "grad_norm", "grad_norm_max", "epoch_time_s"])
     steps = rundir.CsvRecords(path / rundir.STEPS, STEP_COLUMNS)
     layers = rundir.CsvRecords(path / rundir.LAYERS, LAYER_COLUMNS)
@@ -63,9 +68,11 @@ def write_records(
         norms = [r["grad_norm"] for r in rows]
         history.write([{"epoch": e, "loss": train, "val_loss": val, "accuracy": 0.9, "val_accuracy": 0.85, "lr": lr,
                         "grad_norm": float(np.mean(norms)), "grad_norm_max": float(np.max(norms)),
-                        "epoch_time_s": 0.01}])
+                        "epoch_time_s": 0.01,
+                        **({"train_eval_loss": train_eval_loss[e - 1]} if train_eval_loss else {})}])
         steps.write(rows)
-        layers.write({"epoch": e, "layer": name, "grad_norm": g, "weight_norm": 5.0}
+        layers.write({"epoch": e, "layer": name, "grad_norm": g, "weight_norm": 5.0,
+                      **(layer_values(name, e) if layer_values else {})}
                      for name, g in layer_grad_norms.items())
     for records in (history, steps, layers):
         records.close()

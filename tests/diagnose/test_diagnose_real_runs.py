@@ -76,3 +76,35 @@ def test_sgd_with_rate_5_breaks_down(tmp_path):
                      optimizer={"name": "sgd", "learning_rate": 5.0}, training={**QUIET, "epochs": 20})
     assert findings[0].severity == "error"
     assert {"divergence", "plateau"} <= set(rules(findings))
+
+
+def _mlp(activation, initializer, bias=0.0, n_inputs=10):
+    import keras
+
+    inputs = keras.Input((n_inputs,))
+    x = keras.layers.Dense(32, activation=activation, kernel_initializer=initializer,
+                           bias_initializer=keras.initializers.Constant(bias), name="dense_1")(inputs)
+    x = keras.layers.Dense(16, activation=activation, kernel_initializer=initializer, name="dense_2")(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="output")(x))
+
+
+def test_relu_layer_with_a_negative_bias_is_dead(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    run = trainlab.train({"name": "dead", "seed": 1, "data": SMALL, "training": {**QUIET, "epochs": 6}},
+                         out=tmp_path / "dead", model=_mlp("relu", "glorot_uniform", bias=-4.0))
+    findings = diagnose(run.dir)
+    dead = next(f for f in findings if f.rule == "dead_relu")
+    assert dead.evidence["dead_fraction"]["dense_1"] > 0.9
+
+
+def test_tanh_with_large_initial_weights_saturates(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    run = trainlab.train({"name": "saturated", "seed": 1, "data": SMALL, "training": {**QUIET, "epochs": 6}},
+                         out=tmp_path / "saturated", model=_mlp("tanh", keras.initializers.RandomNormal(stddev=2.0)))
+    findings = diagnose(run.dir)
+    saturated = next(f for f in findings if f.rule == "saturation")
+    assert saturated.evidence["saturated_fraction"]["dense_1"] > 0.5

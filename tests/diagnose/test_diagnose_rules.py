@@ -214,3 +214,47 @@ def test_finding_rejects_unknown_severity():
 def test_thresholds_are_module_constants():
     assert _gradients.SPIKE_FACTOR == 10 and _gradients.VANISHING_RATIO == 1e-2
     assert _loss.OVERFIT_RISE == 0.10 and _loss.OVERFIT_MIN_EPOCHS == 5
+
+
+def test_dead_relu_names_hidden_layers_over_the_threshold(records_dir):
+    def values(layer, epoch):
+        dead = {"dense_1": 0.05 + 0.02 * epoch, "dense_2": 0.1, "output": 0.9}[layer]
+        return {"dead_fraction": min(dead, 1.0)}
+
+    finding = only(diagnose(records_dir(layer_values=values)), "dead_relu")
+    assert finding.severity == "warning"
+    assert list(finding.evidence["dead_fraction"]) == ["dense_1"]  # output layer is never judged
+    assert finding.evidence["dead_fraction"]["dense_1"] == pytest.approx(0.65)
+    assert finding.evidence["first_epoch_dead_fraction"]["dense_1"] == pytest.approx(0.07)
+    assert "dense_1 65%" in finding.message
+
+
+def test_few_dead_units_are_healthy(records_dir):
+    findings = diagnose(records_dir(layer_values=lambda layer, epoch: {"dead_fraction": 0.15}))
+    assert "dead_relu" not in [f.rule for f in findings]
+
+
+def test_saturation_in_hidden_sigmoid_layers(records_dir):
+    def values(layer, epoch):
+        return {"saturated_fraction": {"dense_1": 0.8, "dense_2": 0.1, "output": 1.0}[layer]}
+
+    finding = only(diagnose(records_dir(layer_values=values)), "saturation")
+    assert finding.evidence["saturated_fraction"] == {"dense_1": 0.8}
+    assert "derivative" in finding.message
+
+
+def test_confident_sigmoid_output_is_not_saturation(records_dir):
+    findings = diagnose(records_dir(layer_values=lambda layer, epoch: {"saturated_fraction": float(layer == "output")}))
+    assert "saturation" not in [f.rule for f in findings]
+
+
+def test_overfitting_uses_the_true_gap_when_recorded(records_dir):
+    epochs = range(1, 31)
+    train = [0.5 * math.exp(-e / 10) for e in epochs]
+    val = [0.4 + 0.004 * (e - 8) ** 2 for e in epochs]
+    true_train = [0.45 * math.exp(-e / 8) for e in epochs]
+    finding = only(diagnose(records_dir(loss=train, val_loss=val, train_eval_loss=true_train)), "overfitting")
+    assert finding.evidence["train_column"] == "train_eval_loss"
+    assert finding.evidence["best_epoch"] == 8
+    assert finding.evidence["final_train_loss"] == pytest.approx(true_train[-1])
+    assert "inference mode" in finding.message and "from epoch 8" in finding.message

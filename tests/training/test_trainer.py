@@ -23,7 +23,8 @@ def test_run_directory_contract(tmp_path, tiny_recipe):
     files = {p.name for p in run.dir.iterdir()}
     assert {"recipe.yaml", "history.csv", "steps.csv", "layers.csv", "summary.json", "model.keras"} <= files
     assert _csv_header(run.dir / "history.csv") == [
-        "epoch", "loss", "val_loss", "accuracy", "val_accuracy", "lr", "grad_norm", "grad_norm_max", "epoch_time_s"
+        "epoch", "loss", "val_loss", "accuracy", "val_accuracy", "train_eval_loss", "train_eval_accuracy",
+        "lr", "grad_norm", "grad_norm_max", "epoch_time_s",
     ]
     steps = rundir.read_csv(run.dir / "steps.csv")
     n_train = 160  # 200 samples, 20% validation

@@ -154,6 +154,9 @@ class TrainingConfig(Section):
         None, gt=0, description="TensorFlow's intra- and inter-op threads (None: TensorFlow's default)"
     )
     eval_batch_size: int | None = Field(None, gt=0)
+    train_eval_samples: int = Field(
+        2048, ge=0, description="re-evaluate up to N training samples in inference mode each epoch (0: off)"
+    )
     verbose: int = Field(1, ge=0, le=2, description="0 silent, 1 progress bar, 2 one line per epoch")
 
     @field_validator("tensorboard")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from trainlab.diagnose._activations import dead_relu, saturation
 from trainlab.diagnose._finding import SEVERITY_ORDER, Finding
 from trainlab.diagnose._gradients import exploding_gradients, nonfinite, vanishing_gradients
 from trainlab.diagnose._loss import divergence, lr_too_low, oscillation, overfitting, plateau
@@ -20,6 +21,8 @@ RULES: dict[str, Rule] = {
     "exploding_gradients": exploding_gradients,
     "overfitting": overfitting,
     "vanishing_gradients": vanishing_gradients,
+    "dead_relu": dead_relu,
+    "saturation": saturation,
     "plateau": plateau,
     "oscillation": oscillation,
     "lr_too_low": lr_too_low,

@@ -116,8 +116,9 @@ def vanishing_gradients(records: Records) -> Finding | None:
         return None
     evidence = {"first_layer": first, "first_grad_norm": first_mean, "output_layer": last,
                 "output_grad_norm": last_mean, "ratio": ratio, "n_layers": len(names)}
+    smaller = f"{1 / ratio:.0f}x smaller than" if ratio > 0 else "none at all, against"
     message = (f"Gradients vanish: the first layer {first} gets a mean gradient norm of {fmt(first_mean)},"
-               f" {1 / ratio:.0f}x smaller than the output layer's ({fmt(last_mean)}), so early layers barely learn.")
+               f" {smaller} the output layer's ({fmt(last_mean)}), so early layers barely learn.")
     advice = ("use relu (or gelu) activations with he_normal initialization, add batch normalization,"
               " or use fewer sigmoid/tanh layers")
     return Finding("vanishing_gradients", "warning", message, evidence, advice)

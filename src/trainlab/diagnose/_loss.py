@@ -72,7 +72,12 @@ def divergence(records: Records) -> Finding | None:
 
 
 def overfitting(records: Records) -> Finding | None:
-    """Validation loss bottomed at epoch E, then rose clearly while the training loss kept falling (warning)."""
+    """Validation loss bottomed at epoch E, then rose clearly while the training loss kept falling (warning).
+
+    The training side is ``train_eval_loss`` when recorded (the training data re-evaluated in
+    inference mode: the true gap, free of dropout and of averaging over a changing model),
+    else the running training loss.
+    """
     val_epochs, val = finite_epochs(records, "val_loss")
     if len(val) < OVERFIT_MIN_EPOCHS + 1:
         return None
@@ -81,16 +86,19 @@ def overfitting(records: Records) -> Finding | None:
     rise = float(val[-1] / val[i_best] - 1) if val[i_best] > 0 else 0.0
     if last_epoch - best_epoch < OVERFIT_MIN_EPOCHS or rise <= OVERFIT_RISE:
         return None
-    train = dict(zip(*[a.tolist() for a in finite_epochs(records, "loss")]))
+    column = "train_eval_loss" if len(finite_epochs(records, "train_eval_loss")[1]) else "loss"
+    train = dict(zip(*[a.tolist() for a in finite_epochs(records, column)]))
     train_best, train_last = train.get(float(best_epoch)), train.get(float(last_epoch))
     if train_best is None or train_last is None or train_last >= train_best:
         return None
     gap_best, gap_last = float(val[i_best] - train_best), float(val[-1] - train_last)
     evidence = {"best_epoch": best_epoch, "min_val_loss": float(val[i_best]), "last_epoch": last_epoch,
-                "final_val_loss": float(val[-1]), "rise": rise, "train_loss_at_best": train_best,
-                "final_train_loss": train_last, "gap_at_best": gap_best, "final_gap": gap_last}
-    message = (f"The model over-fits: validation loss was lowest at epoch {best_epoch} ({fmt(val[i_best])})"
-               f" and ended {rise:.0%} higher ({fmt(val[-1])}) at epoch {last_epoch} while the training loss"
+                "final_val_loss": float(val[-1]), "rise": rise, "train_column": column,
+                "train_loss_at_best": train_best, "final_train_loss": train_last, "gap_at_best": gap_best,
+                "final_gap": gap_last}
+    measured = " (re-evaluated in inference mode)" if column == "train_eval_loss" else ""
+    message = (f"The model over-fits from epoch {best_epoch}: validation loss was lowest there ({fmt(val[i_best])})"
+               f" and ended {rise:.0%} higher ({fmt(val[-1])}) at epoch {last_epoch} while the training loss{measured}"
                f" fell from {fmt(train_best)} to {fmt(train_last)} (gap {fmt(gap_best)} -> {fmt(gap_last)}).")
     advice = (f"add training.early_stopping with restore_best_weights: true (patience ~{OVERFIT_MIN_EPOCHS}-10),"
               " raise dropout, add weight decay (kernel_regularizer l2), use a smaller model, or get more data")

@@ -60,8 +60,10 @@ class EpochSteps:
     regularization), the global gradient norm measured before clipping, and the
     learning rate used. ``batch`` is each step's batch size, ``layer_grad_norm`` holds
     each member's per-layer gradient norms, ``[steps, layers]``, ``metrics`` each
-    member's training metrics over the epoch so far, and ``layer_weight_norm`` each member's
-    per-layer weight norms after the last step.
+    member's training metrics over the epoch so far. ``layer_weight_norm`` and
+    ``layer_weight_l1`` are each member's per-layer L2 and L1 weight norms after the last
+    step, and ``layer_update_ratio`` the relative change of each layer's weights over the
+    steps, ``||W_end - W_start|| / ||W_start||``.
     """
 
     loss: np.ndarray
@@ -71,6 +73,8 @@ class EpochSteps:
     layer_grad_norm: list[np.ndarray]
     metrics: list[dict[str, float]]
     layer_weight_norm: list[np.ndarray]
+    layer_weight_l1: list[np.ndarray]
+    layer_update_ratio: list[np.ndarray]
 
 
 def steps_per_epoch(n_samples: int, batch_size: int) -> int:
@@ -135,6 +139,7 @@ class Engine:
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
+        self._probe_fn = self._grad_fn = None  # built on first use
 
     # ------------------------------------------------------------------ training
     def train_epoch(
@@ -201,15 +206,28 @@ class Engine:
             for groups, norms in zip(self._groups, steps.layer_weight_norm)
         ]
 
+    def layer_stats(self, steps: EpochSteps) -> list[dict[str, dict[str, float]]]:
+        """Per member and layer: ``grad_norm`` (mean over steps), ``weight_norm``, ``weight_l1``, ``update_ratio``."""
+        out = []
+        for k, grads in enumerate(self.layer_grad_norms(steps)):
+            l2, l1, ratio = steps.layer_weight_norm[k], steps.layer_weight_l1[k], steps.layer_update_ratio[k]
+            out.append({
+                layer: {"grad_norm": grad, "weight_norm": float(l2[i]), "weight_l1": float(l1[i]),
+                        "update_ratio": float(ratio[i])}
+                for i, (layer, grad) in enumerate(grads.items())
+            })
+        return out
+
     def _unpack(self, out) -> EpochSteps:
-        loss, norm, lr, batch, layers, metric_values, weight_norms = out
+        loss, norm, lr, batch, layers, metric_values, weight_stats = out
         metrics = [
             {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
             for member, values in zip(self.members, metric_values)
         ]
+        stats = [t.numpy() for t in weight_stats]  # per member [3, layers]: L2, L1, update ratio
         return EpochSteps(
             loss.numpy(), norm.numpy(), lr.numpy(), batch.numpy(), [t.numpy() for t in layers], metrics,
-            [t.numpy() for t in weight_norms],
+            [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats],
         )
 
     def _reset_metrics(self, which: str) -> None:
@@ -235,20 +253,26 @@ class Engine:
         else:
             order = tf.range(n, dtype=tf.int32)
         records = self._records(stop - start)
+        initial = self._snapshot()
         for step in tf.range(start, stop):
             lo = step * self.batch_size
             idx = order[lo : tf.minimum(lo + self.batch_size, n)]
             records = self._write(records, step - start, self._step(tf.gather(x, idx), tf.gather(y, idx)))
-        return self._finish(records)
+        return self._finish(records, initial)
 
     def _train_dataset(self, dataset):
         self._reset_metrics("metrics")
         records = self._records(0)
+        initial = self._snapshot()
         i = tf.constant(0)
         for xb, yb in dataset:
             records = self._write(records, i, self._step(xb, yb))
             i += 1
-        return self._finish(records)
+        return self._finish(records, initial)
+
+    def _snapshot(self):
+        """Every member's trainable weights as they are now (copies), to measure the update."""
+        return [[tf.identity(v) for v in m.model.trainable_variables] for m in self.members]
 
     def _records(self, size):
         dynamic = isinstance(size, int) and size == 0
@@ -259,16 +283,21 @@ class Engine:
     def _write(self, records, i, stats):
         return tuple(r.write(i, s) for r, s in zip(records, stats))
 
-    def _finish(self, records):
+    def _finish(self, records, initial):
         stacked = [r.stack() for r in records]
-        weight_norms = [
-            tf.sqrt(tf.stack([
-                tf.add_n([tf.reduce_sum(tf.square(member.model.trainable_variables[i])) for i in idx])
-                for _, idx in groups
-            ]))
-            for member, groups in zip(self.members, self._groups)
-        ]
-        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_norms)
+        weight_stats = []
+        for member, groups, before in zip(self.members, self._groups, initial):
+            variables = member.model.trainable_variables
+            l2, l1, ratio = [], [], []
+            for _, idx in groups:
+                squares = tf.add_n([tf.reduce_sum(tf.square(variables[i])) for i in idx])
+                moved = tf.add_n([tf.reduce_sum(tf.square(variables[i] - before[i])) for i in idx])
+                start = tf.add_n([tf.reduce_sum(tf.square(before[i])) for i in idx])
+                l2.append(tf.sqrt(squares))
+                l1.append(tf.add_n([tf.reduce_sum(tf.abs(variables[i])) for i in idx]))
+                ratio.append(tf.math.divide_no_nan(tf.sqrt(moved), tf.sqrt(start)))
+            weight_stats.append(tf.cast(tf.stack([tf.stack(l2), tf.stack(l1), tf.stack(ratio)]), tf.float32))
+        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_stats)
 
     def _step(self, xb, yb):
         """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms."""
@@ -315,6 +344,73 @@ class Engine:
         for metric in member.metrics:
             metric.update_state(yb, pred)
         return tf.cast(loss, tf.float32), norm, lr, layer_norms
+
+    # ------------------------------------------------------------------ probes
+    def activation_stats(self, x: tf.Tensor) -> list[dict[str, dict[str, float]]]:
+        """Per member, for each layer with a relu, sigmoid or tanh activation, on ``x`` in inference mode.
+
+        ``dead_fraction`` (relu): the share of units that output zero for every sample of ``x``.
+        ``saturated_fraction`` (sigmoid / tanh): the share of outputs in the flat tails, where the
+        derivative is below 2% of its peak (sigmoid outside [0.01, 0.99]; |tanh| above 0.99).
+        Models whose layers cannot be probed (subclassed models) give an empty dict.
+        """
+        if self._probe_fn is None:
+            self._probes = [_activation_probe(m.model) for m in self.members]
+            self._probe_fn = tf.function(self._probe, reduce_retracing=True)
+        values = self._probe_fn(x)
+        out = []
+        for probe, stats in zip(self._probes, values):
+            if probe is None:
+                out.append({})
+                continue
+            _, layers = probe
+            out.append({
+                name: {"dead_fraction" if kind == "dead" else "saturated_fraction": float(v)}
+                for (name, kind), v in zip(layers, stats.numpy())
+            })
+        return out
+
+    def _probe(self, x):
+        results = []
+        for probe in self._probes:
+            if probe is None:
+                results.append(tf.zeros([0]))
+                continue
+            model, layers = probe
+            outputs = model(x, training=False)
+            outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            stats = []
+            for (_, kind), out in zip(layers, outputs):
+                flat = tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1])
+                if kind == "dead":
+                    stats.append(tf.reduce_mean(tf.cast(tf.reduce_all(flat <= 0.0, axis=0), tf.float32)))
+                elif kind == "saturated_sigmoid":
+                    stats.append(tf.reduce_mean(tf.cast((flat < 0.01) | (flat > 0.99), tf.float32)))
+                else:
+                    stats.append(tf.reduce_mean(tf.cast(tf.abs(flat) > 0.99, tf.float32)))
+            results.append(tf.stack(stats))
+        return results
+
+    def gradients(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, np.ndarray]]:
+        """Per member: each trainable variable's gradient (by path) on ``(x, y)``, in inference mode.
+
+        Nothing is updated (no optimizer step, no batch-norm statistics): this is a probe for
+        gradient histograms, not a training step.
+        """
+        if self._grad_fn is None:
+            self._grad_fn = tf.function(self._gradients, reduce_retracing=True)
+        return [
+            {v.path: g.numpy() for v, g in zip(m.model.trainable_variables, grads)}
+            for m, grads in zip(self.members, self._grad_fn(x, y))
+        ]
+
+    def _gradients(self, x, y):
+        out = []
+        for member in self.members:
+            with tf.GradientTape() as tape:
+                loss = member.loss(y, member.model(x, training=False))
+            out.append(tape.gradient(loss, member.model.trainable_variables))
+        return out
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, float]]:
@@ -369,3 +465,38 @@ class Engine:
             for m in self.members
         ])
         return total / tf.maximum(n, 1.0) + penalties, self._metric_results("val_metrics")
+
+
+_SATURATING = {"relu": "dead", "sigmoid": "saturated_sigmoid", "tanh": "saturated_tanh"}
+
+
+def _activation_probe(model: keras.Model):
+    """A model giving the outputs of ``model``'s relu / sigmoid / tanh layers, with what each shows.
+
+    Returns ``(probe, [(layer name, kind)])``, kind ``dead`` or ``saturated_*``, recorded as
+    ``dead_fraction`` / ``saturated_fraction``; ``None`` when the model has no such layer or
+    its layers' outputs cannot be reached (a subclassed model).
+    """
+    layers = []
+    for layer in model._flatten_layers(include_self=False):
+        activation = getattr(layer, "activation", None)
+        name = getattr(activation, "__name__", None)
+        if isinstance(layer, keras.layers.ReLU):
+            name = "relu"
+        if name in _SATURATING:
+            layers.append((layer, _SATURATING[name]))
+    if not layers:
+        return None
+    try:
+        probe = keras.Model(model.inputs, [layer.output for layer, _ in layers])
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return probe, [(_record_name(layer), kind) for layer, kind in layers]
+
+
+def _record_name(layer: keras.layers.Layer) -> str:
+    """The name the records give a layer: as :meth:`Member.layer_groups` names it, from its variables."""
+    variables = layer.trainable_variables
+    if variables and "/" in variables[0].path:
+        return variables[0].path.split("/")[-2]
+    return layer.name

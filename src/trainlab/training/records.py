@@ -4,7 +4,10 @@ The trainer hands every record to :class:`Records` once; it writes the rows to
 ``history.csv``, ``steps.csv`` and ``layers.csv`` and, when enabled, the same values to
 TensorBoard event files (``tensorboard/train`` and ``tensorboard/validation``, with
 Keras' tag names: ``epoch_loss``, ``epoch_accuracy``, ...; per step ``batch_loss``,
-``batch_grad_norm``, ``batch_lr``; per layer ``layer_grad_norm/<layer>``).
+``batch_grad_norm``, ``batch_lr``; per layer ``layer_grad_norm/<layer>``, ``layer_weight_norm/<layer>``,
+...; histograms of weights and of gradients on a probe batch every ``histogram_freq`` epochs).
+``weights.npz`` keeps each layer's kernel values after the first and the last epoch, for the
+weight-histogram figures.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from trainlab.training import rundir
 
 STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm", "lr"]
-LAYER_COLUMNS = ["epoch", "layer", "grad_norm", "weight_norm"]
+LAYER_COLUMNS = [
+    "epoch", "layer", "grad_norm", "weight_norm", "weight_l1", "update_ratio", "dead_fraction", "saturated_fraction",
+]
 FLUSH_SECONDS = 3
+WEIGHT_SAMPLES = 10_000  # kernel values kept per layer in weights.npz (evenly spaced when there are more)
 
 
 class Records:
@@ -57,6 +63,8 @@ class Records:
         self.step_rows: list[dict[str, Any]] = []
         self.layer_rows: list[dict[str, Any]] = []
         self._board = _Board(run_dir / rundir.TENSORBOARD, histogram_freq, step_scalars, model) if tensorboard else None
+        self._weights_path = run_dir / rundir.WEIGHTS
+        self._kernels: dict[int, dict[str, np.ndarray]] = {}  # the first and the latest epoch
 
     def write_epoch(
         self, row: Mapping[str, Any], steps: Mapping[str, np.ndarray], first_step: int, layers: list[dict[str, Any]]
@@ -76,11 +84,31 @@ class Records:
         if self._board is not None:
             self._board.write_epoch(row, steps, first_step, layers)
 
+    def write_weights(self, epoch: int, model: keras.Model, engine: Any = None, probe: Any = None) -> None:
+        """Keep the kernels of ``epoch`` (for weights.npz); TensorBoard histograms when due.
+
+        ``engine`` and ``probe`` (an ``(x, y)`` batch) give the gradient histograms.
+        """
+        kernels = {
+            v.path.split("/")[-2]: _sample(keras.ops.convert_to_numpy(v))
+            for v in model.trainable_variables if v.path.endswith("/kernel")
+        }
+        if not self._kernels:
+            self._kernels[epoch] = kernels
+        else:
+            first = min(self._kernels)
+            self._kernels = {first: self._kernels[first], epoch: kernels}
+        if self._board is not None and engine is not None and probe is not None:
+            self._board.write_histograms(epoch, engine, probe)
+
     def close(self) -> None:
         for records in (self.history, self.steps, self.layers):
             records.close()
         if self._board is not None:
             self._board.close()
+        if self._kernels:
+            arrays = {f"{layer}/epoch_{epoch}": values for epoch, ks in self._kernels.items() for layer, values in ks.items()}
+            rundir.write_npz(self._weights_path, arrays)
 
 
 class _Board:
@@ -106,14 +134,20 @@ class _Board:
         self._worker.start()
 
     def write_epoch(self, row, steps, first_step, layers) -> None:
-        epoch = int(row["epoch"])
         self._queue.put((dict(row), {k: np.array(v) for k, v in steps.items()}, first_step, list(layers)))
-        if self.histogram_freq and self.model is not None and epoch % self.histogram_freq == 0:
-            if self._histograms is None:
-                self._histograms = tf.summary.create_file_writer(str(self.log_dir / "train"))
-            with self._histograms.as_default():
-                for variable in self.model.weights:
-                    tf.summary.histogram(variable.path, keras.ops.convert_to_numpy(variable), step=epoch)
+
+    def write_histograms(self, epoch: int, engine: Any, probe: tuple[Any, Any]) -> None:
+        """Weights (as Keras' TensorBoard names them) and gradients on the probe batch, every histogram_freq epochs."""
+        if not (self.histogram_freq and self.model is not None and epoch % self.histogram_freq == 0):
+            return
+        if self._histograms is None:
+            self._histograms = tf.summary.create_file_writer(str(self.log_dir / "train"))
+        gradients = engine.gradients(*probe)[0]
+        with self._histograms.as_default():
+            for variable in self.model.weights:
+                tf.summary.histogram(variable.path, keras.ops.convert_to_numpy(variable), step=epoch)
+            for path, gradient in gradients.items():
+                tf.summary.histogram(f"gradients/{path}", gradient, step=epoch)
 
     def _drain(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -124,7 +158,8 @@ class _Board:
         train = {f"epoch_{k}": v for k, v in row.items() if not k.startswith("val_") and k != "epoch"}
         val = {f"epoch_{k[4:]}": v for k, v in row.items() if k.startswith("val_") and v is not None}
         train.update({f"layer_grad_norm/{r['layer']}": r["grad_norm"] for r in layers})
-        train.update({f"layer_weight_norm/{r['layer']}": r["weight_norm"] for r in layers})
+        for name in LAYER_COLUMNS[3:]:
+            train.update({f"layer_{name}/{r['layer']}": r[name] for r in layers if r.get(name) is not None})
         _add(self.train, epoch, train)
         _add(self.val, epoch, val)
         if self.step_scalars:
@@ -140,6 +175,13 @@ class _Board:
         self.val.close()
         if self._histograms is not None:
             self._histograms.close()
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    flat = np.asarray(values, dtype=np.float32).ravel()
+    if flat.size <= WEIGHT_SAMPLES:
+        return flat
+    return flat[np.linspace(0, flat.size - 1, WEIGHT_SAMPLES).astype(np.int64)]
 
 
 def _add(writer: EventFileWriter, step: int, values: Mapping[str, Any]) -> None:

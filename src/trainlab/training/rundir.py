@@ -2,7 +2,8 @@
 
 Files (see docs/recipes.md): ``recipe.yaml`` (resolved), ``history.csv`` (one row per
 epoch), ``steps.csv`` (one row per step), ``layers.csv`` (per-layer norms per epoch),
-``summary.json``, ``model.keras`` and ``tensorboard/``. Records are plain CSV/JSON so
+``summary.json``, ``model.keras``, ``weights.npz`` (kernel values after the first and the last
+epoch) and ``tensorboard/``. Records are plain CSV/JSON so
 figures, diagnosis and reports can be rebuilt from them without a model.
 """
 
@@ -30,6 +31,7 @@ SUMMARY = "summary.json"
 RECIPE = "recipe.yaml"
 MODEL = "model.keras"
 TENSORBOARD = "tensorboard"
+WEIGHTS = "weights.npz"
 
 
 def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
@@ -74,6 +76,18 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(_finite(data), f, indent=2)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Write NumPy arrays to ``path`` (.npz) atomically, like :func:`write_json`."""
+    import numpy as np
+
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -122,7 +122,7 @@ class Trainer:
                 for split, ds in (("train", self.data.train), ("val", self.data.val), ("test", self.data.test))
                 if ds is not None
             }
-            sample = next(iter(self.splits["train"].batch(2)))
+            sample = next(iter(self.splits["train"].batch(PROBE_SAMPLES)))
         else:
             self.splits = {
                 split: _tensors(x, y, self.traits.labels, self.data.n_classes)
@@ -134,6 +134,10 @@ class Trainer:
                 if x is not None and len(x)
             }
             sample = self.splits["train"]
+        self.probe = _probe_sample(sample, self.recipe.seed, PROBE_SAMPLES)
+        self.train_eval = None
+        if not self.streamed and self.recipe.training.train_eval_samples:
+            self.train_eval = _probe_sample(sample, self.recipe.seed, self.recipe.training.train_eval_samples)
         self.model = model if model is not None else build_model(self.recipe, self.data)
         lr = self.recipe.optimizer.learning_rate
         if isinstance(lr, Mapping) and lr.get("unit") == "epoch" and self._steps_per_epoch() is None:
@@ -202,6 +206,7 @@ class Trainer:
         names = [m.name for m in self.member.metrics]
         columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
                    *([f"val_{n}" for n in names] if has_val else []),
+                   *([f"train_eval_{n}" for n in ["loss", *names]] if self.train_eval else []),
                    "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
         tb = training.tensorboard
         records = Records(
@@ -227,10 +232,14 @@ class Trainer:
             val = self._evaluate("val")
             cb_list.on_test_end(val)
             logs.update({f"val_{k}": v for k, v in val.items()})
+        if self.train_eval is not None:
+            # The gap without dropout and without averaging over a model that changed during the epoch.
+            logs.update({f"train_eval_{k}": v for k, v in self.engine.evaluate(*self.train_eval)[0].items()})
         logs["lr"] = float(steps.lr[-1, 0])
         row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
         member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
         records.write_epoch(row, member_steps, self._steps_done + 1, self._layer_rows(epoch + 1, steps))
+        records.write_weights(epoch + 1, self.model, self.engine, self.probe)
         self._steps_done += len(steps.loss)
         history.append(row)
         cb_list.on_epoch_end(epoch, dict(logs))
@@ -291,11 +300,12 @@ class Trainer:
         return cbs
 
     def _layer_rows(self, epoch: int, steps: Any) -> list[dict[str, Any]]:
-        grads = self.engine.layer_grad_norms(steps)[0]
-        weights = self.engine.layer_weight_norms(steps)[0]
+        stats = self.engine.layer_stats(steps)[0]
+        activations = self.engine.activation_stats(self.probe[0])[0]
+        layers = list(stats) + [name for name in activations if name not in stats]
         return [
-            {"epoch": epoch, "layer": layer, "grad_norm": grad, "weight_norm": weights[layer]}
-            for layer, grad in grads.items()
+            {"epoch": epoch, "layer": layer, **stats.get(layer, {}), **activations.get(layer, {})}
+            for layer in layers
         ]
 
     def _summary(
@@ -479,6 +489,19 @@ def _diagnosis(
 
     rows = RunRecords(history, records.step_rows, records.layer_rows, summary, run_dir)
     return [finding.to_dict() for finding in diagnose(rows)]
+
+
+PROBE_SAMPLES = 256  # training samples the activation probe (dead / saturated units) looks at
+
+
+def _probe_sample(sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """A fixed random subset of ``size`` training samples (all of them when fewer), the same every epoch."""
+    x, y = sample
+    n = int(x.shape[0])
+    if n <= size:
+        return x, y
+    idx = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    return tf.gather(x, idx), tf.gather(y, idx)
 
 
 def _label_fn(labels: str, n_classes: int | None):
