@@ -132,7 +132,7 @@ def test_check_prints_the_resolved_recipe_and_writes_nothing(recipe, tmp_path, c
     assert resolved["training"]["epochs"] == 7
     assert resolved["optimizer"]["name"] == "sgd"
     assert resolved["data"] == {
-        "source": "synthetic_classification", "task": "auto", "n_samples": 200, "n_features": 8,
+        "source": "synthetic_classification", "task": "auto", "seed": None, "n_samples": 200, "n_features": 8,
         "n_informative": None, "n_redundant": None, "n_classes": 2, "weights": None, "flip_y": None,
         "validation_split": 0.2, "test_split": 0.0, "stratify": True, "standardize": True,
     }
@@ -185,7 +185,7 @@ def test_version_names_trainlab_tensorflow_and_keras(capsys):
 def test_no_verb_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
-    assert out.startswith("usage: trainlab") and "{run,check,list,show,figures}" in out
+    assert out.startswith("usage: trainlab") and "{run,check,list,show,figures,report,study,optimizers,schedules,lr-find}" in out
     assert err == ""
 
 
@@ -198,9 +198,9 @@ def test_help_returns_0(argv, capsys):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["frobnicate"], "command: unknown command; valid commands: run, check, list, show, figures, got 'frobnicate'"),
+        (["frobnicate"], "command: unknown command; valid commands: run, check, list, show, figures, report, study, optimizers, schedules, lr-find, got 'frobnicate'"),
         (["rn", "recipe.yaml"],
-         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, show, figures, got 'rn'"),
+         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, show, figures, report, study, optimizers, schedules, lr-find, got 'rn'"),
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
@@ -251,7 +251,7 @@ def test_figures_verb_draws_from_records_and_run_can_skip_them(recipe, tmp_path,
     capsys.readouterr()
     assert main(["figures", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out.split()
-    assert [p.rsplit("/", 1)[-1] for p in printed] == ["monitor.png", "curves.png", "layers.png"]
+    assert [p.rsplit("/", 1)[-1] for p in printed] == ["monitor.png", "curves.png", "layers.png", "weights.png"]
     assert all((tmp_path / "r" / name).stat().st_size > 10_000 for name in ("monitor.png", "curves.png"))
     assert main(["figures", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.startswith("trainlab: error: ")

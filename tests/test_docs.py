@@ -255,6 +255,11 @@ def test_docs_have_recipe_blocks():
 def test_yaml_blocks_are_valid_recipes(doc, line, body):
     parsed = load_yaml(body)
     assert isinstance(parsed, dict), f"{doc}:{line}: a recipe block must be a mapping (mark fragments '# fragment')"
+    if "vary" in parsed or "grid" in parsed:  # a study
+        from trainlab.studies import load_study
+
+        load_study(parsed)
+        return
     load_recipe(parsed)  # raises TrainlabError naming the key when the example is wrong
 
 
@@ -298,6 +303,13 @@ def test_console_examples_do_what_the_docs_say(doc, command, expected, tmp_path,
             # It must fail before training; should it not, keep the mistake cheap and out of runs/.
             args += ["--out", str(tmp_path / "run"), "--set", "training.epochs=1", "-q"]
     monkeypatch.chdir(ROOT)
+    if args[0] == "study" and expected is None:
+        # A successful study trains many runs; validate the study and its overrides instead.
+        from trainlab.studies import load_study
+
+        overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+        assert load_study(args[1], overrides).plans
+        return
     status = cli.main(args)
     err = capsys.readouterr().err.strip()
     if expected is None:
@@ -363,7 +375,7 @@ def test_readme_names_every_example():
 
 def test_readme_names_every_cli_verb_and_list_kind(capsys):
     assert cli.main(["--help"]) == 0
-    verbs = re.search(r"\{([a-z,]+)\}", capsys.readouterr().out).group(1).split(",")
+    verbs = re.search(r"\{([a-z,-]+)\}", capsys.readouterr().out).group(1).split(",")
     text = _text(README)
     for verb in verbs:
         assert f"`trainlab {verb}" in text, f"README.md does not document `trainlab {verb}`"

@@ -28,3 +28,23 @@ def test_examples_say_what_the_tutorial_says():
     assert digits.training.reduce_lr_on_plateau.factor == 0.5 and digits.training.batch_size == 128
     names = [c["name"] for c in digits.training.callbacks]
     assert names == ["model_checkpoint", "csv_logger"] and digits.training.tensorboard.histogram_freq == 1
+
+
+STUDIES = sorted((Path(__file__).parents[1] / "examples" / "studies").glob("*.yaml"))
+
+
+def test_the_example_studies_are_there_and_valid():
+    from trainlab.studies import load_study
+
+    assert {p.stem for p in STUDIES} >= {"optimizers", "schedules", "regularization", "weight_decay", "losses"}
+    for path in STUDIES:
+        spec = load_study(path)
+        assert len(spec.plans) == len(spec.variants) * len(spec.config.seeds) >= 6
+
+
+def test_regularization_study_trains_fused(tmp_path):
+    """Tutorial section 6's four variants, two seeds, two epochs: all eight in one program."""
+    study = trainlab.study(STUDIES[[p.stem for p in STUDIES].index("regularization")], out=tmp_path / "s",
+                           overrides=["base.training.epochs=2", "seeds=[0, 1]"], figures=False)
+    assert set(study.executors.values()) == {"fused (8 runs together)"}
+    assert [r["variant"] for r in study.summary] == ["none", "dropout", "batch_norm", "both"]

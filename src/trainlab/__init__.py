@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "train": "trainlab.training.trainer",
+    "study": "trainlab.studies",
     "Run": "trainlab.training.trainer",
     "Trainer": "trainlab.training.trainer",
     "Recipe": "trainlab.config",
@@ -24,7 +25,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {
     "callbacks", "config", "data", "diagnose", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
-    "schedules", "training", "report",
+    "schedules", "studies", "training", "report",
 }
 
 __all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)

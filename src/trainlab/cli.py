@@ -14,7 +14,8 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from trainlab.errors import TrainlabError, did_you_mean
 
@@ -24,7 +25,7 @@ EXIT_TERMINATED = 143
 
 
 # What a positional argument with choices is called in messages: (key, word for one choice).
-_CHOICE_WORDS = {"verb": ("command", "command"), "kind": ("list", "kind")}
+_CHOICE_WORDS = {"verb": ("command", "command"), "kind": ("list", "kind"), "COMMAND": ("", "command")}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +45,7 @@ class _Parser(argparse.ArgumentParser):
         choice = re.fullmatch(r"invalid choice: (.+?) \(choose from (.+)\)", problem, flags=re.DOTALL)
         if choice:
             where, word = _CHOICE_WORDS.get(name, (name, "value"))
+            where = where or verb  # a verb's own commands (trainlab schedules plot): name the verb
             value = choice.group(1).strip("'\"")
             valid = [c.strip().strip("'\"") for c in choice.group(2).split(",")]
             raise TrainlabError(
@@ -66,7 +68,7 @@ def _parser() -> _Parser:
     run.add_argument("--out", help="run directory (default runs/<name>-<timestamp>)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-figures", dest="figures", action="store_false",
-                     help="skip monitor.png, curves.png and layers.png at the end")
+                     help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
 
 
     check = verbs.add_parser("check", help="validate a recipe and print it resolved, without training")
@@ -80,6 +82,19 @@ def _parser() -> _Parser:
 
     figures = verbs.add_parser("figures", help="draw a run directory's figures from its records")
     figures.add_argument("run_dir", help="a run directory written by trainlab run")
+
+    report = verbs.add_parser("report", help="write a run directory's report.html and figures from its records")
+    report.add_argument("run_dir", help="a run directory written by trainlab run")
+
+    study = verbs.add_parser("study", help="compare recipes over several seeds (variants train together)")
+    study.add_argument("study", help="a study YAML file (base recipe, vary/grid, seeds, metric)")
+    study.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override a study key (repeatable); base.KEY reaches the recipe, e.g. "
+                            "--set base.training.epochs=20 --set seeds=[0,1]")
+    study.add_argument("--out", help="study directory (default runs/<name>-<timestamp>)")
+    study.add_argument("--no-figures", dest="figures", action="store_false",
+                       help="skip the figures and report.html")
+    _add_tool_verbs(verbs)
     parser.verbs = dict(verbs.choices)
     return parser
 
@@ -92,7 +107,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
     except SystemExit as exc:  # --help printed its text
         return exc.code if isinstance(exc.code, int) else 0
     if extra:
-        _unknown_argument(extra[0], args.verb, parser if args.verb is None else parser.verbs[args.verb])
+        verb = parser if args.verb is None else parser.verbs[args.verb]
+        verb = getattr(verb, "verbs", {}).get(getattr(args, "tool", None), verb)  # trainlab schedules plot ...
+        _unknown_argument(extra[0], args.verb, verb)
     return args
 
 
@@ -133,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return {"run": _run, "check": _check, "list": _list, "figures": _figures, "show": _show}[args.verb](args)
+            return {"run": _run, "check": _check, "list": _list, "figures": _figures, "show": _show,
+                    "report": _report, "optimizers": _optimizers, "schedules": _schedules,
+                    "lr-find": _lr_find, "study": _study}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -171,10 +190,19 @@ def _run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else [])
     run = train(args.recipe, out=args.out, overrides=overrides)
     if args.figures:
-        from trainlab.monitor import save_figures
+        from trainlab.report import write_report
 
-        save_figures(run.dir)
+        write_report(run.dir, save_figures=True)  # the figures, and report.html showing them
     print_run_summary(run.summary, run.dir)
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from trainlab.report.terminal import print_study_summary
+    from trainlab.studies import study
+
+    result = study(args.study, out=args.out, overrides=args.overrides, figures=args.figures)
+    print_study_summary(result.dir)
     return 0
 
 
@@ -190,6 +218,13 @@ def _figures(args: argparse.Namespace) -> int:
 
     for path in save_figures(args.run_dir):
         print(path)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from trainlab.report import write_report
+
+    print(write_report(args.run_dir, save_figures=True))
     return 0
 
 
@@ -215,6 +250,144 @@ def _list(args: argparse.Namespace) -> int:
         # A registry's names, or for "module:" the module's own names() (metrics come from Keras).
         names = getattr(module, attr).names() if attr else module.names() if colon else module.registry.names()
         print(f"{kind}: {', '.join(names)}")
+    return 0
+
+
+# ---------------------------------------------------------------- tools: race, schedules, lr-find
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def _add_tool_verbs(verbs: argparse._SubParsersAction) -> None:  # noqa: SLF001 (argparse has no public name)
+    """``trainlab optimizers race``, ``trainlab schedules plot`` and ``trainlab lr-find``."""
+    optimizers = verbs.add_parser("optimizers", help="optimizer tools: race optimizers on test functions")
+    tools = optimizers.add_subparsers(dest="tool", metavar="COMMAND", required=True, parser_class=_Parser)
+    race = tools.add_parser("race", help="race optimizers on analytic test functions (tutorial section 2)")
+    race.add_argument("--optimizers", default="sgd,momentum,adam,rmsprop,adagrad", metavar="NAME,...",
+                      help="registered optimizer names, comma-separated (momentum: SGD with momentum 0.9)")
+    race.add_argument("--functions", default="quadratic,rosenbrock,ill_conditioned,beale", metavar="NAME,...",
+                      help="test functions, comma-separated")
+    race.add_argument("--steps", type=_integer, default=50, help="optimizer steps on each function (default 50)")
+    race.add_argument("--lr", type=_real, default=0.1, help="learning rate of every optimizer (default 0.1)")
+    race.add_argument("--tol", type=_real, default=1e-3, help="loss that counts as reaching the minimum (1e-3)")
+    race.add_argument("--out", help="new folder for race.png and race.json (default runs/race-<timestamp>)")
+    optimizers.verbs = dict(tools.choices)
+
+    schedules = verbs.add_parser("schedules", help="learning-rate schedule tools: plot schedules")
+    tools = schedules.add_subparsers(dest="tool", metavar="COMMAND", required=True, parser_class=_Parser)
+    plot = tools.add_parser("plot", help="plot schedules over steps, or a recipe's schedule over its run")
+    plot.add_argument("specs", nargs="*", metavar="SPEC",
+                      help="a schedule name or a mapping '{name: cosine, initial_learning_rate: 0.1, ...}'")
+    plot.add_argument("--steps", type=_integer, help="steps to plot (default 500; not with --recipe)")
+    plot.add_argument("--recipe", help="plot this recipe's schedule over its run's steps instead")
+    plot.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                      help="override a key of the --recipe (repeatable)")
+    plot.add_argument("--out", help="the image to write (.png, .svg or .pdf; default schedules.png, "
+                                    "or <name>-schedule.png with --recipe)")
+    schedules.verbs = dict(tools.choices)
+
+    lr_find = verbs.add_parser("lr-find", help="learning-rate range test: which learning rate to train at")
+    lr_find.add_argument("recipe", help="a recipe YAML file")
+    lr_find.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                         help="override a recipe key (repeatable)")
+    lr_find.add_argument("--start", type=_real, default=1e-7, help="first learning rate (default 1e-7)")
+    lr_find.add_argument("--end", type=_real, default=10.0, help="last learning rate (default 10)")
+    lr_find.add_argument("--steps", type=_integer, default=100, help="training steps over the range (default 100)")
+    lr_find.add_argument("--out", help="new folder for lr_find.png and lr_find.json "
+                                       "(default runs/lr-find-<name>-<timestamp>)")
+
+
+@contextmanager
+def _as_flags(**flags: str) -> Iterator[None]:
+    """Name a library argument's mistake by its command-line flag: ``steps: ...`` -> ``--steps: ...``."""
+    try:
+        yield
+    except TrainlabError as exc:
+        root = re.split(r"[.\[]", exc.where, maxsplit=1)[0]
+        if root not in flags:
+            raise
+        raise TrainlabError(flags[root], exc.rule, exc.value) from None
+
+
+def _optimizers(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from trainlab.optimizers import race
+
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    functions = [n.strip() for n in args.functions.split(",") if n.strip()]
+    with _as_flags(optimizers="--optimizers", functions="--functions", steps="--steps", learning_rate="--lr",
+                   tol="--tol"):
+        result = race(names, functions, steps=args.steps, learning_rate=args.lr, tol=args.tol)
+    folder = result.save(args.out)
+    console = Console()
+    console.print(result.table())
+    console.print(f"records: {folder}", soft_wrap=True, highlight=False)
+    return 0
+
+
+def _schedules(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trainlab import schedules
+
+    if args.recipe is not None and args.specs:
+        raise TrainlabError("--recipe", "plots the recipe's own schedule; give SPECs or --recipe, not both",
+                            args.recipe)
+    if args.recipe is not None and args.steps is not None:
+        raise TrainlabError("--steps", "does not apply with --recipe (the run's steps are epochs x steps per epoch)",
+                            args.steps)
+    if args.recipe is None and args.overrides:
+        raise TrainlabError("--set", "applies to a --recipe only", args.overrides[0])
+    if args.recipe is None:
+        specs = [schedules.parse_spec(text, f"specs[{i}]") for i, text in enumerate(args.specs)]
+        with _as_flags(steps="--steps"):
+            figure = schedules.plot(specs, 500 if args.steps is None else args.steps)
+        note = None
+        default = "schedules.png"
+    else:
+        found = schedules.recipe_schedule(args.recipe, args.overrides)
+        figure, note = found.figure(), [found.note, *found.caveats]
+        default = f"{found.name}-schedule.png"
+    out = Path(args.out or default)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise TrainlabError("--out", "must end in .png, .svg or .pdf", str(out))
+    path = schedules.save_png(figure, out)
+    for line in note or ():
+        print(line)
+    print(f"figure: {path.resolve()}")
+    return 0
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    from trainlab.training.lr_find import lr_find
+
+    with _as_flags(steps="--steps", start="--start", end="--end"):
+        result = lr_find(args.recipe, steps=args.steps, start=args.start, end=args.end, out=args.out,
+                         overrides=args.overrides)
+    ran = f"{len(result.losses)} of {result.steps} steps, learning rate {result.start:g} to {result.end:g}"
+    print(f"{result.name}: {ran}" + (" (stopped: the loss diverged)" if result.diverged else ""))
+    if result.min_loss_lr is not None:
+        print(f"  lowest smoothed loss at learning rate {result.min_loss_lr:.2g}")
+    if result.steepest_lr is not None:
+        print(f"  steepest descent at learning rate {result.steepest_lr:.2g}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    if result.suggestion is not None:
+        print(f"suggested learning rate: {result.suggestion:g} ({result.rule})")
+        if result.setting() is not None:
+            print(f"  try: trainlab run {args.recipe} --set {result.setting()}")
+    print(f"records: {result.dir}")
     return 0
 
 

@@ -36,6 +36,11 @@ class TrainlabError(Exception):
             message += f", got {_show(value)}"
         super().__init__(message)
 
+    def within(self, prefix: str) -> TrainlabError:
+        """The same error, placed under ``prefix`` (``vary.dropout`` + ``model.dropout``)."""
+        where = f"{prefix}.{self.where}" if self.where else prefix
+        return TrainlabError(where, self.rule, self.value) if self.value is not _MISSING else TrainlabError(where, self.rule)
+
 
 class ArgumentError(ValueError):
     """A factory argument that breaks a rule, named relative to its component.

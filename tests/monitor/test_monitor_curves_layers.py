@@ -55,3 +55,31 @@ def test_layers_without_records_say_so(run_dir):
     (path / "layers.csv").unlink()
     fig = layers_figure(path)
     assert all(ax.get_lines() == [] and "layers.csv" in ax.texts[0].get_text() for ax in fig.axes)
+
+
+def test_curves_add_the_training_split_re_evaluated_dashed(run_dir):
+    fig = curves_figure(load(run_dir(epochs=6, train_eval=True)))
+    e = np.arange(1, 7)
+    loss, accuracy = fig.axes
+    assert [ln.get_label() for ln in loss.get_lines()][:3] == ["train", "validation", "train, inference mode"]
+    assert line(loss, "train, inference mode").get_ydata() == pytest.approx(0.9 / e)
+    assert line(loss, "train, inference mode").get_linestyle() == "--"
+    assert line(accuracy, "train, inference mode").get_ydata() == pytest.approx(1 - 1 / (e + 1) + 0.01)
+
+
+def test_layers_with_newer_records_add_update_ratio_and_activation_panels(run_dir):
+    fig = layers_figure(load(run_dir(epochs=5, best_epoch=3, layer_extras=True)))
+    grad, weight, update, activations = fig.axes
+    e = np.arange(1, 6)
+    assert update.get_title().startswith("Update ratio per layer") and update.get_yscale() == "log"
+    assert activations.get_title().startswith("Activations: dead ReLU units")
+    for k, name in enumerate(["dense_1", "dense_2", "output"]):
+        assert line(update, name).get_ydata() == pytest.approx((k + 1) * 0.1 / e)
+        assert line(update, name).get_color() == line(grad, name).get_color()
+    assert line(activations, "dense_2 (dead)").get_ydata() == pytest.approx(0.1 + 0.01 * e)
+    assert line(activations, "output (saturated)").get_ydata() == pytest.approx(0.05 * e / 5)
+    assert line(activations, "output (saturated)").get_linestyle() == "--"
+    assert line(activations, "output (saturated)").get_color() == line(grad, "output").get_color()
+    assert activations.get_ylim() == pytest.approx((-0.03, 1.03))
+    assert line(activations, "best epoch 3").get_xdata() == pytest.approx([3, 3])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["dense_1", "dense_2", "output", "best epoch 3"]

@@ -95,6 +95,16 @@ def test_gap_is_validation_minus_training_loss_with_a_zero_line(run_dir):
                if ln.get_label().startswith("_"))
 
 
+def test_gap_uses_the_re_evaluated_training_loss_when_recorded(run_dir):
+    ax = monitor_figure(load(run_dir(epochs=6, train_eval=True))).axes[4]
+    e = np.arange(1, 7)
+    assert "both in inference mode" in ax.get_title() and "estimate" not in ax.get_title()
+    assert line(ax, "gap (train re-evaluated)").get_ydata() == pytest.approx(1 / e + 0.01 * e - 0.9 / e)
+    estimate = line(ax, "val − running train loss (dropout on)")
+    assert estimate.get_ydata() == pytest.approx(0.01 * e) and estimate.get_linestyle() == "--"
+    assert "gap (train re-evaluated)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_stability_plots_step_loss_and_a_five_epoch_moving_average(run_dir):
     ax = monitor_figure(load(run_dir(epochs=8, steps_per_epoch=4))).axes[5]
     steps = np.arange(1, 33)

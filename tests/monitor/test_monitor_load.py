@@ -4,6 +4,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from trainlab.errors import TrainlabError
@@ -92,3 +93,41 @@ def test_importing_trainlab_or_loading_records_does_not_import_matplotlib(run_di
             "print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(run_dir())], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_train_eval_columns_are_twins_not_metrics(run_dir):
+    records = load(run_dir(metrics=("accuracy", "auc"), train_eval=True))
+    assert "train_eval_loss" in records.history[0] and "train_eval_auc" in records.history[0]
+    assert records.metrics == ["accuracy", "auc"]
+    assert records.epoch_series("train_eval_loss")[1] == pytest.approx([0.9 / e for e in range(1, 9)])
+
+
+def test_weights_and_recipe_are_read_when_present(run_dir):
+    records = load(run_dir(epochs=6, weights=True))
+    assert list(records.weights) == ["dense_1", "dense_2", "output"]
+    assert list(records.weights["dense_2"]) == [1, 6]
+    assert records.weights["dense_2"][6].shape == (2000,)
+    assert np.std(records.weights["dense_2"][6]) == pytest.approx(0.4, rel=0.1)
+    assert records.recipe.startswith("name: synthetic")
+    bare = load(run_dir(recipe=False))
+    assert (bare.weights, bare.recipe) == ({}, None)
+
+
+def test_weights_keys_of_another_shape_are_skipped(run_dir):
+    path = run_dir()
+    np.savez(path / "weights.npz", **{"dense/epoch_3": np.ones(4, np.float32), "dense/epoch_1": np.zeros(2),
+                                      "notes": np.ones(1), "dense/bias_1": np.ones(1)})
+    assert {layer: list(by_epoch) for layer, by_epoch in load(path).weights.items()} == {"dense": [1, 3]}
+
+
+def test_broken_weights_file_names_it(run_dir):
+    path = run_dir()
+    (path / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(TrainlabError, match=r"weights\.npz: cannot be read as a NumPy \.npz file"):
+        load(path)
+
+
+def test_a_file_is_not_a_run_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(TrainlabError, match=r"notes\.txt: is a file, not a run directory"):
+        load(tmp_path / "notes.txt")

@@ -24,6 +24,14 @@ def test_save_figures_writes_three_pngs_into_the_run_directory(run_dir):
     assert not list(path.glob("*.tmp"))
 
 
+def test_save_figures_adds_weights_png_when_the_run_has_weights_npz(run_dir):
+    path = run_dir(weights=True, layer_extras=True, train_eval=True)
+    written = save_figures(path)
+    assert [p.name for p in written] == ["monitor.png", "curves.png", "layers.png", "weights.png"]
+    assert png_size(path / "layers.png") == (1400, 1000)
+    assert (path / "weights.png").stat().st_size > 10_000
+
+
 def test_save_figures_of_a_diverging_run_without_validation(run_dir):
     path = run_dir(validation_every=None, nan_from_epoch=2)
     assert all(p.stat().st_size > 0 for p in save_figures(path))
@@ -38,7 +46,9 @@ def test_figures_of_a_real_run_show_its_records(tmp_path, tiny_recipe):
     recipe = dict(tiny_recipe, training={**tiny_recipe["training"], "epochs": 3})
     run = trainlab.train(recipe, out=tmp_path / "run")
     written = save_figures(run.dir)
-    assert [p.name for p in written] == ["monitor.png", "curves.png", "layers.png"]
+    # weights.png once the trainer writes weights.npz (older trainers do not).
+    assert [p.name for p in written] == ["monitor.png", "curves.png", "layers.png",
+                                         *(["weights.png"] if (run.dir / "weights.npz").exists() else [])]
     assert all(p.stat().st_size > 10_000 for p in written)
     loss, accuracy, lr, grad, gap, stability = monitor_figure(run.dir).axes
     assert loss.get_lines()[0].get_ydata() == pytest.approx([r["loss"] for r in run.history])

@@ -1,29 +1,39 @@
-"""The live terminal display of a run: an epoch bar with the latest metrics."""
+"""The live terminal display of a run: an epoch bar, and the latest metrics on the line below."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import keras
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+TRAIN_EVAL = "train_eval_"
 
 
 def display_order(keys: list[str]) -> list[str]:
-    """Loss first, each metric beside its validation twin, then lr and gradient norms."""
+    """Loss first, each metric beside its twins (``train_eval_``, then ``val_``), then lr and gradient norms."""
     tail = ["lr", "learning_rate", "grad_norm", "grad_norm_max"]
-    train = [k for k in keys if not k.startswith("val_") and k not in tail and not k.endswith("_time_s")]
+    train = [k for k in keys if not k.startswith(("val_", TRAIN_EVAL)) and k not in tail
+             and not k.endswith("_time_s")]
     train.sort(key=lambda k: k != "loss")  # Keras hands logs over sorted by name; loss leads
     ordered = []
     for key in train:
-        ordered += [key] + ([f"val_{key}"] if f"val_{key}" in keys else [])
-    ordered += [k for k in keys if k.startswith("val_") and k not in ordered]
+        ordered += [k for k in (key, f"{TRAIN_EVAL}{key}", f"val_{key}") if k in keys]
+    ordered += [k for k in keys if k.startswith(("val_", TRAIN_EVAL)) and k not in ordered]
     return ordered + [k for k in tail if k in keys]
 
 
 def format_logs(logs: dict[str, float], keys: list[str] | None = None) -> str:
-    """``loss 0.4123  val_loss 0.4410  lr 1.0e-03`` for the keys present in ``logs``."""
-    keys = keys or [k for k in display_order(list(logs)) if k not in ("grad_norm_max", "learning_rate")]
+    """``loss 0.4123  val_loss 0.4410  lr 1.00e-03  grad_norm 0.5622`` for the keys present in ``logs``.
+
+    By default: the loss, the metrics and their validation twins, the learning rate and the
+    mean gradient norm; not the ``train_eval_`` twins nor ``grad_norm_max`` (the summary shows them).
+    """
+    keys = keys or [k for k in display_order(list(logs))
+                    if k not in ("grad_norm_max", "learning_rate") and not k.startswith(TRAIN_EVAL)]
     parts = []
     for key in keys:
         if key not in logs:
@@ -34,13 +44,23 @@ def format_logs(logs: dict[str, float], keys: list[str] | None = None) -> str:
     return "  ".join(parts)
 
 
+class _EpochProgress(Progress):
+    """The bar on one line, the metrics on the next: a narrow terminal wraps them, never cuts them."""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            if task.fields.get("metrics"):
+                yield Text(task.fields["metrics"])
+
+
 class ProgressDisplay(keras.callbacks.Callback):
     """Shows training progress on the terminal (stderr).
 
     Args:
-        verbose: 0 nothing, 1 a live epoch bar with the latest metrics (on a terminal; elsewhere,
-            such as a log file, a line every tenth of the run), 2 one line per epoch.
-        keys: which logs to show (default: loss, the metrics, their validation twins, lr).
+        verbose: 0 nothing, 1 a live epoch bar with the latest metrics below it (on a terminal;
+            elsewhere, such as a log file, a line every tenth of the run), 2 one line per epoch.
+        keys: which logs to show (default: loss, the metrics, their validation twins, lr, grad_norm).
         console: a rich Console (default: stderr).
     """
 
@@ -55,12 +75,11 @@ class ProgressDisplay(keras.callbacks.Callback):
         epochs = self.params.get("epochs") or 1
         self._every = 1 if self.verbose == 2 else max(1, epochs // 10)
         if self.verbose == 1 and self.console.is_terminal:
-            self._progress = Progress(
+            self._progress = _EpochProgress(
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
                 BarColumn(),
                 TimeElapsedColumn(),
-                TextColumn("{task.fields[metrics]}"),
                 console=self.console,
                 transient=False,
             )

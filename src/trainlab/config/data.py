@@ -36,7 +36,7 @@ from trainlab.errors import TrainlabError
 Task = Literal["auto", "binary", "multiclass", "regression"]
 
 #: Keys that apply to every source; all other fields are passed to the source's loader.
-GENERAL_KEYS = frozenset({"source", "task", "validation_split", "test_split", "stratify", "standardize"})
+GENERAL_KEYS = frozenset({"source", "task", "validation_split", "test_split", "stratify", "standardize", "seed"})
 
 _WHERE = "data"
 
@@ -95,6 +95,11 @@ class DataConfig(BaseModel):
     # MNIST subsets.
     n_train: int | None = Field(None, description="mnist: use the first n_train training images (None: all)")
     n_test: int | None = Field(None, description="mnist: use the first n_test test images (None: all)")
+
+    seed: int | None = Field(
+        None, description="the seed of the data's generation, splits and batch order; None: the recipe's seed "
+        "(a study fixes it so its seeds vary the initial weights and dropout, not the data)",
+    )
 
     # Splitting and scaling.
     validation_split: float = Field(0.2, description="fraction of the whole data held out for validation")

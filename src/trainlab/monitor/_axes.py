@@ -59,15 +59,19 @@ def plot_finite(ax: Axes, x: np.ndarray, y: np.ndarray, **style) -> None:
 def plot_pair(ax: Axes, records: Records, column: str) -> None:
     """Train and validation curves of ``column`` per epoch.
 
-    Lines, in order: train, then validation (only if ``val_<column>`` has a value).
-    Epochs without validation (blank cells) are skipped, so sparse validation shows as dots.
+    Lines, in order: train, then validation (only if ``val_<column>`` has a value), then, when
+    ``history.csv`` has ``train_eval_<column>``, the training split re-evaluated in inference
+    mode (dashed, in the train colour). Epochs without a value (blank cells) are skipped, so
+    sparse validation shows as dots.
     """
-    for name, color, label in ((column, TRAIN, "train"), (f"val_{column}", VALIDATION, "validation")):
+    for name, color, label, ls in ((column, TRAIN, "train", "-"),
+                                   (f"val_{column}", VALIDATION, "validation", "-"),
+                                   (f"train_eval_{column}", TRAIN, "train, inference mode", "--")):
         x, y = records.epoch_series(name)
         if len(x) == 0:
             continue
         sparse = len(x) < len(records.history) or len(x) <= 20
-        plot_finite(ax, x, y, color=color, label=label, lw=1.5, marker="o" if sparse else None, ms=3)
+        plot_finite(ax, x, y, color=color, label=label, lw=1.5, ls=ls, marker="o" if sparse else None, ms=3)
 
 
 def pair_panel(ax: Axes, records: Records, column: str, log_ratio: float = 1e3) -> None:
@@ -80,7 +84,7 @@ def pair_panel(ax: Axes, records: Records, column: str, log_ratio: float = 1e3) 
     epoch_axis(ax, records, column)
     plot_pair(ax, records, column)
     mark_epochs(ax, records)
-    x, y = records.joined_series(column, f"val_{column}")
+    x, y = records.joined_series(column, f"val_{column}", f"train_eval_{column}")
     mark_non_finite(ax, x, y, lambda e: f"epoch {e:g}")
     log_if_wide(ax, y, log_ratio)
     legend(ax)

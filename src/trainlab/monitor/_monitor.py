@@ -104,28 +104,49 @@ def _grad_norm(ax: Axes, records: Records) -> None:
 
 
 def _gap(ax: Axes, records: Records) -> None:
-    # The train loss is the running mean in training mode (dropout on, weights moving), not the
-    # trained model's loss on the training split: the gap here is an estimate.
-    ax.set_title("Overfitting gap: val loss − train loss\n(train loss in training mode, dropout on: an estimate)",
-                 fontsize=11)
+    """val_loss − train loss per epoch: the true gap when the training split was re-evaluated.
+
+    ``train_eval_loss`` is the trained model's loss on the training split in inference mode,
+    like ``val_loss``: their difference is the generalization gap. Without it (older runs) the
+    gap uses ``loss``, the running mean in training mode (dropout on, weights moving): an estimate.
+    """
+    true_gap = len(records.epoch_series("train_eval_loss")[0]) > 0
+    if true_gap:
+        ax.set_title("Overfitting gap: val loss − train loss\n(both in inference mode, after the epoch)", fontsize=11)
+    else:
+        ax.set_title("Overfitting gap: val loss − train loss\n(train loss in training mode, dropout on: an estimate)",
+                     fontsize=11)
     draw.epoch_axis(ax, records, "val loss − train loss")
-    train = dict(zip(*records.epoch_series("loss")))
-    val_epochs, val = records.epoch_series("val_loss")
-    both = np.array([e in train for e in val_epochs], dtype=bool)
-    if not both.any():
+    gap = _difference(records, "val_loss", "train_eval_loss" if true_gap else "loss")
+    if gap is None:
         draw.note(ax, "no validation loss recorded: no gap to show")
         return
-    epochs = val_epochs[both]
-    gap = val[both] - np.array([train[e] for e in epochs])
-    draw.plot_finite(ax, epochs, gap, color="tab:red", lw=1.5, marker="o" if len(epochs) <= 20 else None,
-                     ms=3, label="gap")
+    epochs, values = gap
+    sparse = len(epochs) <= 20
+    draw.plot_finite(ax, epochs, values, color="tab:red", lw=1.5, marker="o" if sparse else None, ms=3,
+                     label="gap (train re-evaluated)" if true_gap else "gap")
+    if true_gap:
+        estimate = _difference(records, "val_loss", "loss")
+        if estimate is not None:
+            draw.plot_finite(ax, *estimate, color="gray", lw=1.0, ls="--",
+                             label="val − running train loss (dropout on)")
     ax.axhline(0, color="gray", lw=0.8)
-    finite = np.isfinite(gap)
-    ax.fill_between(epochs[finite], gap[finite], 0, where=gap[finite] > 0, color="tab:red", alpha=0.12,
+    finite = np.isfinite(values)
+    ax.fill_between(epochs[finite], values[finite], 0, where=values[finite] > 0, color="tab:red", alpha=0.12,
                     interpolate=True)
     draw.mark_epochs(ax, records)
-    draw.mark_non_finite(ax, epochs, gap, lambda e: f"epoch {e:g}")
+    draw.mark_non_finite(ax, epochs, values, lambda e: f"epoch {e:g}")
     draw.legend(ax)
+
+
+def _difference(records: Records, minuend: str, subtrahend: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``minuend − subtrahend`` per epoch where both have a value; None where they never do."""
+    other = dict(zip(*records.epoch_series(subtrahend)))
+    epochs, values = records.epoch_series(minuend)
+    both = np.array([e in other for e in epochs], dtype=bool)
+    if not both.any():
+        return None
+    return epochs[both], values[both] - np.array([other[e] for e in epochs[both]])
 
 
 def _stability(ax: Axes, records: Records) -> None:

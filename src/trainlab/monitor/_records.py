@@ -1,7 +1,7 @@
 """A run's records read back from its run directory, and the series the figures plot.
 
 Only plain files are read (``history.csv``, ``steps.csv``, ``layers.csv``,
-``summary.json``); no model, no TensorFlow. Everything here works on a run that is
+``summary.json``, ``recipe.yaml``, ``weights.npz``); no model, no TensorFlow. Everything here works on a run that is
 still training or that failed: the figures show whatever epochs were written.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,11 @@ import numpy as np
 from trainlab.errors import TrainlabError
 from trainlab.training import rundir
 
-# history.csv columns that are neither the loss nor a metric.
+# history.csv columns that are neither the loss nor a metric; nor is any ``train_eval_`` column
+# (the training split re-evaluated in inference mode: a twin of the loss or of a metric).
 _NOT_METRICS = {"epoch", "loss", "lr", "grad_norm", "grad_norm_max", "epoch_time_s"}
+TRAIN_EVAL = "train_eval_"
+_WEIGHT_KEY = re.compile(r"(?P<layer>.+)/epoch_(?P<epoch>\d+)")
 
 
 @dataclass
@@ -32,6 +37,9 @@ class Records:
         layers: rows of ``layers.csv``, one per epoch and layer (empty if the file is absent).
         summary: the contents of ``summary.json`` (empty if absent; any key may be missing).
         run_dir: where the records were read from, if they were.
+        recipe: the text of ``recipe.yaml`` as it ran (None if absent).
+        weights: per layer, per epoch, the layer's kernel values from ``weights.npz``
+            (``{"dense_1": {1: array, 40: array}}``: layers in file order, epochs ascending; empty if absent).
     """
 
     history: list[dict[str, Any]]
@@ -39,6 +47,8 @@ class Records:
     layers: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None
+    recipe: str | None = None
+    weights: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -47,9 +57,12 @@ class Records:
 
     @property
     def metrics(self) -> list[str]:
-        """Metric columns of ``history.csv`` in file order (``accuracy``, ``mae``, ...), without ``val_`` twins."""
+        """Metric columns of ``history.csv`` in file order (``accuracy``, ``mae``, ...).
+
+        Without their ``val_`` and ``train_eval_`` twins.
+        """
         columns = list(self.history[0]) if self.history else []
-        return [c for c in columns if c not in _NOT_METRICS and not c.startswith("val_")]
+        return [c for c in columns if c not in _NOT_METRICS and not c.startswith(("val_", TRAIN_EVAL))]
 
     @property
     def main_metric(self) -> str | None:
@@ -111,7 +124,8 @@ def load(run_dir: str | Path) -> Records:
         run_dir: a folder written by ``trainlab run`` or ``trainlab.train``.
 
     Returns:
-        The records; ``steps``, ``layers`` and ``summary`` are empty when their file is absent.
+        The records; ``steps``, ``layers``, ``summary``, ``recipe`` and ``weights`` are empty (or
+        None) when their file is absent.
 
     Raises:
         TrainlabError: the folder, or its ``history.csv``, is missing or holds no epochs, or a
@@ -122,6 +136,8 @@ def load(run_dir: str | Path) -> Records:
         >>> records.epoch_series("val_loss"), records.best_epoch  # doctest: +SKIP
     """
     path = Path(run_dir)
+    if path.is_file():
+        raise TrainlabError(str(path), "is a file, not a run directory (give the folder trainlab run wrote)")
     if not path.is_dir():
         raise TrainlabError(str(path), "is not a run directory (no such folder)")
     history_path = path / rundir.HISTORY
@@ -136,6 +152,8 @@ def load(run_dir: str | Path) -> Records:
         layers=_read_csv(path / rundir.LAYERS) if (path / rundir.LAYERS).is_file() else [],
         summary=_read_summary(path / rundir.SUMMARY),
         run_dir=path,
+        recipe=_read_text(path / rundir.RECIPE),
+        weights=_read_weights(path / rundir.WEIGHTS),
     )
 
 
@@ -156,6 +174,34 @@ def _read_summary(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TrainlabError(str(path), "must hold a JSON object", type(data).__name__)
     return data
+
+
+def _read_text(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TrainlabError(str(path), f"cannot be read as text ({e})") from e
+
+
+def _read_weights(path: Path) -> dict[str, dict[int, np.ndarray]]:
+    """``weights.npz``'s ``"<layer>/epoch_<n>"`` arrays as ``{layer: {n: values}}``; other keys are skipped."""
+    if not path.is_file():
+        return {}
+    weights: dict[str, dict[int, np.ndarray]] = {}
+    try:
+        if not zipfile.is_zipfile(path):  # np.load would guess at pickles, or read a bare .npy array
+            raise ValueError("not a zip archive of named arrays")
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                match = _WEIGHT_KEY.fullmatch(key)
+                if match:
+                    values = np.asarray(npz[key], dtype=float).ravel()
+                    weights.setdefault(match["layer"], {})[int(match["epoch"])] = values
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as e:
+        raise TrainlabError(str(path), f"cannot be read as a NumPy .npz file ({e})") from e
+    return {layer: dict(sorted(by_epoch.items())) for layer, by_epoch in weights.items()}
 
 
 def _series(rows: list[dict[str, Any]], x: str, column: str) -> tuple[np.ndarray, np.ndarray]:

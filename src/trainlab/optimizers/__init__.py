@@ -1,4 +1,5 @@
-"""Optimizers: every Keras optimizer by name, with recipe-style clipping and scalable schedules.
+"""Optimizers: every Keras optimizer by name, with recipe-style clipping and scalable schedules;
+``race`` compares them on analytic test functions (tutorial section 2).
 
 Example:
     >>> from trainlab import optimizers
@@ -7,6 +8,18 @@ Example:
 
 from trainlab.optimizers._fused import apply as fused_apply
 from trainlab.optimizers._fused import fusable
+from trainlab.optimizers._race import FUNCTIONS, RaceResult, TestFunction, race
 from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
 
-__all__ = ["build", "fusable", "fused_apply", "learning_rate", "learning_rate_scale", "registry"]
+__all__ = [
+    "FUNCTIONS",
+    "RaceResult",
+    "TestFunction",
+    "build",
+    "fusable",
+    "fused_apply",
+    "learning_rate",
+    "learning_rate_scale",
+    "race",
+    "registry",
+]

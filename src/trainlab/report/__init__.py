@@ -1,1 +1,27 @@
-"""Reports read the run directory's records: the terminal summary (and later HTML)."""
+"""Reports read the run directory's records: the terminal summary and ``report.html``.
+
+    from trainlab import report
+    report.write_report("runs/basic")                   # runs/basic/report.html, self-contained
+    page = report.render_report(monitor.load("runs/basic"))   # the same page as a string
+
+Neither imports TensorFlow or touches a model; ``trainlab.report.terminal`` holds the
+terminal views (``trainlab run``'s summary, ``trainlab show``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainlab.report._html import render_report, write_report
+
+_LAZY = {"render_report": "trainlab.report._html", "write_report": "trainlab.report._html"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trainlab.report' has no attribute {name!r}")

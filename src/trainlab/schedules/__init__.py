@@ -1,4 +1,4 @@
-"""Learning-rate schedules: Keras' own by name, plus warm-up cosine, one-cycle and ``Scaled``.
+"""Learning-rate schedules: Keras' own by name, plus warm-up cosine, one-cycle and ``Scaled``; ``plot`` draws them.
 
 Example:
     >>> from trainlab import schedules
@@ -11,6 +11,7 @@ from trainlab.errors import ArgumentError
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle, one_cycle
 from trainlab.schedules._per_epoch import PerEpoch
+from trainlab.schedules._plot import Curve, RecipeSchedule, curves, parse_spec, plot, recipe_schedule, save_png
 from trainlab.schedules._registry import build, evaluate, registry
 from trainlab.schedules._scaled import Scaled, as_scaled
 from trainlab.schedules._warmup_cosine import WarmupCosineDecay, warmup_cosine
@@ -18,14 +19,21 @@ from trainlab.schedules._warmup_cosine import WarmupCosineDecay, warmup_cosine
 __all__ = [
     "ArgumentError",
     "Constant",
+    "Curve",
     "OneCycle",
     "PerEpoch",
+    "RecipeSchedule",
     "Scaled",
     "WarmupCosineDecay",
     "as_scaled",
     "build",
+    "curves",
     "evaluate",
     "one_cycle",
+    "parse_spec",
+    "plot",
+    "recipe_schedule",
     "registry",
+    "save_png",
     "warmup_cosine",
 ]

@@ -8,7 +8,10 @@ curve is smoothed by an exponential moving average with bias correction (``beta 
 the test stops once the smoothed loss exceeds 4x its minimum, or a loss is NaN or infinite.
 
 The suggestion is the learning rate at the smoothed loss's minimum divided by 10: an order of
-magnitude below where the loss falls fastest to its lowest, safely before where it diverges. The
+magnitude below where the loss is lowest, safely before where it diverges. As in fastai, the
+first tenth of the steps is left out when looking for the minimum (the average there rests on a
+few losses). The moving average lags the raw losses (by about 50 steps at ``beta = 0.98``), so
+its minimum comes at a higher rate than the raw losses' dip; the division by 10 absorbs that. The
 rate of steepest descent of the smoothed loss (per decade of learning rate) is reported too;
 on noisy curves it jumps around, so it is not the suggestion.
 
@@ -17,8 +20,8 @@ trainer's optimizer are exactly as before: the test uses an optimizer of its own
 
 Example:
     >>> result = lr_find("examples/basic.yaml", out="runs/lr-find-basic")
-    >>> result.suggestion, result.rule
-    (0.0041, 'minimum / 10')
+    >>> result.suggestion, result.rule, result.setting()
+    (0.024, 'minimum / 10', 'optimizer.learning_rate=0.024')
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ class LRFindResult:
         start, end: the learning-rate range asked for.
         notes: what to be careful about, in words (the loss was still falling at ``end``, ...).
         dir: the folder ``lr_find.png`` and ``lr_find.json`` were written to, or None.
+        learning_rate: the recipe's ``optimizer.learning_rate`` as written (a number or a schedule
+            mapping), which the test replaced by its ramp.
     """
 
     name: str
@@ -113,6 +118,22 @@ class LRFindResult:
     end: float
     notes: list[str] = field(default_factory=list)
     dir: Path | None = None
+    learning_rate: Any = None
+
+    def setting(self) -> str | None:
+        """The recipe key and value that train at the suggestion: ``optimizer.learning_rate=0.003``, or
+        for a schedule its starting (peak) rate, ``optimizer.learning_rate.initial_learning_rate=0.003``;
+        None without a suggestion or for a schedule with no single starting rate (piecewise)."""
+        if self.suggestion is None:
+            return None
+        if not isinstance(self.learning_rate, Mapping):
+            return f"optimizer.learning_rate={self.suggestion:g}"
+        from trainlab import schedules
+
+        name = schedules.registry.canonical(str(self.learning_rate.get("name")))
+        key = {"one_cycle": "max_learning_rate", "constant": "learning_rate", "piecewise": None}.get(
+            name, "warmup_target" if self.learning_rate.get("warmup_target") else "initial_learning_rate")
+        return None if key is None else f"optimizer.learning_rate.{key}={self.suggestion:g}"
 
     def figure(self) -> Figure:
         """Loss against learning rate (log axis): raw and smoothed, the suggestion and the minimum marked."""
@@ -147,7 +168,7 @@ class LRFindResult:
         ax.set_xlabel("learning rate (log scale)")
         ax.set_ylabel("training loss")
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=9, loc="upper left")
+        ax.legend(fontsize=9, loc="lower left")  # the flat start of the curve sits high
         ending = "diverged" if self.diverged else "ran all steps"
         ax.set_title(f"{len(self.losses)} of {self.steps} steps, learning rate {self.start:g} to {self.end:g} "
                      f"({ending})", fontsize=10)
@@ -170,6 +191,7 @@ class LRFindResult:
             "beta": BETA,
             "diverge_factor": DIVERGE,
             "notes": list(self.notes),
+            "recipe_learning_rate": self.learning_rate,
             "lrs": [float(v) for v in self.lrs],
             "losses": [float(v) for v in self.losses],
             "smoothed": [float(v) for v in self.smoothed],
@@ -209,7 +231,8 @@ def lr_find(
         An :class:`LRFindResult`; ``.suggestion`` is the learning rate to try.
 
     Raises:
-        TrainlabError: a bad recipe or data, a bad number (``start: must be < end (10.0), got 20.0``),
+        TrainlabError: a bad recipe or data, a bad number
+            (``start: must be < the end of the range (10), got 20.0``),
             or an ``out`` folder that holds files.
 
     Example:
@@ -220,9 +243,9 @@ def lr_find(
 
     _check(steps, start, end)
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
-    trainer = Trainer(recipe_obj, name=name, base_dir=base_dir)
-    folder = rundir.new_run_dir(f"lr-find-{trainer.name}", out)
+    folder = rundir.new_run_dir(f"lr-find-{recipe_obj.name or name}", out)  # a taken --out fails before any work
     try:
+        trainer = Trainer(recipe_obj, name=name, base_dir=base_dir)
         result = range_test(trainer, steps=steps, start=start, end=end)
         result.save(folder)
     except BaseException:
@@ -283,7 +306,9 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
             variable.assign(value)
         for variable, value in zip(trainer.member.optimizer.variables, saved_optimizer):
             variable.assign(value)
-    return summarize(trainer.name, np.asarray(lrs), np.asarray(losses), steps, start, end)
+    result = summarize(trainer.name, np.asarray(lrs), np.asarray(losses), steps, start, end)
+    result.learning_rate = trainer.recipe.optimizer.learning_rate
+    return result
 
 
 def summarize(name: str, lrs: np.ndarray, losses: np.ndarray, steps: int, start: float, end: float) -> LRFindResult:
@@ -301,7 +326,9 @@ def summarize(name: str, lrs: np.ndarray, losses: np.ndarray, steps: int, start:
     smoothed = smooth(losses)
     diverged = _divergence(losses) is not None
     notes: list[str] = []
-    finite = np.flatnonzero(np.isfinite(smoothed))
+    # As fastai does, the first tenth of the steps is left out: there the average rests on a few losses.
+    skip = len(losses) // 10
+    finite = np.flatnonzero(np.isfinite(smoothed[skip:])) + skip
     if len(finite) < 3:
         notes.append("too few finite losses to judge; lower --start or --end")
         return LRFindResult(name, lrs, losses, smoothed, None, RULE, None, None, diverged, steps, start, end, notes)
@@ -310,8 +337,8 @@ def summarize(name: str, lrs: np.ndarray, losses: np.ndarray, steps: int, start:
     steepest = _steepest(lrs, smoothed, best)
     if best == len(losses) - 1 and not diverged:
         notes.append(f"the loss was still falling at the end ({end:g}): the best rate may be higher; raise --end")
-    if best <= max(2, len(losses) // 20):
-        notes.append(f"the loss was lowest at the start: even {start:g} may be too high; lower --start")
+    if best <= skip + max(1, len(losses) // 20):
+        notes.append(f"the loss was lowest near the start: even {start:g} may be too high; lower --start")
     drop = (smoothed[finite[0]] - smoothed[best]) / max(abs(smoothed[finite[0]]), 1e-12)
     if drop < 0.01:
         notes.append(f"the smoothed loss fell only {drop:.1%} over the range: the curve says little")
@@ -404,4 +431,4 @@ def _check(steps: Any, start: Any, end: Any, min_steps: int = 10) -> None:
         if not checks.is_number(value) or not math.isfinite(value) or value <= 0:
             raise TrainlabError(name, "must be a finite number > 0", value)
     if not start < end:
-        raise TrainlabError("start", f"must be < end ({end:g})", start)
+        raise TrainlabError("start", f"must be < the end of the range ({end:g})", start)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,13 @@ class Records:
         if self._board is not None:
             self._board.write_epoch(row, steps, first_step, layers)
 
-    def write_weights(self, epoch: int, model: keras.Model, engine: Any = None, probe: Any = None) -> None:
+    def write_weights(
+        self, epoch: int, model: keras.Model, gradients: Callable[[], Mapping[str, np.ndarray]] | None = None
+    ) -> None:
         """Keep the kernels of ``epoch`` (for weights.npz); TensorBoard histograms when due.
 
-        ``engine`` and ``probe`` (an ``(x, y)`` batch) give the gradient histograms.
+        ``gradients()`` gives each variable's gradient by path, for the gradient histograms
+        (called only on the epochs that write histograms).
         """
         kernels = {
             v.path.split("/")[-2]: _sample(keras.ops.convert_to_numpy(v))
@@ -98,8 +101,8 @@ class Records:
         else:
             first = min(self._kernels)
             self._kernels = {first: self._kernels[first], epoch: kernels}
-        if self._board is not None and engine is not None and probe is not None:
-            self._board.write_histograms(epoch, engine, probe)
+        if self._board is not None and gradients is not None:
+            self._board.write_histograms(epoch, gradients)
 
     def close(self) -> None:
         for records in (self.history, self.steps, self.layers):
@@ -136,17 +139,16 @@ class _Board:
     def write_epoch(self, row, steps, first_step, layers) -> None:
         self._queue.put((dict(row), {k: np.array(v) for k, v in steps.items()}, first_step, list(layers)))
 
-    def write_histograms(self, epoch: int, engine: Any, probe: tuple[Any, Any]) -> None:
+    def write_histograms(self, epoch: int, gradients: Callable[[], Mapping[str, np.ndarray]]) -> None:
         """Weights (as Keras' TensorBoard names them) and gradients on the probe batch, every histogram_freq epochs."""
         if not (self.histogram_freq and self.model is not None and epoch % self.histogram_freq == 0):
             return
         if self._histograms is None:
             self._histograms = tf.summary.create_file_writer(str(self.log_dir / "train"))
-        gradients = engine.gradients(*probe)[0]
         with self._histograms.as_default():
             for variable in self.model.weights:
                 tf.summary.histogram(variable.path, keras.ops.convert_to_numpy(variable), step=epoch)
-            for path, gradient in gradients.items():
+            for path, gradient in gradients().items():
                 tf.summary.histogram(f"gradients/{path}", gradient, step=epoch)
 
     def _drain(self) -> None:

@@ -101,11 +101,19 @@ class Trainer:
         base_dir: Path | None = None,
         model: keras.Model | None = None,
         data: Any = None,
+        *,
+        loaded_data: Any = None,
     ) -> None:
         self.name = recipe.name or name
         self.given_model, self.given_data = model, data
         seed_everything(recipe.seed, recipe.deterministic)
-        self.data = data if data is not None else tl_data.load(recipe.data, seed=recipe.seed, base_dir=base_dir)
+        # The data (generation, splits, batch order) follow data.seed when set: a study's seeds then vary
+        # the initial weights and dropout only, and its runs can share one data set and train together.
+        self.data_seed = recipe.data.seed if recipe.data.seed is not None else recipe.seed
+        if data is None:  # loaded_data: these very splits, already loaded from recipe.data (a study shares them)
+            data = loaded_data if loaded_data is not None else tl_data.load(
+                recipe.data, seed=self.data_seed, base_dir=base_dir)
+        self.data = data
         self.recipe = resolve(recipe, self.data, model)
         self.traits = losses.traits(self.recipe.loss)
         self.streamed = isinstance(self.data, tl_data.Streams)
@@ -134,15 +142,20 @@ class Trainer:
                 if x is not None and len(x)
             }
             sample = self.splits["train"]
-        self.probe = _probe_sample(sample, self.recipe.seed, PROBE_SAMPLES)
+        self.probe = _probe_sample(sample, self.data_seed, PROBE_SAMPLES)
         self.train_eval = None
         if not self.streamed and self.recipe.training.train_eval_samples:
-            self.train_eval = _probe_sample(sample, self.recipe.seed, self.recipe.training.train_eval_samples)
-        self.model = model if model is not None else build_model(self.recipe, self.data)
+            self.train_eval = _probe_sample(sample, self.data_seed, self.recipe.training.train_eval_samples)
+        if model is None:
+            keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
+            model = build_model(self.recipe, self.data)
+        self.model = model
         lr = self.recipe.optimizer.learning_rate
         if isinstance(lr, Mapping) and lr.get("unit") == "epoch" and self._steps_per_epoch() is None:
             raise TrainlabError("optimizer.learning_rate.unit", "epoch needs data of known length", "epoch")
         self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
+        self.index = 0  # this trainer's member in the engine (fit_together may put it in a larger one)
+        self.state: _RunState | None = None
         self.engine = Engine(
             [self.member],
             self.recipe.training.batch_size,
@@ -153,96 +166,72 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, out: str | Path | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> Run:
         """Train, writing the run directory as it goes; see :func:`train`."""
+        return fit_together([self], [out], [callbacks])[0]
+
+    def _open(self, out: str | Path | None, callbacks: Sequence[keras.callbacks.Callback] | None) -> None:
+        """Make the run directory; write the resolved recipe; build the callback list and the records writers."""
         training = self.recipe.training
         has_val = "val" in self.splits
-        monitor = self._monitor(has_val)
         run_dir = rundir.new_run_dir(self.name, out)
         try:  # a mistake found while setting up leaves no half-made run directory behind
-            cb_list, records = self._open(run_dir, callbacks, has_val)
+            rundir.write_yaml(run_dir / rundir.RECIPE, self.recipe.model_dump(mode="json"), header=self._recipe_note())
+            cb_list = keras.callbacks.CallbackList(
+                self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
+                steps=self._steps_per_epoch(), verbose=0,
+            )
+            names = [m.name for m in self.member.metrics]
+            columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
+                       *([f"val_{n}" for n in names] if has_val else []),
+                       *([f"train_eval_{n}" for n in ["loss", *names]] if self.train_eval else []),
+                       "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+            tb = training.tensorboard
+            records = Records(
+                run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
+                step_scalars=tb.steps, model=self.model,
+            )
         except BaseException:
             rundir.discard(run_dir)
             raise
-        self.model.stop_training = False
-        self._steps_done = 0
-        history: list[dict[str, Any]] = []
-        summary: dict[str, Any] = {"status": "running", "name": self.name, "monitor": monitor}
-        rundir.write_json(run_dir / rundir.SUMMARY, summary)
-        started = time.perf_counter()
-        try:
-            cb_list.on_train_begin()
-            for epoch in range(training.epochs):
-                validate = has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs)
-                self._epoch(epoch, cb_list, records, validate, history)
-                if self.model.stop_training:
-                    break
-            cb_list.on_train_end(history[-1] if history else None)
-            summary["status"] = "completed"
-        except KeyboardInterrupt:
-            summary["status"] = "interrupted"
-            raise
-        except Exception as exc:
-            summary["status"] = "failed"
-            summary["error"] = f"{exc.__class__.__name__}: {exc}"
-            raise
-        finally:
-            records.close()
-            summary.update(self._summary(history, monitor, started, cb_list.callbacks))
-            if summary["status"] == "completed":
-                summary["test"] = self._test_metrics()
-            if summary["status"] in ("completed", "interrupted"):  # an interrupted run keeps its weights
-                self.model.save(run_dir / rundir.MODEL)
-            summary["diagnosis"] = _diagnosis(history, records, summary, run_dir)
-            rundir.write_json(run_dir / rundir.SUMMARY, summary)
-        return Run(run_dir, self.recipe, history, summary, self.model, self.data)
+        monitor = self._monitor(has_val)
+        self.state = _RunState(run_dir, cb_list, records, monitor, {"status": "running", "name": self.name,
+                                                                     "monitor": monitor})
+        rundir.write_json(run_dir / rundir.SUMMARY, self.state.summary)
 
-    def _open(self, run_dir: Path, callbacks: Sequence[keras.callbacks.Callback] | None, has_val: bool):
-        """Write the resolved recipe; build the callback list and the records writers."""
-        training = self.recipe.training
-        rundir.write_yaml(run_dir / rundir.RECIPE, self.recipe.model_dump(mode="json"), header=self._recipe_note())
-        cb_list = keras.callbacks.CallbackList(
-            self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
-            steps=self._steps_per_epoch(), verbose=0,
-        )
-        names = [m.name for m in self.member.metrics]
-        columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
-                   *([f"val_{n}" for n in names] if has_val else []),
-                   *([f"train_eval_{n}" for n in ["loss", *names]] if self.train_eval else []),
-                   "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
-        tb = training.tensorboard
-        records = Records(
-            run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
-            step_scalars=tb.steps, model=self.model,
-        )
-        return cb_list, records
-
-    def _epoch(self, epoch: int, cb_list: Any, records: Records, validate: bool, history: list) -> None:
-        """One epoch through Keras' callback protocol (as ``fit`` calls it); appends its history row.
+    def _end_epoch(
+        self, epoch: int, steps: Any, logs: dict[str, float], activations: list[dict[str, Any]], tick: float
+    ) -> None:
+        """Record this member's epoch and run its callbacks' ``on_epoch_end`` (logs: train, val, train_eval).
 
         The row is recorded before ``on_epoch_end``, so a callback that stops or interrupts the
         run there leaves a history that agrees with the files.
         """
-        tick = time.perf_counter()
-        cb_list.on_epoch_begin(epoch)
-        cb_list.on_train_batch_begin(0)  # one call runs the whole epoch, as fit with steps_per_execution
-        steps = self._train_epoch(epoch)
-        logs = self.engine.train_logs(steps)[0]
-        cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, 0])})
-        if validate:
-            cb_list.on_test_begin()
-            val = self._evaluate("val")
-            cb_list.on_test_end(val)
-            logs.update({f"val_{k}": v for k, v in val.items()})
-        if self.train_eval is not None:
-            # The gap without dropout and without averaging over a model that changed during the epoch.
-            logs.update({f"train_eval_{k}": v for k, v in self.engine.evaluate(*self.train_eval)[0].items()})
-        logs["lr"] = float(steps.lr[-1, 0])
+        state, k = self.state, self.index
+        logs["lr"] = float(steps.lr[-1, k])
         row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
-        member_steps = {"loss": steps.loss[:, 0], "grad_norm": steps.grad_norm[:, 0], "lr": steps.lr[:, 0]}
-        records.write_epoch(row, member_steps, self._steps_done + 1, self._layer_rows(epoch + 1, steps))
-        records.write_weights(epoch + 1, self.model, self.engine, self.probe)
-        self._steps_done += len(steps.loss)
-        history.append(row)
-        cb_list.on_epoch_end(epoch, dict(logs))
+        member_steps = {"loss": steps.loss[:, k], "grad_norm": steps.grad_norm[:, k], "lr": steps.lr[:, k]}
+        layers = self._layer_rows(epoch + 1, steps, activations[k])
+        state.records.write_epoch(row, member_steps, state.steps_done + 1, layers)
+        state.records.write_weights(epoch + 1, self.model, lambda: self.engine.gradients(*self.probe)[k])
+        state.steps_done += len(steps.loss)
+        state.history.append(row)
+        state.cb_list.on_epoch_end(epoch, {k_: v for k_, v in logs.items()})
+
+    def _close(self, status: str, error: str | None, started: float) -> Run:
+        """Finish the run directory: records closed, weights saved, summary and diagnosis written."""
+        state = self.state
+        summary = state.summary
+        summary["status"] = status
+        if error is not None:
+            summary["error"] = error
+        state.records.close()
+        summary.update(self._summary(state.history, state.monitor, started, state.cb_list.callbacks))
+        if status == "completed":
+            summary["test"] = self._test_metrics()
+        if status in ("completed", "interrupted"):  # an interrupted run keeps its weights
+            self.model.save(state.dir / rundir.MODEL)
+        summary["diagnosis"] = _diagnosis(state.history, state.records, summary, state.dir)
+        rundir.write_json(state.dir / rundir.SUMMARY, summary)
+        return Run(state.dir, self.recipe, state.history, summary, self.model, self.data)
 
     # ----------------------------------------------------------------- helpers
     def _train_epoch(self, epoch: int) -> Any:
@@ -250,17 +239,23 @@ class Trainer:
         if not self.streamed:
             x, y = self.splits["train"]
             # The order is a pure function of (seed, epoch): a resumed run sees the same batches.
-            return self.engine.train_epoch(x, y, seed=(self.recipe.seed, epoch) if training.shuffle else None)
+            return self.engine.train_epoch(x, y, seed=(self.data_seed, epoch) if training.shuffle else None)
         ds = self.splits["train"]
         if training.shuffle:
-            ds = ds.shuffle(self.data.shuffle_buffer, seed=self.recipe.seed * 100_003 + epoch)
+            ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
         return self.engine.train_epoch_dataset(ds.batch(training.batch_size).prefetch(tf.data.AUTOTUNE))
 
     def _evaluate(self, split: str) -> dict[str, float]:
+        return self._evaluate_all(split)[self.index]
+
+    def _evaluate_all(self, split: str) -> list[dict[str, float]]:
+        """Every engine member's loss and metrics on a split (one compiled pass for all)."""
+        if split == "train_eval":
+            return self.engine.evaluate(*self.train_eval)
         if not self.streamed:
-            return self.engine.evaluate(*self.splits[split])[0]
+            return self.engine.evaluate(*self.splits[split])
         batch = self.engine.eval_batch_size
-        return self.engine.evaluate_dataset(self.splits[split].batch(batch).prefetch(tf.data.AUTOTUNE))[0]
+        return self.engine.evaluate_dataset(self.splits[split].batch(batch).prefetch(tf.data.AUTOTUNE))
 
     def _steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a stream of unknown length)."""
@@ -299,9 +294,8 @@ class Trainer:
             cbs.append(tl_callbacks.ProgressDisplay(training.verbose))
         return cbs
 
-    def _layer_rows(self, epoch: int, steps: Any) -> list[dict[str, Any]]:
-        stats = self.engine.layer_stats(steps)[0]
-        activations = self.engine.activation_stats(self.probe[0])[0]
+    def _layer_rows(self, epoch: int, steps: Any, activations: dict[str, Any]) -> list[dict[str, Any]]:
+        stats = self.engine.layer_stats(steps)[self.index]
         layers = list(stats) + [name for name in activations if name not in stats]
         return [
             {"epoch": epoch, "layer": layer, **stats.get(layer, {}), **activations.get(layer, {})}
@@ -343,6 +337,136 @@ class Trainer:
 
     def _test_metrics(self) -> dict[str, float] | None:
         return self._evaluate("test") if "test" in self.splits else None
+
+
+@dataclass
+class _RunState:
+    """One run's open files and progress while :func:`fit_together` trains it."""
+
+    dir: Path
+    cb_list: Any
+    records: Records
+    monitor: str
+    summary: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    steps_done: int = 0
+    stopped: bool = False
+
+
+def fit_together(
+    trainers: Sequence[Trainer],
+    outs: Sequence[str | Path | None] | None = None,
+    callbacks: Sequence[Sequence[keras.callbacks.Callback] | None] | None = None,
+) -> list[Run]:
+    """Train prepared trainers together, in one engine: K members, one compiled program per epoch.
+
+    One run is K = 1 (:meth:`Trainer.fit`); a fused study passes its variants x seeds. Each run
+    keeps its own run directory, callbacks (a member that early stopping stops is frozen and
+    sits out the rest), records, summary and diagnosis; all see the same batches, so they must
+    share the data (the same object), batch size, epochs, shuffling and validation frequency.
+
+    Raises:
+        ValueError: the trainers cannot train together (see :func:`fusable`).
+    """
+    trainers = list(trainers)
+    outs = list(outs or [None] * len(trainers))
+    callbacks = list(callbacks or [None] * len(trainers))
+    lead = trainers[0]
+    if len(trainers) > 1:
+        reason = fusable(trainers)
+        if reason:
+            raise ValueError(f"these runs cannot train together: {reason}")
+        training = lead.recipe.training
+        engine = Engine([t.member for t in trainers], training.batch_size, jit_compile=training.jit_compile,
+                        eval_batch_size=training.eval_batch_size)
+        for k, trainer in enumerate(trainers):
+            trainer.engine, trainer.index = engine, k
+    opened: list[Trainer] = []
+    try:
+        for trainer, out, cbs in zip(trainers, outs, callbacks):
+            trainer._open(out, cbs)
+            opened.append(trainer)
+    except BaseException:
+        for trainer in opened:
+            rundir.discard(trainer.state.dir)
+        raise
+    started = time.perf_counter()
+    status, error = "running", None
+    try:
+        for trainer in trainers:
+            trainer.model.stop_training = False
+            trainer.state.cb_list.on_train_begin()
+        _epochs(trainers)
+        for trainer in trainers:
+            trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except Exception as exc:
+        status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+        raise
+    finally:
+        runs = [trainer._close(status, error, started) for trainer in trainers]
+    return runs
+
+
+def _epochs(trainers: Sequence[Trainer]) -> None:
+    """The epoch loop, through Keras' callback protocol (as ``fit`` calls it) for every active member."""
+    lead = trainers[0]
+    training = lead.recipe.training
+    engine = lead.engine
+    has_val = "val" in lead.splits
+    for epoch in range(training.epochs):
+        active = [t for t in trainers if not t.state.stopped]
+        if not active:
+            break
+        if len(trainers) > 1:
+            engine.active.assign([not t.state.stopped for t in trainers])
+        validate = has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs)
+        tick = time.perf_counter()
+        for trainer in active:
+            trainer.state.cb_list.on_epoch_begin(epoch)
+            trainer.state.cb_list.on_train_batch_begin(0)  # one call runs the whole epoch (steps_per_execution)
+        steps = lead._train_epoch(epoch)
+        train_logs = engine.train_logs(steps)
+        for trainer in active:
+            trainer.state.cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, trainer.index])})
+        logs = {t.index: dict(train_logs[t.index]) for t in active}
+        if validate:
+            for trainer in active:
+                trainer.state.cb_list.on_test_begin()
+            val = lead._evaluate_all("val")
+            for trainer in active:
+                trainer.state.cb_list.on_test_end(val[trainer.index])
+                logs[trainer.index].update({f"val_{k}": v for k, v in val[trainer.index].items()})
+        if lead.train_eval is not None:
+            # The gap without dropout and without averaging over a model that changed during the epoch.
+            for trainer, result in zip(trainers, lead._evaluate_all("train_eval")):
+                if trainer in active:
+                    logs[trainer.index].update({f"train_eval_{k}": v for k, v in result.items()})
+        activations = engine.activation_stats(lead.probe[0])
+        for trainer in active:
+            trainer._end_epoch(epoch, steps, logs[trainer.index], activations, tick)
+            trainer.state.stopped = bool(trainer.model.stop_training)
+
+
+def fusable(trainers: Sequence[Trainer]) -> str | None:
+    """Why these trainers cannot train in one engine, or None when they can."""
+    lead = trainers[0]
+    if lead.streamed:
+        return "streamed (tf.data) data trains one run at a time"
+    keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples")
+    for trainer in trainers[1:]:
+        if trainer.data is not lead.data:
+            return "they use different data (data section or data.seed differ)"
+        if trainer.data_seed != lead.data_seed:
+            return "they use different data.seed (batch order)"
+        for key in keys:
+            mine, theirs = getattr(lead.recipe.training, key), getattr(trainer.recipe.training, key)
+            if mine != theirs:
+                return f"training.{key} differs ({mine} vs {theirs})"
+    return None
 
 
 # --------------------------------------------------------------------- building

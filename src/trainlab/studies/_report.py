@@ -1,0 +1,262 @@
+"""A study's report: one self-contained HTML page (figures inline, no network) read from the study directory.
+
+    from trainlab.studies._report import write_study_report
+    write_study_report("studies/optimizers")     # studies/optimizers/report.html
+
+The page says what was compared and how (metric, mode, seeds, executors, wall time), the
+ranking in words, the summary and comparison tables, the figures, and links to every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from trainlab import __version__
+from trainlab.studies._figures import CURVES, FINAL, WEIGHTS, study_figures
+from trainlab.studies._stats import COMPARISONS, SUMMARY, Study, read_study, read_table, ranking_text, write_tables
+
+REPORT = "report.html"
+FIGURE_CAPTIONS = {
+    CURVES: "Training curves: per variant the mean over seeds, with the range from the lowest to the highest seed.",
+    FINAL: "Each run's best value of the study metric, per variant, best mean first.",
+    WEIGHTS: "The first layer's weights at the end of training: the distribution of one seed, and the L1 and L2 "
+             "norms over seeds.",
+}
+
+# The page may load nothing: images only from data: URIs, styles only inline, no scripts.
+_CSP = ('<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">")
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.facts { color: #444; } .facts b { color: #222; }
+.ranking p { margin: 0.3em 0; } .ranking p:first-child { font-weight: 600; }
+.caveat { color: #555; font-size: 0.92em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top;
+         font-variant-numeric: tabular-nums; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; }
+tr.yes td { background: #f3faf3; } .failed { color: #b00020; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+footer { margin-top: 3em; color: #888; font-size: 0.85em; }
+"""
+
+
+def write_study_report(study_dir: str | Path) -> Path:
+    """Write ``report.html`` into a study directory.
+
+    Reads ``summary.csv`` and ``comparisons.csv`` (computing them with
+    :func:`~trainlab.studies._stats.write_tables` when either is missing) and embeds the
+    figures as base64 PNGs (drawing them with :func:`~trainlab.studies._figures.study_figures`
+    when ``curves.png`` or ``final.png`` is missing). The page loads nothing from anywhere:
+    inline CSS, inline images, relative links to the run directories.
+
+    Args:
+        study_dir: a study directory (``study.json``, ``results.csv``, ``runs/``).
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        TrainlabError: ``study.json`` or ``results.csv`` is missing or unreadable.
+
+    Example:
+        >>> write_study_report("studies/optimizers")  # doctest: +SKIP
+        PosixPath('studies/optimizers/report.html')
+    """
+    study = read_study(study_dir)
+    if not ((study.dir / SUMMARY).is_file() and (study.dir / COMPARISONS).is_file()):
+        write_tables(study.dir)
+    if not ((study.dir / CURVES).is_file() and (study.dir / FINAL).is_file()):
+        study_figures(study.dir)
+    page = render(study, read_table(study.dir / SUMMARY), read_table(study.dir / COMPARISONS))
+    path = study.dir / REPORT
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def render(study: Study, summary: Sequence[Mapping[str, Any]], comparisons: Sequence[Mapping[str, Any]]) -> str:
+    """The report's HTML from a study, its summary and comparison rows; figures are read from the study directory."""
+    sections = [
+        f"<h1>{_e(study.name)}: study report</h1>",
+        _facts(study, comparisons),
+        "<h2>Ranking</h2>",
+        _ranking(study, summary, comparisons),
+        "<h2>Summary per variant</h2>",
+        _summary_table(study, summary),
+        "<h2>Each variant against the reference</h2>",
+        _comparisons_table(comparisons),
+        "<h2>Variants and their runs</h2>",
+        _variants_table(study),
+        "<h2>Figures</h2>",
+        _figures(study),
+        f"<footer>Written by trainlab {_e(__version__)} from the files of this study directory.</footer>",
+    ]
+    body = "\n".join(sections)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n{_CSP}\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{_e(study.name)}: study report</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n"
+            "</body>\n</html>\n")
+
+
+def _facts(study: Study, comparisons: Sequence[Mapping[str, Any]]) -> str:
+    better = "higher is better" if study.mode == "max" else "lower is better"
+    seeds = ", ".join(str(s) for s in study.seeds)
+    wall = f"{study.wall_time_s:.1f} s" if study.wall_time_s is not None else "not recorded"
+    tests = sorted({str(c.get("test")) for c in comparisons if c.get("test")})
+    confidence = next((c["confidence"] for c in comparisons if _finite(c.get("confidence"))), 0.95)
+    test = {"welch": "Welch's t-test", "bootstrap": "a percentile bootstrap"}.get(tests[0], tests[0]) if tests \
+        else "no test (a single variant)"
+    items = [
+        f"<b>metric</b> <code>{_e(study.metric)}</code> at each run's best epoch ({better})",
+        f"<b>seeds</b> {_e(seeds)} ({len(study.seeds)})",
+        f"<b>variants</b> {len(study.variants)}",
+        f"<b>wall time</b> {_e(wall)}",
+        f"<b>test</b> {_e(test)}, two-sided, {_e(f'{confidence:.0%}')} confidence",
+    ]
+    return f'<p class="facts">{" · ".join(items)}</p>'
+
+
+def _ranking(study: Study, summary: Sequence[Mapping[str, Any]], comparisons: Sequence[Mapping[str, Any]]) -> str:
+    sentences = ranking_text(summary, comparisons, study.mode, study.metric).splitlines()
+    paragraphs = "\n".join(f"<p>{_e(s)}</p>" for s in sentences)
+    caveat = ("Every variant is compared with the reference (the best mean unless chosen otherwise). "
+              "&ldquo;Not distinguishable&rdquo; means the difference is within what changing the seed alone produces "
+              "at this many seeds: more seeds may or may not separate them. The reference is picked after the fact "
+              "and the p-values are not corrected for the number of comparisons, so a borderline "
+              "&ldquo;distinguishable&rdquo; deserves a rerun with more seeds before it is believed.")
+    return f'<div class="ranking">\n{paragraphs}\n</div>\n<p class="caveat">{caveat}</p>'
+
+
+def _summary_table(study: Study, summary: Sequence[Mapping[str, Any]]) -> str:
+    level = next((r["confidence"] for r in summary if _finite(r.get("confidence"))), 0.95)
+    head = ["variant", "n", "failed", "mean", "sd", "sem", f"{level:.0%} CI of the mean", "min", "median", "max"]
+    rows = []
+    for r in summary:
+        failed = f'<span class="failed">{r["n_failed"]}</span>' if r.get("n_failed") else "0"
+        rows.append([_e(r["variant"]), _e(r["n"]), failed, _num(r["mean"]), _num(r["std"]), _num(r["sem"]),
+                     _interval(r["ci_low"], r["ci_high"]), _num(r["min"]), _num(r["median"]), _num(r["max"])])
+    note = (f'<p class="caveat">Values: <code>{_e(study.metric)}</code> at each run\'s best epoch. '
+            "sd and the interval need 2 successful seeds or more (&ndash; otherwise); failed runs (non-finite "
+            "values) are counted, not averaged.</p>")
+    return _table(head, rows) + note
+
+
+def _comparisons_table(comparisons: Sequence[Mapping[str, Any]]) -> str:
+    if not comparisons:
+        return "<p>A single variant: nothing to compare.</p>"
+    level = next((c["confidence"] for c in comparisons if _finite(c.get("confidence"))), 0.95)
+    head = ["variant", "reference", "n", "difference (variant &minus; reference)", f"{level:.0%} CI", "p-value",
+            "distinguishable", "note"]
+    rows, classes = [], []
+    for c in comparisons:
+        n = f"{c['n']} vs {c['n_reference']}"
+        rows.append([_e(c["variant"]), _e(c["reference"]), _e(n), _num(c["difference"]),
+                     _interval(c["ci_low"], c["ci_high"]), _p(c["p_value"]),
+                     "yes" if c["distinguishable"] else "no", _e(c.get("note") or "")])
+        classes.append("yes" if c["distinguishable"] else "")
+    return _table(head, rows, classes, text_columns={0, 1, 6, 7}, escaped_head=True)
+
+
+def _variants_table(study: Study) -> str:
+    head = ["variant", "overrides", "executor", "runs", "mean wall time per run", "run directories"]
+    by_variant: dict[str, list[Mapping[str, Any]]] = {v: [] for v in study.variants}
+    for row in study.results:
+        by_variant.setdefault(str(row["variant"]), []).append(row)
+    rows = []
+    for variant, overrides in study.variants.items():
+        results = by_variant.get(variant, [])
+        times = [float(r["wall_time_s"]) for r in results if _finite(r.get("wall_time_s"))]
+        wall = f"{sum(times) / len(times):.1f} s" if times else "&ndash;"
+        rows.append([_e(variant), _overrides(overrides), _e(study.executors.get(variant, "not recorded")),
+                     _e(len(results)), wall, _run_links(study, variant, results)])
+    total = (f"<p>The whole study took {study.wall_time_s:.1f} s.</p>" if study.wall_time_s is not None else "")
+    return _table(head, rows, text_columns={0, 1, 2, 5}) + total
+
+
+def _overrides(overrides: Any) -> str:
+    if isinstance(overrides, Mapping):
+        if not overrides:
+            return "<i>the base recipe</i>"
+        return "<br>".join(f"<code>{_e(k)}={_e(json.dumps(v))}</code>" for k, v in overrides.items())
+    return f"<code>{_e(json.dumps(overrides))}</code>"
+
+
+def _run_links(study: Study, variant: str, results: Sequence[Mapping[str, Any]]) -> str:
+    links = []
+    for row in results:
+        seed = row.get("seed")
+        path = study.run_dir(variant, seed)
+        text = f"seed {seed}"
+        failed = not _finite(row.get("best_value"))
+        if path.is_dir():
+            href = f"runs/{quote(variant, safe='')}/{quote(f'seed{seed}', safe='')}/"
+            link = f'<a href="{_e(href)}">{_e(text)}</a>'
+        else:
+            link = f"{_e(text)} (no records)"
+        links.append(f'<span class="failed">{link} failed</span>' if failed else link)
+    return ", ".join(links) or "&ndash;"
+
+
+def _figures(study: Study) -> str:
+    parts = []
+    for name, caption in FIGURE_CAPTIONS.items():
+        path = study.dir / name
+        if not path.is_file():
+            continue
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        parts.append(f'<figure>\n<img src="data:image/png;base64,{data}" alt="{_e(name)}">\n'
+                     f"<figcaption><code>{_e(name)}</code>: {_e(caption)}</figcaption>\n</figure>")
+    return "\n".join(parts) or "<p>No figures were drawn.</p>"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = (),
+           text_columns: set[int] | None = None, escaped_head: bool = False) -> str:
+    """An HTML table from cells that are already escaped HTML."""
+    text_columns = {0} if text_columns is None else text_columns
+
+    def cell(tag: str, k: int, content: str) -> str:
+        return f'<{tag} class="text">{content}</{tag}>' if k in text_columns else f"<{tag}>{content}</{tag}>"
+
+    header = "".join(cell("th", k, h if escaped_head else _e(h)) for k, h in enumerate(head))
+    body = []
+    for i, row in enumerate(rows):
+        css = classes[i] if i < len(classes) and classes[i] else ""
+        attrs = f' class="{css}"' if css else ""
+        body.append(f"<tr{attrs}>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>")
+    return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _num(value: Any) -> str:
+    return _e(f"{value:.4g}") if _finite(value) else "&ndash;"
+
+
+def _interval(low: Any, high: Any) -> str:
+    return f"[{_num(low)}, {_num(high)}]" if _finite(low) and _finite(high) else "&ndash;"
+
+
+def _p(value: Any) -> str:
+    if not _finite(value):
+        return "&ndash;"
+    return "&lt;0.001" if 0 < value < 0.001 else _e(f"{value:.3g}")

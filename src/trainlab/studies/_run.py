@@ -1,0 +1,216 @@
+"""Running a study: every (variant, seed) run, fused where it can be, then the tables, figures and report.
+
+Executors:
+- ``fused``: runs that share the data, batch size, epochs, shuffling and validation frequency
+  train together in one engine (:func:`trainlab.training.trainer.fit_together`): one compiled
+  program per epoch runs every member's step; the rest run one by one (the study says which).
+- ``sequential``: one run after another, each its own engine.
+- ``processes``: a pool of worker processes (one run each at a time), sized to the CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainlab.studies._spec import Plan, StudySpec
+from trainlab.studies._stats import COMPARISONS, RESULTS, STUDY, SUMMARY, read_table
+from trainlab.training import rundir
+
+RESULT_COLUMNS = ["variant", "seed", "best_value", "best_epoch", "epochs_run", "wall_time_s", "executor", "status"]
+
+
+@dataclass
+class Study:
+    """A finished study.
+
+    Attributes:
+        dir: the study directory.
+        spec: the validated study.
+        results: the rows of ``results.csv`` (one per run).
+        summary: the rows of ``summary.csv`` (one per variant).
+        comparisons: the rows of ``comparisons.csv``.
+        executors: per variant, how it ran (``fused (12 runs together)``, ``sequential``, ...).
+    """
+
+    dir: Path
+    spec: StudySpec
+    results: list[dict[str, Any]]
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    executors: dict[str, str] = field(default_factory=dict)
+
+
+def run_study(spec: StudySpec, out: str | Path | None = None, *, figures: bool = True) -> Study:
+    """Train every run of ``spec`` and write the study directory (see ``docs/studies.md``)."""
+    study_dir = rundir.new_run_dir(spec.name, out)
+    rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": "running"})
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    executors: dict[str, str] = {}
+    status = "running"
+    try:
+        if spec.config.executor == "processes":
+            rows = _processes(spec, study_dir, executors)
+        else:
+            for group, reason in _groups(spec):
+                rows += _train_group(group, reason, spec, study_dir, executors)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        rows.sort(key=lambda r: (list(spec.variants).index(r["variant"]), spec.config.seeds.index(r["seed"])))
+        _write_results(study_dir, rows)
+        rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": status, "executors": executors,
+                                               "wall_time_s": time.perf_counter() - started})
+        if rows:
+            _analyse(study_dir, figures)
+    return Study(study_dir, spec, rows, _table(study_dir / SUMMARY), _table(study_dir / COMPARISONS), executors)
+
+
+# ------------------------------------------------------------------------------------------------ grouping
+def _groups(spec: StudySpec) -> list[tuple[list[Plan], str | None]]:
+    """The plans split into groups that can train together (fused), each with why it stands alone, if so."""
+    if spec.config.executor == "sequential":
+        return [([plan], "executor: sequential") for plan in spec.plans]
+    groups: dict[str, list[Plan]] = {}
+    for plan in spec.plans:
+        groups.setdefault(_fusion_key(plan), []).append(plan)
+    out = []
+    for plans in groups.values():
+        if plans[0].recipe.data.source in ("mnist",) or _streamed(plans[0]):
+            out += [([p], "streamed data trains one run at a time") for p in plans]
+        else:
+            out.append((plans, None if len(plans) > 1 else "no other run shares its data and schedule"))
+    return out
+
+
+def _fusion_key(plan: Plan) -> str:
+    """What runs must share to train in one engine: the data (with its seed) and the epoch schedule."""
+    training = plan.recipe.training
+    shared = {
+        "data": plan.recipe.data.model_dump(mode="json"), "base_dir": str(plan.base_dir),
+        **{k: getattr(training, k) for k in ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile",
+                                              "train_eval_samples", "eval_batch_size")},
+    }
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+def _streamed(plan: Plan) -> bool:
+    return False  # every registered source loads into memory; tf.data streams come only from Python
+
+
+# ------------------------------------------------------------------------------------------------ training
+def _train_group(
+    plans: list[Plan], reason: str | None, spec: StudySpec, study_dir: Path, executors: dict[str, str]
+) -> list[dict[str, Any]]:
+    from trainlab import data as tl_data
+    from trainlab.training.trainer import Trainer, fit_together, fusable
+
+    first = plans[0]
+    data_seed = first.recipe.data.seed if first.recipe.data.seed is not None else first.recipe.seed
+    data = tl_data.load(first.recipe.data, seed=data_seed, base_dir=first.base_dir)
+    tick = time.perf_counter()
+    if len(plans) > 1:
+        trainers = [Trainer(p.recipe, name=p.recipe.name, base_dir=p.base_dir, loaded_data=data) for p in plans]
+        why = fusable(trainers)
+        if why is None:
+            runs = fit_together(trainers, [_run_dir(study_dir, p) for p in plans])
+            share = (time.perf_counter() - tick) / len(plans)
+            how = f"fused ({len(plans)} runs together)"
+            for p in plans:
+                executors[p.variant] = how
+            return [_row(p, run.summary, run.history, spec, "fused", share) for p, run in zip(plans, runs)]
+        reason = why
+    rows = []
+    for plan in plans:
+        trainer = Trainer(plan.recipe, name=plan.recipe.name, base_dir=plan.base_dir, loaded_data=data)
+        run = trainer.fit(_run_dir(study_dir, plan))
+        executors[plan.variant] = "sequential" + (f" ({reason})" if reason and spec.config.executor == "fused" else "")
+        rows.append(_row(plan, run.summary, run.history, spec, "sequential", run.summary.get("wall_time_s")))
+    return rows
+
+
+def _processes(spec: StudySpec, study_dir: Path, executors: dict[str, str]) -> list[dict[str, Any]]:
+    workers = spec.config.workers or os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs = []
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for plan in spec.plans:
+            recipe = plan.recipe.model_dump(mode="json")
+            if recipe["training"].get("threads") is None:
+                recipe["training"]["threads"] = threads
+            out = _run_dir(study_dir, plan)
+            jobs.append((plan, pool.submit(_train_in_process, recipe, str(plan.base_dir) if plan.base_dir else None,
+                                           str(out))))
+        rows = []
+        for plan, job in jobs:
+            summary, history = job.result()
+            executors[plan.variant] = f"processes ({workers} workers)"
+            rows.append(_row(plan, summary, history, spec, "processes", summary.get("wall_time_s")))
+    return rows
+
+
+def _train_in_process(recipe: dict[str, Any], base_dir: str | None, out: str) -> tuple[dict, list]:
+    """A worker process's job: one run; the summary and history come back (the files are on disk)."""
+    from trainlab.config import load_recipe
+    from trainlab.training.trainer import Trainer
+
+    resolved, _, _ = load_recipe(recipe)
+    run = Trainer(resolved, name=resolved.name, base_dir=Path(base_dir) if base_dir else None).fit(out)
+    return run.summary, run.history
+
+
+def _run_dir(study_dir: Path, plan: Plan) -> Path:
+    return study_dir / "runs" / plan.variant / f"seed{plan.seed}"
+
+
+# ------------------------------------------------------------------------------------------------ results
+def _row(plan: Plan, summary: dict, history: list[dict], spec: StudySpec, executor: str, wall: Any) -> dict:
+    """One line of results.csv: the study metric at the run's best epoch, and the final value of every column."""
+    metric = spec.config.metric
+    best_epoch = summary.get("best_epoch")
+    best_row = next((r for r in history if r.get("epoch") == best_epoch), None)
+    best_value = best_row.get(metric) if best_row else None
+    row = {
+        "variant": plan.variant, "seed": plan.seed,
+        "best_value": float(best_value) if best_value is not None else math.nan,
+        "best_epoch": best_epoch, "epochs_run": summary.get("epochs_run"), "wall_time_s": wall,
+        "executor": executor, "status": summary.get("status"),
+    }
+    final = history[-1] if history else {}
+    row.update({f"final_{k}": v for k, v in final.items() if k not in ("epoch", "epoch_time_s")})
+    return row
+
+
+def _write_results(study_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
+    extra = list(dict.fromkeys(k for r in rows for k in r if k not in RESULT_COLUMNS))
+    records = rundir.CsvRecords(study_dir / RESULTS, RESULT_COLUMNS + extra)
+    records.write(rows)
+    records.close()
+
+
+def _analyse(study_dir: Path, figures: bool) -> None:
+    from trainlab.studies._stats import write_tables
+
+    write_tables(study_dir)
+    if figures:
+        from trainlab.studies._figures import study_figures
+        from trainlab.studies._report import write_study_report
+
+        study_figures(study_dir)
+        write_study_report(study_dir)
+
+
+def _table(path: Path) -> list[dict[str, Any]]:
+    return read_table(path) if path.is_file() else []
