@@ -10,6 +10,8 @@ file), other files, extra arguments, and the expected message: its exact start a
 its ``, got ...`` end (None: the message has no value; ANY: it has one).
 """
 
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -99,7 +101,7 @@ def _npz(**arrays):
 
 # ------------------------------------------------------------------ mistakes in the recipe
 # `trainlab check` reports every mistake exactly as `trainlab run` does, and neither writes a file.
-VALID_TOP_KEYS = "name, seed, deterministic, data, model, loss, optimizer, training, metrics"
+VALID_TOP_KEYS = "name, seed, deterministic, data, model, loss, optimizer, training, metrics, tracking"
 
 RECIPE_CASES = [
     # The file itself.
@@ -242,6 +244,38 @@ RECIPE_CASES = [
     pytest.param({}, {}, ["--set", "training.epocs=3"], "training.epocs: unknown key (did you mean 'epochs'?)", None,
                  id="set-unknown-key"),
     pytest.param({}, {}, ["--set", "training.epochs=-1"], "training.epochs: must be > 0", "-1", id="set-bad-value"),
+    pytest.param({}, {}, ["--set", "training..epochs=3"], "--set: expects key.path=value with a non-empty key path",
+                 "'training..epochs=3'", id="set-empty-path-part"),
+    pytest.param({}, {}, ["--set", "training.epochs={max: 3}"], "training.epochs: must be an integer",
+                 "{'max': 3}", id="set-mapping-for-a-number"),
+    # The file is not YAML text.
+    pytest.param(None, {"recipe.yaml": lambda path: path.mkdir()}, [],
+                 "recipe.yaml: is a directory, expected a YAML file", None, id="recipe-is-a-folder"),
+    pytest.param(None, {"recipe.yaml": b"\xff\xfe training: 3\n"}, [],
+                 "recipe.yaml: cannot read file (UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff", None,
+                 id="recipe-not-utf8"),
+    # Checkpoints and non-finite values.
+    pytest.param({"training": {"checkpoint": "often"}}, {}, [],
+                 "training.checkpoint: must be a mapping, true or false", "'often'", id="checkpoint-text"),
+    pytest.param({"training": {"checkpoint": {"keep": 0}}}, {}, [], "training.checkpoint.keep: must be > 0", "0",
+                 id="checkpoint-keep-zero"),
+    pytest.param({"training": {"checkpoint": {"every_steps": 0}}}, {}, [],
+                 "training.checkpoint.every_steps: must be > 0", "0", id="checkpoint-every-steps-zero"),
+    pytest.param({"training": {"checkpoint": {"every_steps": 2.5}}}, {}, [],
+                 "training.checkpoint.every_steps: must be a whole number", "2.5", id="checkpoint-every-steps-fraction"),
+    pytest.param({"training": {"checkpoint": {"evry_steps": 10}}}, {}, [],
+                 "training.checkpoint.evry_steps: unknown key (did you mean 'every_steps'?); valid keys: enabled,"
+                 " every_steps, keep", None, id="checkpoint-unknown-key"),
+    pytest.param({"training": {"on_nonfinite": "ignore"}}, {}, [],
+                 "training.on_nonfinite: must be one of 'rollback' or 'stop'", "'ignore'", id="on-nonfinite-unknown"),
+    pytest.param({"training": {"rollback": {"lr_factor": 1.0}}}, {}, [], "training.rollback.lr_factor: must be < 1",
+                 "1.0", id="rollback-lr-factor-one"),
+    pytest.param({"training": {"rollback": {"lr_factor": 0}}}, {}, [], "training.rollback.lr_factor: must be > 0",
+                 "0", id="rollback-lr-factor-zero"),
+    pytest.param({"training": {"rollback": {"max_rollbacks": -1}}}, {}, [],
+                 "training.rollback.max_rollbacks: must be >= 0", "-1", id="rollback-max-negative"),
+    pytest.param({"training": {"rollback": True}}, {}, [], "training.rollback: must be a mapping", "True",
+                 id="rollback-not-a-mapping"),
 ]
 
 
@@ -331,8 +365,89 @@ def test_out_under_a_file_is_one_line(workspace, tiny_recipe, capsys):
     _write(workspace, tiny_recipe, {}, {"notes.txt": "not a folder\n"})
     before = _snapshot(workspace)
     message = _error_line(["run", "recipe.yaml", "--out", "notes.txt/run"], capsys)
-    assert message == "notes.txt/run: cannot read or write it (Not a directory)"
+    assert message == "notes.txt/run: cannot create the folder (Not a directory); choose another --out"
     assert _snapshot(workspace) == before
+
+
+def test_out_that_is_a_file_is_one_line(workspace, tiny_recipe, capsys):
+    _write(workspace, tiny_recipe, {}, {"notes.txt": "not a folder\n"})
+    before = _snapshot(workspace)
+    message = _error_line(["run", "recipe.yaml", "--out", "notes.txt"], capsys)
+    assert message == "notes.txt: is a file, not a folder; choose a new --out folder"
+    assert _snapshot(workspace) == before
+
+
+def test_out_that_cannot_be_created_is_one_line(workspace, tiny_recipe, capsys):
+    # /proc takes no new folders, for root too (a chmod would not stop root).
+    _write(workspace, tiny_recipe, {}, {})
+    before = _snapshot(workspace)
+    message = _error_line(["run", "recipe.yaml", "--out", "/proc/trainlab-run"], capsys)
+    assert message.startswith("/proc/trainlab-run: cannot create the folder (") and message.endswith(
+        "); choose another --out")
+    assert _snapshot(workspace) == before
+
+
+def test_empty_out_is_one_line(workspace, tiny_recipe, capsys):
+    _write(workspace, tiny_recipe, {}, {})
+    before = _snapshot(workspace)
+    assert _error_line(["run", "recipe.yaml", "--out", ""], capsys) == "--out: must name a folder (it is empty), got ''"
+    assert _snapshot(workspace) == before
+
+
+# ----------------------------------------------------------------------------- trainlab resume
+def _run_dir(folder, status="interrupted", recipe="name: stopped\ntraining: {epochs: 2, verbose: 0}\n", **files):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.yaml").write_text(recipe)
+    (folder / "summary.json").write_text(json.dumps({"status": status, "name": "stopped"}))
+    for name, content in files.items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def _foreign_checkpoint(folder):
+    """A checkpoint of another model (the recipe was edited after it was written)."""
+    from trainlab.training import checkpoint
+
+    (folder / "state").mkdir()
+    data = checkpoint.encode({"epoch": 1, "batch": 0, "records": {"history": 0}, "variables": [["x", "float32", [3]]]},
+                             {"var/float32": np.zeros(3, np.float32)})
+    (folder / "state" / checkpoint.file_name(1, 0)).write_bytes(data)
+    return folder
+
+
+RESUME_CASES = [
+    pytest.param(lambda w: "runs/missing", "runs/missing: is not a run directory (no such folder)", None,
+                 id="resume-missing"),
+    pytest.param(lambda w: "runs/earlier/history.csv",
+                 "runs/earlier/history.csv: is a file, not a run directory (give the folder trainlab run wrote)", None,
+                 id="resume-a-file"),
+    pytest.param(lambda w: (w / "runs" / "empty").mkdir() or "runs/empty",
+                 "runs/empty: is not a run directory (no recipe.yaml and no summary.json)", None,
+                 id="resume-not-a-run"),
+    pytest.param(lambda w: "runs/earlier", "runs/earlier: the run has completed; there is nothing to resume",
+                 "'completed'", id="resume-completed"),
+    pytest.param(lambda w: _run_dir(w / "runs" / "x", **{"summary.json": "{oops"}) and "runs/x",
+                 "runs/x/summary.json: is not valid JSON (", None, id="resume-summary-not-json"),
+    pytest.param(lambda w: _run_dir(w / "runs" / "x", recipe="trainig: {epochs: 2}\n") and "runs/x",
+                 "trainig: unknown key (did you mean 'training'?); valid keys: ", None, id="resume-recipe-unknown-key"),
+    pytest.param(lambda w: _run_dir(w / "runs" / "x", recipe="# This run's model came from Python (trainlab.train("
+                                    "..., model=...)); the keys below describe the rest.\nname: stopped\n")
+                 and "runs/x",
+                 "runs/x: this run's model came from Python; pass it again: trainlab.resume(run_dir, model=...)", None,
+                 id="resume-model-from-python"),
+    pytest.param(lambda w: _foreign_checkpoint(_run_dir(w / "runs" / "x")) and "runs/x",
+                 "runs/x/state/checkpoint-00001-000000.ckpt: does not fit the run's model and optimizer: it holds 1"
+                 " variables, the run 29, or their shapes differ (was recipe.yaml edited?)", None,
+                 id="resume-checkpoint-of-another-model"),
+]
+
+
+@pytest.mark.parametrize("make, start, got", RESUME_CASES)
+def test_a_resume_mistake_is_one_line(workspace, capsys, make, start, got):
+    target = make(workspace)
+    before = _snapshot(workspace)
+    _check_message(_error_line(["resume", target], capsys), start, got)
+    assert _snapshot(workspace) == before  # nothing written, the earlier run untouched
 
 
 # --------------------------------------------------- wanted, needing a change in training/

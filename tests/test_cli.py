@@ -127,7 +127,7 @@ def test_check_prints_the_resolved_recipe_and_writes_nothing(recipe, tmp_path, c
     assert first == "# tiny: valid"
     resolved = yaml.safe_load(rest)
     assert list(resolved) == [
-        "name", "seed", "deterministic", "data", "model", "loss", "optimizer", "training", "metrics",
+        "name", "seed", "deterministic", "data", "model", "loss", "optimizer", "training", "metrics", "tracking",
     ]
     assert resolved["training"]["epochs"] == 7
     assert resolved["optimizer"]["name"] == "sgd"
@@ -185,7 +185,7 @@ def test_version_names_trainlab_tensorflow_and_keras(capsys):
 def test_no_verb_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
-    assert out.startswith("usage: trainlab") and "{run,check,list,show,figures,report,study,optimizers,schedules,lr-find}" in out
+    assert out.startswith("usage: trainlab") and "{run,resume,check,list,show,figures,report,study,tour,optimizers,schedules,lr-find}" in out
     assert err == ""
 
 
@@ -198,9 +198,9 @@ def test_help_returns_0(argv, capsys):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["frobnicate"], "command: unknown command; valid commands: run, check, list, show, figures, report, study, optimizers, schedules, lr-find, got 'frobnicate'"),
+        (["frobnicate"], "command: unknown command; valid commands: run, resume, check, list, show, figures, report, study, tour, optimizers, schedules, lr-find, got 'frobnicate'"),
         (["rn", "recipe.yaml"],
-         "command: unknown command (did you mean 'run'?); valid commands: run, check, list, show, figures, report, study, optimizers, schedules, lr-find, got 'rn'"),
+         "command: unknown command (did you mean 'run'?); valid commands: run, resume, check, list, show, figures, report, study, tour, optimizers, schedules, lr-find, got 'rn'"),
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
@@ -269,6 +269,25 @@ def test_show_prints_a_run_from_its_records(recipe, tmp_path, capsys):
     assert capsys.readouterr().err == f"trainlab: error: {tmp_path / 'nothing'}: is not a run directory (no such folder)\n"
 
 
+def test_resume_continues_a_stopped_run_and_prints_its_summary(recipe, tmp_path, capsys):
+    from trainlab.training import checkpoint, rundir
+
+    assert main(["run", "recipe.yaml", "-q", "--no-figures", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    whole = (tmp_path / "r" / "history.csv").read_text()
+    # What a kill during epoch 3 leaves: checkpoints up to epoch 2, a summary that says running.
+    checkpoint.files(tmp_path / "r")[-1].unlink()
+    rundir.write_json(tmp_path / "r" / "summary.json", {"status": "running", "name": "tiny", "monitor": "val_loss"})
+    assert main(["resume", str(tmp_path / "r"), "-q", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: completed, 3 epochs" in out and f"records: {(tmp_path / 'r').resolve()}" in out
+    strip = lambda text: [line.rsplit(",", 1)[0] for line in text.splitlines()]  # noqa: E731 (epoch_time_s)
+    assert strip((tmp_path / "r" / "history.csv").read_text()) == strip(whole)
+    assert main(["resume", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (f"trainlab: error: {tmp_path / 'r'}: the run has completed; there is nothing"
+                                       " to resume, got 'completed'\n")
+
+
 def test_sigterm_stops_a_run_like_ctrl_c(recipe, tmp_path):
     import json
     import signal
@@ -288,7 +307,14 @@ def test_sigterm_stops_a_run_like_ctrl_c(recipe, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    assert err.strip().splitlines()[-1] == "trainlab: terminated (SIGTERM); the run directory is marked interrupted"
+    assert err.strip().splitlines()[-1] == ("trainlab: terminated (SIGTERM); the run directory is marked interrupted;"
+                                            f" continue with: trainlab resume {out_dir.resolve()}")
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs_run"] >= 3
     assert (out_dir / "model.keras").exists()
+    # A checkpoint where it stopped (after the step in flight): the records it counts are all there.
+    from trainlab.training import checkpoint, rundir
+
+    found, passed_over = checkpoint.newest_valid(out_dir)
+    assert passed_over == [] and found.meta["records"]["history"] == summary["epochs_run"]
+    assert found.meta["records"]["steps"] == len(rundir.read_csv(out_dir / "steps.csv"))

@@ -35,9 +35,7 @@ README = ROOT / "README.md"
 RECIPES = ROOT / "docs" / "recipes.md"
 CI = ROOT / ".ci" / "run"
 
-INSTALL_AND_RUN = (
-    "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/trainlab run examples/basic.yaml"
-)
+INSTALL_AND_RUN = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/trainlab tour"
 INSTALL_AND_TEST = 'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest -q -n 2'
 
 REGISTRIES = {
@@ -346,7 +344,7 @@ def test_error_format_is_documented():
 # --------------------------------------------------------------------------- README
 def test_readme_has_the_two_set_up_commands():
     blocks = [body.strip() for _, body in fenced_blocks(_text(README), "bash")]
-    assert INSTALL_AND_RUN in blocks
+    assert blocks[0] == INSTALL_AND_RUN, "the README's first command installs trainlab and runs the tour"
     assert INSTALL_AND_TEST in blocks
 
 
@@ -402,8 +400,10 @@ def test_readme_run_directory_table_matches_the_records():
 
 def test_docs_link_to_each_other():
     assert "(docs/recipes.md)" in _text(README)
-    assert "python benchmarks/trainer_speed.py" in _text(README)
-    assert (ROOT / "benchmarks" / "trainer_speed.py").is_file()
+    for benchmark in ("trainer_speed.py", "tour_speed.py"):
+        assert f"python benchmarks/{benchmark}" in _text(README)
+        assert (ROOT / "benchmarks" / benchmark).is_file()
+    assert "(docs/tour.md)" in _text(README) and (ROOT / "docs" / "tour.md").is_file()
 
 
 def test_models_documented():

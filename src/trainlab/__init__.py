@@ -5,6 +5,7 @@ The public API (imported lazily, so ``trainlab --help`` and config errors stay f
     import trainlab
     run = trainlab.train("examples/basic.yaml", training__epochs=20)
     run.history[-1], run.summary["best_epoch"], run.dir
+    trainlab.tour(out="runs/tour", quick=True)   # the tutorial, replayed (the tour module is callable)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "train": "trainlab.training.trainer",
+    "resume": "trainlab.training.trainer",
     "study": "trainlab.studies",
     "Run": "trainlab.training.trainer",
     "Trainer": "trainlab.training.trainer",
@@ -25,7 +27,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {
     "callbacks", "config", "data", "diagnose", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
-    "schedules", "studies", "training", "report",
+    "schedules", "studies", "training", "report", "tour", "tracking",
 }
 
 __all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)

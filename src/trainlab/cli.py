@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 
 from trainlab.errors import TrainlabError, did_you_mean
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -56,6 +58,10 @@ class _Parser(argparse.ArgumentParser):
         raise TrainlabError(name.split("/")[-1], problem)
 
 
+_MLFLOW_HELP = ("log to MLflow at this tracking URI when done (sqlite:///mlflow.db, http://HOST:5000); "
+                "short for --set tracking.mlflow.uri=URI")
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="trainlab", description="Train neural networks well with TensorFlow/Keras.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
@@ -69,8 +75,13 @@ def _parser() -> _Parser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-figures", dest="figures", action="store_false",
                      help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
+    run.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
 
-
+    resume = verbs.add_parser("resume", help="continue a run that stopped, from its newest valid checkpoint")
+    resume.add_argument("run_dir", help="a run directory written by trainlab run")
+    resume.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    resume.add_argument("--no-figures", dest="figures", action="store_false",
+                        help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
     check = verbs.add_parser("check", help="validate a recipe and print it resolved, without training")
     check.add_argument("recipe")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
@@ -83,8 +94,8 @@ def _parser() -> _Parser:
     figures = verbs.add_parser("figures", help="draw a run directory's figures from its records")
     figures.add_argument("run_dir", help="a run directory written by trainlab run")
 
-    report = verbs.add_parser("report", help="write a run directory's report.html and figures from its records")
-    report.add_argument("run_dir", help="a run directory written by trainlab run")
+    report = verbs.add_parser("report", help="write a run's (or a study's) report.html and figures from its records")
+    report.add_argument("run_dir", help="a run directory written by trainlab run, or a study directory")
 
     study = verbs.add_parser("study", help="compare recipes over several seeds (variants train together)")
     study.add_argument("study", help="a study YAML file (base recipe, vary/grid, seeds, metric)")
@@ -94,6 +105,17 @@ def _parser() -> _Parser:
     study.add_argument("--out", help="study directory (default runs/<name>-<timestamp>)")
     study.add_argument("--no-figures", dest="figures", action="store_false",
                        help="skip the figures and report.html")
+    study.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
+
+    tour = verbs.add_parser("tour", help="replay the tutorial, section by section, into one report.html")
+    tour.add_argument("--out", metavar="DIR",
+                      help="folder for report.html and every run (default runs/tour-<timestamp>)")
+    tour.add_argument("--quick", action="store_true",
+                      help="fewer epochs, seeds and samples, the same code paths (a minute or two)")
+    tour.add_argument("--only", nargs="+", type=_integer, metavar="SECTION",
+                      help="run only these sections (1-11), e.g. --only 1 4")
+    tour.add_argument("--mnist", metavar="PATH",
+                      help="a local Keras-format mnist.npz for section 8 (default: scikit-learn's bundled digits)")
     _add_tool_verbs(verbs)
     parser.verbs = dict(verbs.choices)
     return parser
@@ -137,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trainlab`` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threading.current_thread() is threading.main_thread():
-        # Python runs the handler between bytecodes: a compiled epoch in flight finishes first.
+        # While training, trainlab.training.interrupt defers this handler: the step in flight finishes
+        # and a checkpoint is written first.
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = _parse(argv)
@@ -150,9 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return {"run": _run, "check": _check, "list": _list, "figures": _figures, "show": _show,
-                    "report": _report, "optimizers": _optimizers, "schedules": _schedules,
-                    "lr-find": _lr_find, "study": _study}[args.verb](args)
+            return {"run": _run, "resume": _resume, "check": _check, "list": _list, "figures": _figures,
+                    "show": _show, "report": _report, "optimizers": _optimizers, "schedules": _schedules,
+                    "lr-find": _lr_find, "study": _study, "tour": _tour}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -162,12 +185,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A file or folder the user named that cannot be read or written (--out under a file, no permission).
         print(f"trainlab: error: {exc.filename}: cannot read or write it ({exc.strerror})", file=sys.stderr)
         return EXIT_USAGE
-    except Terminated:
-        print("trainlab: terminated (SIGTERM); the run directory is marked interrupted", file=sys.stderr)
+    except Terminated as exc:
+        print(f"trainlab: terminated (SIGTERM){_resume_hint(exc)}", file=sys.stderr)
         return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("trainlab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"trainlab: interrupted{_resume_hint(exc)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _resume_hint(exc: BaseException) -> str:
+    """``; the run directory ... trainlab resume DIR`` when training was interrupted (it says where)."""
+    dirs = getattr(exc, "run_dirs", None)
+    if not dirs or len(dirs) != 1:
+        return "; the run directory is marked interrupted" if dirs else ""
+    return f"; the run directory is marked interrupted; continue with: trainlab resume {dirs[0]}"
 
 
 class Terminated(KeyboardInterrupt):
@@ -184,26 +215,63 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainlab.report.terminal import print_run_summary
     from trainlab.training.trainer import train
 
-    overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else [])
+    overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else []) + _mlflow_override(args)
     run = train(args.recipe, out=args.out, overrides=overrides)
-    if args.figures:
+    return _finish_run(run, args.figures)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from trainlab.training.trainer import resume
+
+    run = resume(args.run_dir, verbose=0 if args.quiet else None)
+    return _finish_run(run, args.figures)
+
+
+def _finish_run(run, figures: bool) -> int:
+    """Figures and report, the summary table; status 1 when training failed (non-finite values)."""
+    from trainlab.report.terminal import print_run_summary
+
+    if figures:
         from trainlab.report import write_report
 
         write_report(run.dir, save_figures=True)  # the figures, and report.html showing them
     print_run_summary(run.summary, run.dir)
-    return 0
+    mlflow = run.recipe.tracking.mlflow
+    if mlflow is not None:
+        from trainlab.tracking import log_run
+
+        print(f"mlflow: run {log_run(run.dir, mlflow)} at {mlflow.uri}")
+    if run.summary.get("status") == "completed":
+        return 0
+    print(f"trainlab: run failed: {run.summary.get('error')}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _mlflow_override(args: argparse.Namespace) -> list[str]:
+    """``--mlflow URI`` as the ``--set`` it stands for (the URI quoted, so YAML keeps it as written)."""
+    return [f"tracking.mlflow.uri={json.dumps(args.mlflow)}"] if args.mlflow else []
 
 
 def _study(args: argparse.Namespace) -> int:
     from trainlab.report.terminal import print_study_summary
     from trainlab.studies import study
 
-    result = study(args.study, out=args.out, overrides=args.overrides, figures=args.figures)
+    result = study(args.study, out=args.out, overrides=list(args.overrides) + _mlflow_override(args),
+                   figures=args.figures)
     print_study_summary(result.dir)
+    if result.mlflow_run_id is not None:
+        print(f"mlflow: study run {result.mlflow_run_id} at {result.spec.mlflow.uri}")
     return 0
+
+
+def _tour(args: argparse.Namespace) -> int:
+    from trainlab.tour import tour
+
+    with _as_flags(only="--only", mnist="--mnist"):
+        result = tour(args.out, quick=args.quick, only=args.only, mnist=args.mnist)
+    return EXIT_FAILED if result.failed else 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -222,8 +290,21 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from trainlab.report import write_report
 
+    if (Path(args.run_dir) / "study.json").is_file():  # a study directory: its tables, figures and page
+        from trainlab.report.terminal import print_study_summary
+        from trainlab.studies._figures import study_figures
+        from trainlab.studies._report import write_study_report
+        from trainlab.studies._stats import write_tables
+
+        write_tables(args.run_dir)
+        study_figures(args.run_dir)
+        print_study_summary(args.run_dir)
+        print(write_study_report(args.run_dir))
+        return 0
     print(write_report(args.run_dir, save_figures=True))
     return 0
 

@@ -51,6 +51,46 @@ def test_nonfinite_from_history_alone(records_dir):
     assert "first_step" not in finding.evidence and "epoch 3" in finding.message
 
 
+def _events(path, rows):
+    from trainlab.training.records import EVENT_COLUMNS
+    from trainlab.training.rundir import CsvRecords
+
+    events = CsvRecords(path / "events.csv", EVENT_COLUMNS)
+    events.write(rows)
+    events.close()
+    return path
+
+
+def test_nonfinite_values_training_recovered_from_are_a_warning(records_dir):
+    path = _events(records_dir(), [
+        {"step": 57, "epoch": 6, "what": "loss", "lr": 0.5, "action": "rollback", "lr_scale": 0.5, "restored_step": 50},
+        {"step": 80, "epoch": 8, "what": "grad_norm", "lr": 0.25, "action": "rollback", "lr_scale": 0.25,
+         "restored_step": 70},
+    ])
+    finding = only(diagnose(path), "nonfinite")
+    assert finding.severity == "warning"
+    assert finding.evidence == {"events": 2, "rollbacks": 2, "first_step": 57, "first_epoch": 6, "what": "loss",
+                                "lr": 0.5, "last_action": "rollback", "lr_scale": 0.25}
+    assert finding.message == (
+        "Training met a non-finite loss 2 times, first at step 57 (epoch 6) with learning rate 0.5, and recovered:"
+        " it went back to its last good state, skipped the batch and lowered the learning rate (2 rollbacks, the"
+        " rate now x0.25 of the recipe's).")
+
+
+def test_nonfinite_values_training_gave_up_on_are_an_error(records_dir):
+    path = _events(records_dir(), [
+        {"step": 57, "epoch": 6, "what": "loss", "lr": 0.5, "action": "rollback", "lr_scale": 0.5, "restored_step": 50},
+        {"step": 58, "epoch": 6, "what": "loss", "lr": 0.25, "action": "give_up"},
+    ])
+    finding = diagnose(path)[0]
+    assert finding.rule == "nonfinite" and finding.severity == "error"
+    assert finding.message.endswith("and gave up at step 58 (epoch 6): the run failed.")
+    stopped = _events(records_dir(), [{"step": 3, "epoch": 1, "what": "grad_norm", "lr": 2.0, "action": "stop"}])
+    assert only(diagnose(stopped), "nonfinite").message == (
+        "Training produced a non-finite grad_norm at step 3 (epoch 1) with learning rate 2 and stopped"
+        " (training.on_nonfinite: stop).")
+
+
 def test_divergence_per_epoch(records_dir):
     # Falls to 0.2 at epoch 10, then climbs back to 0.9 (above the start).
     loss = [0.7 - 0.05 * e for e in range(10)] + [0.25 + 0.065 * e for e in range(1, 11)]
@@ -258,3 +298,16 @@ def test_overfitting_uses_the_true_gap_when_recorded(records_dir):
     assert finding.evidence["best_epoch"] == 8
     assert finding.evidence["final_train_loss"] == pytest.approx(true_train[-1])
     assert "inference mode" in finding.message and "from epoch 8" in finding.message
+
+
+def test_overfitting_caught_by_early_stopping_is_info(records_dir):
+    epochs = range(1, 21)
+    train = [0.5 * math.exp(-e / 10) for e in epochs]
+    val = [0.4 + 0.004 * (e - 6) ** 2 for e in epochs]
+    path = records_dir(loss=train, val_loss=val)
+    summary = json.loads((path / "summary.json").read_text())
+    summary.update(restored_best_weights=True, stopped_early=True, best_epoch=6)
+    (path / "summary.json").write_text(json.dumps(summary))
+    finding = only(diagnose(path), "overfitting")
+    assert finding.severity == "info" and finding.evidence["restored_epoch"] == 6
+    assert "restored the weights of epoch 6" in finding.message

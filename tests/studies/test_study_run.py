@@ -129,6 +129,10 @@ def test_cli_study_prints_the_ranking_and_bad_input_exits_2(tmp_path, capsys):
                      "--set", "base.training.epochs=2"]) == 0
     out = capsys.readouterr().out
     assert "is best on val_accuracy" in out and "rank" in out and "fused (4 runs together)" in out
+    assert not (tmp_path / "out" / "report.html").exists()
+    assert cli.main(["report", str(tmp_path / "out")]) == 0  # rebuilt from the study's records
+    assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "final.png").is_file()
+    capsys.readouterr()
     assert cli.main(["study", str(study_file), "--set", "seeds=[0,0]"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("trainlab: error: seeds: must be distinct")
@@ -144,3 +148,23 @@ def test_processes_executor_matches_sequential(tmp_path):
     a, b = _histories(processes), _histories(sequential)
     for key in a:
         assert a[key][-1]["val_loss"] == pytest.approx(b[key][-1]["val_loss"], rel=1e-4)
+
+
+def test_a_run_that_raises_is_reported_not_dropped(tmp_path, monkeypatch):
+    from trainlab.studies import _run
+
+    real = _run._train_group
+
+    def flaky(plans, reason, spec, study_dir, executors):
+        if plans[0].variant == "dropout":
+            raise RuntimeError("worker lost")
+        return real(plans, reason, spec, study_dir, executors)
+
+    monkeypatch.setattr(_run, "_train_group", flaky)
+    study = trainlab.study(_spec(executor="sequential", seeds=[0]), out=tmp_path / "s", figures=False)
+    rows = {r["variant"]: r for r in study.results}
+    assert rows["plain"]["status"] == "completed"
+    assert rows["dropout"]["status"] == "failed" and rows["dropout"]["error"] == "RuntimeError: worker lost"
+    with open(study.dir / "results.csv", newline="") as f:
+        assert "worker lost" in f.read()
+    assert {r["variant"]: r["n_failed"] for r in study.summary} == {"plain": 0, "dropout": 1}

@@ -148,6 +148,14 @@ def test_xla_trains_like_the_graph():
     np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
 
 
+def test_xla_shuffles_in_the_same_order_as_the_graph():
+    """XLA has no shuffle kernel; the engine draws the same stateless order outside it."""
+    x, y = _data()
+    plain = Engine([_member(7)], batch_size=32).train_epoch(x, y, seed=(3, 1))
+    xla = Engine([_member(7)], batch_size=32, jit_compile=True).train_epoch(x, y, seed=(3, 1))
+    np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
+
+
 def test_several_replicas_are_refused_not_mistrained():
     import subprocess
     import sys

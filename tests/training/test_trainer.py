@@ -162,11 +162,13 @@ def test_stock_keras_callbacks_work_unchanged(tmp_path, tiny_recipe):
 
 
 def test_terminate_on_nan_stops_a_diverging_run(tmp_path, tiny_recipe):
+    # on_nonfinite: stop records the NaN as it went (the default, rollback, would undo it).
     recipe = dict(tiny_recipe, optimizer={"name": "sgd", "learning_rate": 1e12},
-                  training={**tiny_recipe["training"], "epochs": 20})
+                  training={**tiny_recipe["training"], "epochs": 20, "on_nonfinite": "stop"})
     run = trainlab.train(recipe, out=tmp_path / "run", callbacks=[keras.callbacks.TerminateOnNaN()])
     assert run.summary["epochs_run"] < 20 and np.isnan(run.history[-1]["loss"])
     assert np.isnan(rundir.read_csv(run.dir / "steps.csv")[-1]["loss"])
+    assert run.summary["status"] == "failed" and "on_nonfinite: stop" in run.summary["error"]
 
 
 def test_recipe_callbacks_by_name_write_into_the_run_directory(tmp_path, tiny_recipe):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from trainlab.config.data import DataConfig
 from trainlab.config.loading import apply_overrides, read_yaml, reject_bool_for_number, validate
+from trainlab.config.tracking import TrackingConfig
 from trainlab.errors import TrainlabError
 
 
@@ -138,6 +139,19 @@ class TensorBoardConfig(Section):
     steps: bool = Field(True, description="per-step loss, gradient norm and learning rate scalars")
 
 
+class CheckpointConfig(Section):
+    enabled: bool = True
+    every_steps: int | None = Field(
+        None, gt=0, description="also checkpoint every N batches (None: at epoch ends only)"
+    )
+    keep: int = Field(3, gt=0, description="how many checkpoints to keep (the newest)")
+
+
+class RollbackConfig(Section):
+    lr_factor: float = Field(0.5, gt=0.0, lt=1.0, description="multiply the learning rate by this on a rollback")
+    max_rollbacks: int = Field(5, ge=0, description="give up (status failed) after this many rollbacks")
+
+
 class TrainingConfig(Section):
     epochs: int = Field(100, gt=0)
     batch_size: int = Field(32, gt=0)
@@ -158,11 +172,23 @@ class TrainingConfig(Section):
         2048, ge=0, description="re-evaluate up to N training samples in inference mode each epoch (0: off)"
     )
     verbose: int = Field(1, ge=0, le=2, description="0 silent, 1 progress bar, 2 one line per epoch")
+    checkpoint: CheckpointConfig | bool = Field(
+        default_factory=CheckpointConfig, description="checkpoints of the whole training state, for resume"
+    )
+    on_nonfinite: Literal["rollback", "stop"] = Field(
+        "rollback", description="on a NaN/inf loss or gradient: roll back to the last good state, or stop"
+    )
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
 
     @field_validator("tensorboard")
     @classmethod
     def _tensorboard_flag(cls, value: TensorBoardConfig | bool) -> TensorBoardConfig:
         return TensorBoardConfig(enabled=value) if isinstance(value, bool) else value
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_flag(cls, value: CheckpointConfig | bool) -> CheckpointConfig:
+        return CheckpointConfig(enabled=value) if isinstance(value, bool) else value
 
 
 class Recipe(Section):
@@ -177,6 +203,7 @@ class Recipe(Section):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     metrics: Literal["auto"] | list[str] = "auto"
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking (MLflow)")
 
     @field_validator("optimizer", mode="before")
     @classmethod

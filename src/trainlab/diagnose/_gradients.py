@@ -29,11 +29,16 @@ VANISHING_RATIO = 1e-2
 
 
 def nonfinite(records: Records) -> Finding | None:
-    """A NaN or inf loss or gradient norm in ``steps.csv`` or ``history.csv`` (error).
+    """A NaN or inf loss or gradient norm: met in training (``events.csv``), or in the records (error).
 
-    Any non-finite value means training broke: the weights are NaN from there on. The first
-    step is reported when ``steps.csv`` has one, else the first epoch.
+    With ``training.on_nonfinite: rollback`` (the default) training meets a non-finite value,
+    goes back to its last good state and goes on; ``events.csv`` says where and what was done.
+    A run that recovered is a warning, one that gave up (or stopped) an error. Without events,
+    any non-finite value in ``steps.csv`` or ``history.csv`` means training broke: the weights
+    are NaN from there on. The first step is reported when ``steps.csv`` has one, else the first epoch.
     """
+    if records.events:
+        return _nonfinite_events(records.events)
     step = _first_nonfinite(records.steps, ("loss", "grad_norm"))
     epoch = _first_nonfinite(records.history, ("loss", "val_loss", "grad_norm"))
     if step is None and epoch is None:
@@ -58,6 +63,35 @@ def nonfinite(records: Records) -> Finding | None:
     advice = (f"lower the learning rate 10-100x (now {fmt(lr)}), or add optimizer.global_clip_norm: 1.0;"
               " check the data for NaN/inf values and that inputs are standardized")
     return Finding("nonfinite", "error", message, evidence, advice)
+
+
+def _nonfinite_events(events: list[dict]) -> Finding:
+    """The finding for the non-finite values training met and handled (rows of ``events.csv``)."""
+    first, last = events[0], events[-1]
+    rollbacks = [e for e in events if e.get("action") == "rollback"]
+    lr, what = _float(first.get("lr")), first.get("what") or "value"
+    evidence = {"events": len(events), "rollbacks": len(rollbacks), "first_step": _int(first.get("step")),
+                "first_epoch": _int(first.get("epoch")), "what": what, "lr": lr, "last_action": last.get("action"),
+                "lr_scale": _float(rollbacks[-1].get("lr_scale")) if rollbacks else None}
+    at = f"step {evidence['first_step']} (epoch {evidence['first_epoch']}) with learning rate {fmt(lr)}"
+    times = "once" if len(events) == 1 else f"{len(events)} times"
+    rolled = (f"it went back to its last good state, skipped the batch and lowered the learning rate"
+              f" ({len(rollbacks)} rollback{'s' if len(rollbacks) != 1 else ''}, the rate now"
+              f" x{fmt(evidence['lr_scale'])} of the recipe's)") if rollbacks else ""
+    if last.get("action") == "give_up":
+        gave_up = f"gave up at step {_int(last.get('step'))} (epoch {_int(last.get('epoch'))}): the run failed"
+        message = (f"Training met a non-finite {what} {times}, first at {at}; "
+                   + (f"{rolled}, and {gave_up}." if rollbacks else f"it {gave_up} (no rollback allowed)."))
+        severity = "error"
+    elif last.get("action") == "stop":
+        message = f"Training produced a non-finite {what} at {at} and stopped (training.on_nonfinite: stop)."
+        severity = "error"
+    else:
+        message = f"Training met a non-finite {what} {times}, first at {at}, and recovered: {rolled}."
+        severity = "warning"
+    advice = (f"lower the learning rate 10-100x (it was {fmt(lr)}), or add optimizer.global_clip_norm: 1.0;"
+              " check the data for NaN/inf values and that inputs are standardized")
+    return Finding("nonfinite", severity, message, evidence, advice)
 
 
 def exploding_gradients(records: Records) -> Finding | None:

@@ -100,6 +100,14 @@ def overfitting(records: Records) -> Finding | None:
     message = (f"The model over-fits from epoch {best_epoch}: validation loss was lowest there ({fmt(val[i_best])})"
                f" and ended {rise:.0%} higher ({fmt(val[-1])}) at epoch {last_epoch} while the training loss{measured}"
                f" fell from {fmt(train_best)} to {fmt(train_last)} (gap {fmt(gap_best)} -> {fmt(gap_last)}).")
+    summary = records.summary
+    if summary.get("restored_best_weights") and summary.get("best_epoch") == best_epoch:
+        # Early stopping caught it: the saved model is the best epoch's, not an over-fitted one.
+        evidence["restored_epoch"] = best_epoch
+        message += f" Early stopping restored the weights of epoch {best_epoch}, so the saved model is not over-fitted."
+        advice = ("nothing is wrong with the saved model; to spend fewer epochs past the best one, lower"
+                  " training.early_stopping.patience, or regularize more (dropout, kernel_regularizer l2)")
+        return Finding("overfitting", "info", message, evidence, advice)
     advice = (f"add training.early_stopping with restore_best_weights: true (patience ~{OVERFIT_MIN_EPOCHS}-10),"
               " raise dropout, add weight decay (kernel_regularizer l2), use a smaller model, or get more data")
     return Finding("overfitting", "warning", message, evidence, advice)

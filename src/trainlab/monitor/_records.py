@@ -1,6 +1,6 @@
 """A run's records read back from its run directory, and the series the figures plot.
 
-Only plain files are read (``history.csv``, ``steps.csv``, ``layers.csv``,
+Only plain files are read (``history.csv``, ``steps.csv``, ``layers.csv``, ``events.csv``,
 ``summary.json``, ``recipe.yaml``, ``weights.npz``); no model, no TensorFlow. Everything here works on a run that is
 still training or that failed: the figures show whatever epochs were written.
 """
@@ -40,6 +40,8 @@ class Records:
         recipe: the text of ``recipe.yaml`` as it ran (None if absent).
         weights: per layer, per epoch, the layer's kernel values from ``weights.npz``
             (``{"dense_1": {1: array, 40: array}}``: layers in file order, epochs ascending; empty if absent).
+        events: rows of ``events.csv``: non-finite values met in training and what was done
+            (rollback, stop, give_up); empty if the file is absent.
     """
 
     history: list[dict[str, Any]]
@@ -49,6 +51,7 @@ class Records:
     run_dir: Path | None = None
     recipe: str | None = None
     weights: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -154,6 +157,7 @@ def load(run_dir: str | Path) -> Records:
         run_dir=path,
         recipe=_read_text(path / rundir.RECIPE),
         weights=_read_weights(path / rundir.WEIGHTS),
+        events=_read_csv(path / rundir.EVENTS) if (path / rundir.EVENTS).is_file() else [],
     )
 
 

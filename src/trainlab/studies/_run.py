@@ -6,6 +6,8 @@ Executors:
   program per epoch runs every member's step; the rest run one by one (the study says which).
 - ``sequential``: one run after another, each its own engine.
 - ``processes``: a pool of worker processes (one run each at a time), sized to the CPU cores.
+- ``dask``: each fusable group (split to keep every worker busy) is a task on a Dask cluster,
+  a LocalCluster or the one at ``dask_address`` (see :mod:`trainlab.studies._dask`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from trainlab.studies._spec import Plan, StudySpec
 from trainlab.studies._stats import COMPARISONS, RESULTS, STUDY, SUMMARY, read_table
 from trainlab.training import rundir
 
-RESULT_COLUMNS = ["variant", "seed", "best_value", "best_epoch", "epochs_run", "wall_time_s", "executor", "status"]
+RESULT_COLUMNS = ["variant", "seed", "best_value", "best_epoch", "epochs_run", "wall_time_s", "executor", "status",
+                  "error"]
 
 
 @dataclass
@@ -47,11 +50,17 @@ class Study:
     summary: list[dict[str, Any]] = field(default_factory=list)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     executors: dict[str, str] = field(default_factory=dict)
+    mlflow_run_id: str | None = None  # the study's parent run, when it was logged to MLflow
 
 
 def run_study(spec: StudySpec, out: str | Path | None = None, *, figures: bool = True) -> Study:
     """Train every run of ``spec`` and write the study directory (see ``docs/studies.md``)."""
+    if spec.mlflow is not None:  # a tracking store that cannot work fails now, not after the study
+        from trainlab.tracking import preflight
+
+        preflight(spec.mlflow)
     study_dir = rundir.new_run_dir(spec.name, out)
+    cluster = _dask_cluster(spec, study_dir)
     rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": "running"})
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -60,21 +69,49 @@ def run_study(spec: StudySpec, out: str | Path | None = None, *, figures: bool =
     try:
         if spec.config.executor == "processes":
             rows = _processes(spec, study_dir, executors)
+        elif cluster is not None:
+            rows = cluster.run(spec, study_dir, executors)
         else:
             for group, reason in _groups(spec):
-                rows += _train_group(group, reason, spec, study_dir, executors)
+                try:
+                    rows += _train_group(group, reason, spec, study_dir, executors)
+                except Exception as exc:  # noqa: BLE001 (one group's failure must not lose the others' results)
+                    rows += [_failed(plan, exc) for plan in group]
+                    for plan in group:
+                        executors.setdefault(plan.variant, "failed")
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        if cluster is not None:
+            cluster.close()
         rows.sort(key=lambda r: (list(spec.variants).index(r["variant"]), spec.config.seeds.index(r["seed"])))
         _write_results(study_dir, rows)
         rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": status, "executors": executors,
                                                "wall_time_s": time.perf_counter() - started})
         if rows:
             _analyse(study_dir, figures)
-    return Study(study_dir, spec, rows, _table(study_dir / SUMMARY), _table(study_dir / COMPARISONS), executors)
+    mlflow_run_id = None
+    if spec.mlflow is not None:
+        from trainlab.tracking import log_study
+
+        mlflow_run_id = log_study(study_dir, spec.mlflow)
+    return Study(study_dir, spec, rows, _table(study_dir / SUMMARY), _table(study_dir / COMPARISONS), executors,
+                 mlflow_run_id)
+
+
+def _dask_cluster(spec: StudySpec, study_dir: Path) -> Any:
+    """The dask executor's cluster, started or reached now; one that cannot be leaves no study directory behind."""
+    if spec.config.executor != "dask":
+        return None
+    from trainlab.studies._dask import DaskCluster
+
+    try:
+        return DaskCluster(spec.config)
+    except BaseException:
+        rundir.discard(study_dir)
+        raise
 
 
 # ------------------------------------------------------------------------------------------------ grouping
@@ -85,13 +122,8 @@ def _groups(spec: StudySpec) -> list[tuple[list[Plan], str | None]]:
     groups: dict[str, list[Plan]] = {}
     for plan in spec.plans:
         groups.setdefault(_fusion_key(plan), []).append(plan)
-    out = []
-    for plans in groups.values():
-        if plans[0].recipe.data.source in ("mnist",) or _streamed(plans[0]):
-            out += [([p], "streamed data trains one run at a time") for p in plans]
-        else:
-            out.append((plans, None if len(plans) > 1 else "no other run shares its data and schedule"))
-    return out
+    return [(plans, None if len(plans) > 1 else "no other run shares its data and schedule")
+            for plans in groups.values()]
 
 
 def _fusion_key(plan: Plan) -> str:
@@ -103,10 +135,6 @@ def _fusion_key(plan: Plan) -> str:
                                               "train_eval_samples", "eval_batch_size")},
     }
     return json.dumps(shared, sort_keys=True, default=str)
-
-
-def _streamed(plan: Plan) -> bool:
-    return False  # every registered source loads into memory; tf.data streams come only from Python
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -186,11 +214,18 @@ def _row(plan: Plan, summary: dict, history: list[dict], spec: StudySpec, execut
         "variant": plan.variant, "seed": plan.seed,
         "best_value": float(best_value) if best_value is not None else math.nan,
         "best_epoch": best_epoch, "epochs_run": summary.get("epochs_run"), "wall_time_s": wall,
-        "executor": executor, "status": summary.get("status"),
+        "executor": executor, "status": summary.get("status"), "error": summary.get("error"),
     }
     final = history[-1] if history else {}
     row.update({f"final_{k}": v for k, v in final.items() if k not in ("epoch", "epoch_time_s")})
     return row
+
+
+def _failed(plan: Plan, exc: BaseException) -> dict[str, Any]:
+    """The results.csv row of a run that raised: kept, with its error, never dropped."""
+    return {"variant": plan.variant, "seed": plan.seed, "best_value": math.nan, "best_epoch": None,
+            "epochs_run": None, "wall_time_s": None, "executor": None, "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _write_results(study_dir: Path, rows: Sequence[dict[str, Any]]) -> None:

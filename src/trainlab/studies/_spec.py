@@ -7,6 +7,7 @@ is resolved and checked, and a mistake is reported at the study key that caused 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -14,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainlab.config import Recipe, load_recipe
 from trainlab.config.loading import apply_overrides, parse_set, read_yaml, validate
+from trainlab.config.tracking import MlflowConfig, TrackingConfig
 from trainlab.errors import TrainlabError
 
-EXECUTORS = ("fused", "sequential", "processes")
+EXECUTORS = ("fused", "sequential", "processes", "dask")
+# A Dask scheduler's address as `dask scheduler` prints it: [protocol://]host:port.
+DASK_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
 
 
 class StudyConfig(BaseModel):
@@ -39,10 +43,18 @@ class StudyConfig(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1, description="one run per seed")
     metric: str = Field("val_loss", description="the history column that ranks the variants")
     mode: Literal["auto", "max", "min"] = Field("auto", description="auto: max for accuracy-like names, else min")
-    executor: Literal["fused", "sequential", "processes"] = Field(
+    executor: Literal["fused", "sequential", "processes", "dask"] = Field(
         "fused", description="fused: runs that can, train together in one compiled program"
     )
-    workers: int | None = Field(None, gt=0, description="processes executor: pool size (default: the CPU cores)")
+    workers: int | None = Field(
+        None, gt=0, description="processes: pool size; dask: LocalCluster workers (default: the CPU cores)"
+    )
+    dask_address: str | None = Field(
+        None, description="dask executor: the scheduler, tcp://HOST:PORT (default: a LocalCluster on this machine)"
+    )
+    tracking: TrackingConfig | None = Field(
+        None, description="log the study to MLflow (default: the base recipe's tracking)"
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -50,6 +62,23 @@ class StudyConfig(BaseModel):
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"must be distinct, got {seeds}")
         return seeds
+
+    @field_validator("dask_address")
+    @classmethod
+    def _address(cls, address: str | None) -> str | None:
+        if address is not None and not DASK_ADDRESS.fullmatch(address):
+            raise ValueError(f"must be a Dask scheduler's address, tcp://HOST:PORT, got {address!r}")
+        return address
+
+    @model_validator(mode="after")
+    def _dask_keys(self) -> StudyConfig:
+        if self.dask_address is not None and self.executor != "dask":
+            raise TrainlabError("dask_address", f"applies to executor: dask only (executor is {self.executor})",
+                                self.dask_address)
+        if self.dask_address is not None and self.workers is not None:
+            raise TrainlabError("workers", "sizes the LocalCluster; with dask_address the workers are those "
+                                "started with `dask worker`", self.workers)
+        return self
 
 
 @dataclass(frozen=True)
@@ -77,8 +106,16 @@ class StudySpec:
     mode: str
 
     def to_json(self) -> dict[str, Any]:
+        dask = {"dask_address": self.config.dask_address} if self.config.executor == "dask" else {}
         return {"name": self.name, "metric": self.config.metric, "mode": self.mode, "variants": self.variants,
-                "seeds": list(self.config.seeds), "executor": self.config.executor}
+                "seeds": list(self.config.seeds), "executor": self.config.executor, **dask}
+
+    @property
+    def mlflow(self) -> MlflowConfig | None:
+        """Where to log the study: the study's ``tracking.mlflow``, else the base recipe's (None: nowhere)."""
+        if self.config.tracking is not None:
+            return self.config.tracking.mlflow
+        return self.plans[0].recipe.tracking.mlflow
 
 
 def load_study(
@@ -112,6 +149,8 @@ def load_study(
         data = apply_overrides(data, overrides)
     source = str(spec) if isinstance(spec, (str, Path)) else None
     config = validate(StudyConfig, data, source)
+    if config.executor == "dask" and importlib.util.find_spec("distributed") is None:
+        raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask")
     base, recipe_dir = _base(config.base, recipe_dir)
     variants = _variants(config)
     mode = config.mode if config.mode != "auto" else _mode(config.metric)

@@ -476,7 +476,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return [{k: _typed(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-_TEXT = {"variant", "reference", "test", "note", "executor"}
+_TEXT = {"variant", "reference", "test", "note", "executor", "status", "error"}
 _INTS = {"seed", "n", "n_failed", "n_reference", "best_epoch", "epochs_run"}
 
 

@@ -14,6 +14,7 @@ arrays are not copied into the graph.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,22 @@ import numpy as np
 import tensorflow as tf
 
 from trainlab.errors import TrainlabError
-from trainlab.optimizers import fused_apply
+from trainlab.optimizers import fused_apply, learning_rate_scale
+
+
+class _NewEngineTraces(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" warning about engines' programs.
+
+    Every engine traces its own programs once (new models, new variables): a study or a test
+    session that builds many engines would otherwise be told, wrongly, that it retraces.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("retracing" in message and "trainlab.training.engine.Engine" in message)
+
+
+tf.get_logger().addFilter(_NewEngineTraces())
 
 
 @dataclass
@@ -75,6 +91,24 @@ class EpochSteps:
     layer_weight_norm: list[np.ndarray]
     layer_weight_l1: list[np.ndarray]
     layer_update_ratio: list[np.ndarray]
+
+    @classmethod
+    def concat(cls, parts: Sequence[EpochSteps]) -> EpochSteps:
+        """Consecutive runs of one epoch's steps as one: per-step arrays joined, the rest from the last part.
+
+        The metrics, weight norms and update ratios of the last part already cover the whole
+        epoch: metrics accumulate until they are reset, and update ratios are measured from the
+        weights at the epoch's start.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        last = parts[-1]
+        return cls(
+            np.concatenate([p.loss for p in parts]), np.concatenate([p.grad_norm for p in parts]),
+            np.concatenate([p.lr for p in parts]), np.concatenate([p.batch for p in parts]),
+            [np.concatenate(layers) for layers in zip(*(p.layer_grad_norm for p in parts))],
+            last.metrics, last.layer_weight_norm, last.layer_weight_l1, last.layer_update_ratio,
+        )
 
 
 def steps_per_epoch(n_samples: int, batch_size: int) -> int:
@@ -135,7 +169,22 @@ class Engine:
                 "strategy", "data-parallel training over several replicas is not supported yet; use one device",
                 f"{type(self.strategy).__name__} with {self.strategy.num_replicas_in_sync} replicas",
             )
-        self._train_fn = tf.function(self._train_steps, jit_compile=jit_compile, reduce_retracing=True)
+        # Each member's trainable weights at the start of the epoch, for the update ratio; variables, so
+        # an epoch run in several calls (checkpoints, interruptions, skipped batches) measures from its start.
+        self._epoch_start = [
+            [tf.Variable(v, trainable=False, name="epoch_start") for v in m.model.trainable_variables]
+            for m in self.members
+        ]
+        # Set (from any thread) to stop a compiled epoch after the step in flight; see train_epoch.
+        self.halt = tf.Variable(False, trainable=False, name="halt")
+        self._jit = bool(jit_compile)
+        self._state_fn = None  # built on first use
+        # Two programs: every member stepping (the common case, no per-member branch), and, traced only
+        # once a member has stopped, one where each member's step sits in a tf.cond on ``active``.
+        # The branches cost more to trace than the members' steps themselves (K = 12: ~3x).
+        self._train_fn = tf.function(self._all_steps, jit_compile=jit_compile, reduce_retracing=True)
+        self._masked_train_fn = tf.function(self._masked_steps, jit_compile=jit_compile, reduce_retracing=True)
+        self._masked = False  # which program is being traced
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
@@ -151,22 +200,31 @@ class Engine:
         stop: int | None = None,
         *,
         seed: tuple[int, int] | None = None,
+        reset: bool | None = None,
     ) -> EpochSteps:
         """Run steps ``[start, stop)`` of an epoch.
 
         Step ``i`` trains on ``x[order[i*batch : (i+1)*batch]]`` (the last batch may be
         smaller). The order is ``order`` if given; else, with ``seed``, a stateless shuffle
         drawn inside the compiled program (a pure function of the seed, e.g. ``(seed, epoch)``);
-        else the data's own order. Training metrics restart when ``start == 0``.
+        else the data's own order. ``reset`` (default: ``start == 0``) starts the epoch: the
+        training metrics restart and the update ratios measure from the weights as they are now.
+
+        While :attr:`halt` is true the loop stops before its next step; the result then holds
+        fewer than ``stop - start`` steps (an interruption).
         """
         if order is not None:
             source, mode = tf.cast(order, tf.int32), "order"
+        elif seed is not None and self._jit:  # XLA has no shuffle kernel: draw the same order outside it
+            source, mode = _shuffled(tf.shape(x)[0], tf.constant(seed, tf.int64)), "order"
         elif seed is not None:
             source, mode = tf.constant(seed, tf.int64), "shuffle"
         else:
             source, mode = tf.zeros([0], tf.int32), "range"
         stop = self.steps_per_epoch(len(x)) if stop is None else stop
-        out = self._train_fn(x, y, source, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), start == 0, mode)
+        reset = start == 0 if reset is None else bool(reset)
+        program = self._masked_train_fn if self._any_stopped() else self._train_fn
+        out = program(x, y, source, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), reset, mode)
         return self._unpack(out)
 
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
@@ -219,14 +277,16 @@ class Engine:
         return out
 
     def _unpack(self, out) -> EpochSteps:
-        loss, norm, lr, batch, layers, metric_values, weight_stats = out
+        loss, norm, lr, batch, layers, metric_values, weight_stats, ran = out
+        ran = int(ran)  # steps run: fewer than asked when halted (unwritten records are dropped)
         metrics = [
             {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
             for member, values in zip(self.members, metric_values)
         ]
         stats = [t.numpy() for t in weight_stats]  # per member [3, layers]: L2, L1, update ratio
         return EpochSteps(
-            loss.numpy(), norm.numpy(), lr.numpy(), batch.numpy(), [t.numpy() for t in layers], metrics,
+            loss.numpy()[:ran], norm.numpy()[:ran], lr.numpy()[:ran], batch.numpy()[:ran],
+            [t.numpy()[:ran] for t in layers], metrics,
             [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats],
         )
 
@@ -242,9 +302,20 @@ class Engine:
             for member in self.members
         ]
 
+    def _any_stopped(self) -> bool:
+        return len(self.members) > 1 and not bool(np.all(self.active.numpy()))
+
+    def _all_steps(self, *args):
+        self._masked = False
+        return self._train_steps(*args)
+
+    def _masked_steps(self, *args):
+        self._masked = True
+        return self._train_steps(*args)
+
     def _train_steps(self, x, y, source, start, stop, reset, mode):
         if reset:
-            self._reset_metrics("metrics")
+            self._start_epoch()
         n = tf.shape(x)[0]
         if mode == "order":
             order = source
@@ -253,26 +324,40 @@ class Engine:
         else:
             order = tf.range(n, dtype=tf.int32)
         records = self._records(stop - start)
-        initial = self._snapshot()
-        for step in tf.range(start, stop):
-            lo = step * self.batch_size
-            idx = order[lo : tf.minimum(lo + self.batch_size, n)]
-            records = self._write(records, step - start, self._step(tf.gather(x, idx), tf.gather(y, idx)))
-        return self._finish(records, initial)
+        ran = tf.constant(0)
+        if self._jit:  # XLA compiles no early exit from the loop: a halt waits for the end of the call
+            for step in tf.range(start, stop):
+                records = self._write(records, step - start, self._batch_step(x, y, order, n, step))
+                ran += 1
+        else:
+            for step in tf.range(start, stop):
+                if self.halt:
+                    break
+                records = self._write(records, step - start, self._batch_step(x, y, order, n, step))
+                ran += 1
+        return (*self._finish(records), ran)
+
+    def _batch_step(self, x, y, order, n, step):
+        lo = step * self.batch_size
+        idx = order[lo : tf.minimum(lo + self.batch_size, n)]
+        return self._step(tf.gather(x, idx), tf.gather(y, idx))
 
     def _train_dataset(self, dataset):
-        self._reset_metrics("metrics")
+        self._masked = len(self.members) > 1  # traced once: members may stop later
+        self._start_epoch()
         records = self._records(0)
-        initial = self._snapshot()
         i = tf.constant(0)
         for xb, yb in dataset:
             records = self._write(records, i, self._step(xb, yb))
             i += 1
-        return self._finish(records, initial)
+        return (*self._finish(records), i)
 
-    def _snapshot(self):
-        """Every member's trainable weights as they are now (copies), to measure the update."""
-        return [[tf.identity(v) for v in m.model.trainable_variables] for m in self.members]
+    def _start_epoch(self):
+        """Restart the training metrics; keep the weights as they are now, to measure the epoch's update."""
+        self._reset_metrics("metrics")
+        for member, start in zip(self.members, self._epoch_start):
+            for variable, copy in zip(member.model.trainable_variables, start):
+                copy.assign(variable)
 
     def _records(self, size):
         dynamic = isinstance(size, int) and size == 0
@@ -283,10 +368,10 @@ class Engine:
     def _write(self, records, i, stats):
         return tuple(r.write(i, s) for r, s in zip(records, stats))
 
-    def _finish(self, records, initial):
+    def _finish(self, records):
         stacked = [r.stack() for r in records]
         weight_stats = []
-        for member, groups, before in zip(self.members, self._groups, initial):
+        for member, groups, before in zip(self.members, self._groups, self._epoch_start):
             variables = member.model.trainable_variables
             l2, l1, ratio = [], [], []
             for _, idx in groups:
@@ -309,7 +394,7 @@ class Engine:
     def _replica_step(self, xb, yb):
         losses, norms, lrs, layers = [], [], [], []
         for k, member in enumerate(self.members):
-            if len(self.members) == 1:
+            if not self._masked:
                 loss, norm, lr, layer = self._member_step(k, member, xb, yb)
             else:
                 nan = tf.constant(np.nan, tf.float32)
@@ -344,6 +429,78 @@ class Engine:
         for metric in member.metrics:
             metric.update_state(yb, pred)
         return tf.cast(loss, tf.float32), norm, lr, layer_norms
+
+    # ------------------------------------------------------------------ state
+    def state_variables(self, k: int) -> list:
+        """Every variable of member ``k`` that training changes: what a checkpoint must hold.
+
+        The model's variables (weights, batch-norm statistics, dropout seed states), the
+        optimizer's (iteration count, slots, a constant learning rate), the scale of a
+        :class:`~trainlab.schedules.Scaled` schedule, the training metrics' totals, and the
+        weights at the start of the epoch (the update ratios measure from them).
+        """
+        member = self.members[k]
+        scale = learning_rate_scale(member.optimizer)
+        candidates = [
+            *member.model.variables, *member.optimizer.variables, *([scale] if scale is not None else []),
+            *(v for metric in member.metrics for v in metric.variables), *self._epoch_start[k],
+        ]
+        found, seen = [], set()
+        for variable in candidates:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                found.append(variable)
+        return found
+
+    def state_layout(self, k: int) -> list[tuple[str, str, tuple[int, ...]]]:
+        """``(path, dtype, shape)`` of each of :meth:`state_variables`, in order."""
+        return [(_path(v), _dtype(v), tuple(int(d) for d in v.shape)) for v in self._variables_of(k)]
+
+    def read_state(self) -> list[dict[str, np.ndarray]]:
+        """Every member's state variables, read in one compiled call: per member, one flat array per dtype.
+
+        The layout (which variable sits where) is :meth:`state_layout`: variables of one dtype
+        follow each other in that order.
+        """
+        if self._state_fn is None:
+            self._variables_of(0)
+            self._state_fn = tf.function(self._read_state)
+        return [{dtype: t.numpy() for dtype, t in flats.items()} for flats in self._state_fn()]
+
+    def write_state(self, k: int, flats: dict[str, np.ndarray]) -> None:
+        """Put back member ``k``'s variables from :meth:`read_state`'s arrays.
+
+        Raises:
+            ValueError: the arrays do not fit the variables (another model or optimizer).
+        """
+        variables = self._variables_of(k)
+        offsets: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        for v in variables:
+            sizes[_dtype(v)] = sizes.get(_dtype(v), 0) + int(np.prod(v.shape, dtype=np.int64))
+        if sorted(sizes) != sorted(flats) or any(flats[d].size != n for d, n in sizes.items()):
+            found = {d: int(a.size) for d, a in flats.items()}
+            raise ValueError(f"the saved state ({found} values by dtype) does not fit this model ({sizes})")
+        for v in variables:
+            dtype, size = _dtype(v), int(np.prod(v.shape, dtype=np.int64))
+            at = offsets.get(dtype, 0)
+            v.assign(flats[dtype][at : at + size].reshape(tuple(v.shape)))
+            offsets[dtype] = at + size
+
+    def _variables_of(self, k: int) -> list:
+        if not hasattr(self, "_state_vars"):
+            self._state_vars = [self.state_variables(i) for i in range(len(self.members))]
+        return self._state_vars[k]
+
+    def _read_state(self):
+        out = []
+        for variables in self._state_vars:
+            groups: dict[str, list] = {}
+            for v in variables:
+                value = v.value if isinstance(v, keras.Variable) else v.read_value()
+                groups.setdefault(_dtype(v), []).append(tf.reshape(value, [-1]))
+            out.append({dtype: tf.concat(values, 0) for dtype, values in groups.items()})
+        return out
 
     # ------------------------------------------------------------------ probes
     def activation_stats(self, x: tf.Tensor) -> list[dict[str, dict[str, float]]]:
@@ -465,6 +622,20 @@ class Engine:
             for m in self.members
         ])
         return total / tf.maximum(n, 1.0) + penalties, self._metric_results("val_metrics")
+
+
+def _dtype(variable) -> str:
+    return tf.as_dtype(variable.dtype).name
+
+
+def _path(variable) -> str:
+    return getattr(variable, "path", None) or variable.name
+
+
+@tf.function(reduce_retracing=True)
+def _shuffled(n: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """The epoch order the compiled program draws for ``seed`` (the same op, outside XLA)."""
+    return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int32), seed=seed)
 
 
 _SATURATING = {"relu": "dead", "sigmoid": "saturated_sigmoid", "tanh": "saturated_tanh"}

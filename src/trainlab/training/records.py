@@ -31,6 +31,11 @@ STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm", "lr"]
 LAYER_COLUMNS = [
     "epoch", "layer", "grad_norm", "weight_norm", "weight_l1", "update_ratio", "dead_fraction", "saturated_fraction",
 ]
+# events.csv: a non-finite loss or gradient met at ``step`` (the optimizer step the batch would have
+# been), what was non-finite, the learning rate the step used, and what was done: ``rollback`` (with
+# the share of the recipe's learning rate the rollbacks left, ``lr_scale``, and ``restored_step``,
+# the step whose state was put back), ``stop`` or ``give_up``.
+EVENT_COLUMNS = ["step", "epoch", "what", "lr", "action", "lr_scale", "restored_step"]
 FLUSH_SECONDS = 3
 WEIGHT_SAMPLES = 10_000  # kernel values kept per layer in weights.npz (evenly spaced when there are more)
 
@@ -45,6 +50,12 @@ class Records:
         histogram_freq: weight histograms every N epochs (0: none); needs ``model``.
         step_scalars: per-step scalars in TensorBoard.
         model: the model whose weights the histograms show.
+        keep: continue a run's records (resume): how many rows of each file to keep,
+            ``{"history": n, "steps": n, "layers": n, "events": n}``; the rows after them, written
+            after the checkpoint the run resumes from, are dropped. None: new files.
+
+    Raises:
+        ValueError: with ``keep``, a file is missing rows or has another header.
     """
 
     def __init__(
@@ -55,16 +66,50 @@ class Records:
         histogram_freq: int = 0,
         step_scalars: bool = True,
         model: keras.Model | None = None,
+        keep: Mapping[str, int] | None = None,
     ) -> None:
-        self.history = rundir.CsvRecords(run_dir / rundir.HISTORY, history_columns)
-        self.steps = rundir.CsvRecords(run_dir / rundir.STEPS, STEP_COLUMNS)
-        self.layers = rundir.CsvRecords(run_dir / rundir.LAYERS, LAYER_COLUMNS)
+        keep = dict(keep) if keep is not None else None
+        count = (lambda name: keep.get(name, 0)) if keep is not None else (lambda name: None)  # noqa: E731
+        self.history = rundir.CsvRecords(run_dir / rundir.HISTORY, history_columns, count("history"))
+        self.steps = rundir.CsvRecords(run_dir / rundir.STEPS, STEP_COLUMNS, count("steps"))
+        self.layers = rundir.CsvRecords(run_dir / rundir.LAYERS, LAYER_COLUMNS, count("layers"))
+        self._events_path = run_dir / rundir.EVENTS
+        self.events: rundir.CsvRecords | None = None  # created at the first event
+        if keep is not None and count("events"):
+            self.events = rundir.CsvRecords(self._events_path, EVENT_COLUMNS, count("events"))
+        elif keep is not None:
+            self._events_path.unlink(missing_ok=True)  # events of a stretch the resumed run replays
         # The rows written so far, kept for the diagnosis at the end of the run (no re-read of the files).
-        self.step_rows: list[dict[str, Any]] = []
-        self.layer_rows: list[dict[str, Any]] = []
+        # Blank cells of rows read back are left out, as in rows written by this process.
+        present = lambda rows: [{k: v for k, v in r.items() if v is not None} for r in rows]  # noqa: E731
+        self.history_rows: list[dict[str, Any]] = present(self.history.kept)
+        self.step_rows: list[dict[str, Any]] = present(self.steps.kept)
+        self.layer_rows: list[dict[str, Any]] = present(self.layers.kept)
+        self.event_rows: list[dict[str, Any]] = present(self.events.kept) if self.events is not None else []
         self._board = _Board(run_dir / rundir.TENSORBOARD, histogram_freq, step_scalars, model) if tensorboard else None
         self._weights_path = run_dir / rundir.WEIGHTS
         self._kernels: dict[int, dict[str, np.ndarray]] = {}  # the first and the latest epoch
+
+    def counts(self) -> dict[str, int]:
+        """Rows written so far to each file (what a checkpoint keeps, to cut the files back on resume)."""
+        return {"history": len(self.history_rows), "steps": len(self.step_rows), "layers": len(self.layer_rows),
+                "events": len(self.event_rows)}
+
+    def write_event(self, row: Mapping[str, Any]) -> None:
+        """Record a non-finite value met and what was done (``events.csv``, created at the first event)."""
+        if self.events is None:
+            self.events = rundir.CsvRecords(self._events_path, EVENT_COLUMNS)
+        self.events.write([row])
+        self.event_rows.append(dict(row))
+
+    @property
+    def kernels(self) -> dict[int, dict[str, np.ndarray]]:
+        """The kernel samples kept for ``weights.npz``: ``{epoch: {layer: values}}`` (first and latest epoch)."""
+        return self._kernels
+
+    @kernels.setter
+    def kernels(self, value: Mapping[int, Mapping[str, np.ndarray]]) -> None:
+        self._kernels = {int(e): dict(ks) for e, ks in value.items()}
 
     def write_epoch(
         self, row: Mapping[str, Any], steps: Mapping[str, np.ndarray], first_step: int, layers: list[dict[str, Any]]
@@ -79,6 +124,7 @@ class Records:
         self.history.write([row])
         self.steps.write(step_rows)
         self.layers.write(layers)
+        self.history_rows.append(dict(row))
         self.step_rows.extend(step_rows)
         self.layer_rows.extend(layers)
         if self._board is not None:
@@ -105,8 +151,9 @@ class Records:
             self._board.write_histograms(epoch, gradients)
 
     def close(self) -> None:
-        for records in (self.history, self.steps, self.layers):
-            records.close()
+        for records in (self.history, self.steps, self.layers, self.events):
+            if records is not None:
+                records.close()
         if self._board is not None:
             self._board.close()
         if self._kernels:

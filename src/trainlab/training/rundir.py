@@ -1,9 +1,10 @@
 """The run directory: the contract between training and everything after it.
 
-Files (see docs/recipes.md): ``recipe.yaml`` (resolved), ``history.csv`` (one row per
+Files (see README.md): ``recipe.yaml`` (resolved), ``history.csv`` (one row per
 epoch), ``steps.csv`` (one row per step), ``layers.csv`` (per-layer norms per epoch),
-``summary.json``, ``model.keras``, ``weights.npz`` (kernel values after the first and the last
-epoch) and ``tensorboard/``. Records are plain CSV/JSON so
+``events.csv`` (non-finite values met and what was done), ``summary.json``, ``model.keras``,
+``weights.npz`` (kernel values after the first and the last epoch), ``tensorboard/`` and
+``state/`` (checkpoints, for ``trainlab resume``). Records are plain CSV/JSON so
 figures, diagnosis and reports can be rebuilt from them without a model.
 """
 
@@ -32,6 +33,8 @@ RECIPE = "recipe.yaml"
 MODEL = "model.keras"
 TENSORBOARD = "tensorboard"
 WEIGHTS = "weights.npz"
+EVENTS = "events.csv"
+STATE = "state"
 
 
 def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
@@ -43,15 +46,20 @@ def new_run_dir(name: str, out: str | Path | None = None, root: str | Path = "ru
         root: where default folders go.
 
     Raises:
-        TrainlabError: ``out`` exists and is not an empty folder.
+        TrainlabError: ``out`` is empty text, exists and is not an empty folder, or cannot be created.
     """
     if out is not None:
+        if not str(out).strip():
+            raise TrainlabError("--out", "must name a folder (it is empty)", str(out))
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise TrainlabError(str(path), "is a file, not a folder; choose a new --out folder")
         if path.exists() and any(path.iterdir()):
             raise TrainlabError(str(path), "already exists and is not empty; choose a new --out folder")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # under a file, no permission, a read-only file system
+            raise TrainlabError(str(path), f"cannot create the folder ({exc.strerror}); choose another --out") from None
         return path.resolve()
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
     base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -113,14 +121,33 @@ class CsvRecords:
     Args:
         path: the file to create.
         columns: the header; rows may omit columns (blank cells).
+        keep: continue an existing file after its first ``keep`` rows (a resumed run): the
+            rows after them are dropped (the file is rewritten atomically) and new rows appended.
+            None: a new file.
+
+    Raises:
+        ValueError: with ``keep``, the file's header differs or it has fewer rows (see :func:`count_rows`).
     """
 
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+    def __init__(self, path: Path, columns: Sequence[str], keep: int | None = None) -> None:
         self.path = path
         self.columns = list(columns)
-        self._file = open(path, "w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
+        self.kept: list[dict[str, Any]] = []
+        if keep is None:
+            self._file = open(path, "w", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+            self._writer.writeheader()
+        else:
+            lines = _record_lines(path, self.columns, keep)
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                f.writelines(lines)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            self.kept = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+            self._file = open(path, "a", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         self._file.flush()
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -130,6 +157,30 @@ class CsvRecords:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def count_rows(path: Path, columns: Sequence[str]) -> int:
+    """The complete rows of a records CSV written with ``columns`` (a last line cut short is not counted).
+
+    Raises:
+        ValueError: the file is missing or its header is not ``columns``.
+    """
+    return len(_record_lines(path, columns, None)) - 1
+
+
+def _record_lines(path: Path, columns: Sequence[str], keep: int | None) -> list[str]:
+    """The header and the first ``keep`` complete rows (all, for None) of a records CSV, as lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path.name} is missing") from None
+    lines = text.splitlines(keepends=True)
+    if not lines or next(csv.reader(lines[:1])) != list(columns):
+        raise ValueError(f"{path.name} does not have the header this run writes")
+    complete = [line for line in lines[1:] if line.endswith("\n")]  # a row cut short by a crash is dropped
+    if keep is not None and len(complete) < keep:
+        raise ValueError(f"{path.name} has {len(complete)} rows, fewer than the {keep} the checkpoint counts")
+    return [lines[0], *(complete if keep is None else complete[:keep])]
 
 
 def _number(text: str | None) -> Any:

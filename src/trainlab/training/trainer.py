@@ -7,6 +7,7 @@ callback protocol, writing records as it goes, then the summary.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -25,9 +26,11 @@ from trainlab import data as tl_data
 from trainlab import losses, metrics, models, optimizers
 from trainlab.config import Recipe, load_recipe, parse_set
 from trainlab.errors import TrainlabError
-from trainlab.training import rundir
+from trainlab.training import checkpoint, rundir
 from trainlab.training.engine import Engine, Member, steps_per_epoch
-from trainlab.training.records import Records
+from trainlab.training.interrupt import Interrupts
+from trainlab.training.loop import EpochLoop, Resume
+from trainlab.training.records import EVENT_COLUMNS, LAYER_COLUMNS, STEP_COLUMNS, Records
 
 
 @dataclass
@@ -91,6 +94,93 @@ def train(
     return Trainer(recipe_obj, name=name, base_dir=base_dir, model=model, data=data).fit(out, callbacks)
 
 
+def resume(
+    run_dir: str | Path,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    *,
+    model: keras.Model | None = None,
+    data: Any = None,
+    verbose: int | None = None,
+) -> Run:
+    """Continue a run that stopped (killed, interrupted, failed) from its newest valid checkpoint.
+
+    The run goes on in its own directory, with the recipe it ran (its ``recipe.yaml``): the
+    records are cut back to the checkpoint and continued, so that the finished run directory
+    equals that of a run never stopped. A checkpoint that is damaged or cut short (or whose
+    records are) is passed over, with a warning, for the one before; with none, the run starts
+    again from its first epoch.
+
+    Args:
+        run_dir: the run directory ``trainlab run`` or :func:`train` wrote.
+        callbacks: the extra callbacks the run was given (their state is restored when they
+            define ``get_state``/``set_state``).
+        model: the ``keras.Model`` the run was given, when it came from Python (built afresh).
+        data: the data the run was given, when it came from Python.
+        verbose: the progress display (0, 1, 2) instead of the recipe's ``training.verbose``.
+
+    Returns:
+        The :class:`Run`, as :func:`train` returns it.
+
+    Raises:
+        TrainlabError: not a run directory, a run that completed, or one whose model or data
+            came from Python and are not given.
+
+    Example:
+        >>> run = trainlab.resume("runs/basic-20250101-120000")
+        >>> run.summary["status"]
+        'completed'
+    """
+    path = Path(run_dir)
+    summary = _resumable(path)
+    given = _given_from_python(path / rundir.RECIPE)
+    missing = [what for what, obj in (("model", model), ("data", data)) if what in given and obj is None]
+    if missing:
+        raise TrainlabError(
+            str(path), f"this run's {' and '.join(missing)} came from Python; pass it again: trainlab.resume("
+            f"run_dir, {', '.join(m + '=...' for m in missing)})",
+        )
+    overrides = {"training.verbose": verbose} if verbose is not None else None
+    recipe_obj, _, name = load_recipe(path / rundir.RECIPE, overrides)
+    trainer = Trainer(recipe_obj, name=summary.get("name") or name, base_dir=path, model=model, data=data)
+    found, passed_over = checkpoint.newest_valid(path, check=trainer._usable)
+    for note in passed_over:
+        warnings.warn(f"{path / checkpoint.FOLDER / note}; trying an earlier checkpoint", stacklevel=2)
+    return fit_together([trainer], [path], [callbacks], resume=[Resume(path.resolve(), found)])[0]
+
+
+def _resumable(path: Path) -> dict[str, Any]:
+    """The summary of a run directory that can be resumed."""
+    if path.is_file():
+        raise TrainlabError(str(path), "is a file, not a run directory (give the folder trainlab run wrote)")
+    if not path.is_dir():
+        raise TrainlabError(str(path), "is not a run directory (no such folder)")
+    missing = [name for name in (rundir.RECIPE, rundir.SUMMARY) if not (path / name).is_file()]
+    if missing:
+        raise TrainlabError(str(path), f"is not a run directory (no {' and no '.join(missing)})")
+    try:
+        summary = json.loads((path / rundir.SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TrainlabError(str(path / rundir.SUMMARY), f"is not valid JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise TrainlabError(str(path / rundir.SUMMARY), "must hold a JSON object", type(summary).__name__)
+    if summary.get("status") == "completed":
+        raise TrainlabError(str(path), "the run has completed; there is nothing to resume", "completed")
+    return summary
+
+
+def _given_from_python(recipe_path: Path) -> list[str]:
+    """What :meth:`Trainer._recipe_note` says came from Python (``model``, ``data``), from the recipe's header."""
+    try:
+        first = recipe_path.read_text(encoding="utf-8").splitlines()[:1]
+    except (OSError, UnicodeDecodeError):
+        return []
+    head = first[0] if first else ""
+    if not head.startswith("# This run's "):
+        return []
+    what = head.removeprefix("# This run's ").split(" came from Python")[0]
+    return [w for w in ("model", "data") if w in what.split(" and ")]
+
+
 class Trainer:
     """Prepares everything a recipe names and runs the epoch loop (one member)."""
 
@@ -105,6 +195,7 @@ class Trainer:
         loaded_data: Any = None,
     ) -> None:
         self.name = recipe.name or name
+        self.base_dir = base_dir
         self.given_model, self.given_data = model, data
         seed_everything(recipe.seed, recipe.deterministic)
         # The data (generation, splits, batch order) follow data.seed when set: a study's seeds then vary
@@ -168,34 +259,84 @@ class Trainer:
         """Train, writing the run directory as it goes; see :func:`train`."""
         return fit_together([self], [out], [callbacks])[0]
 
-    def _open(self, out: str | Path | None, callbacks: Sequence[keras.callbacks.Callback] | None) -> None:
-        """Make the run directory; write the resolved recipe; build the callback list and the records writers."""
+    def _open(
+        self, out: str | Path | None, callbacks: Sequence[keras.callbacks.Callback] | None,
+        resume: Resume | None = None, checkpoints: bool = True,
+    ) -> None:
+        """Make the run directory (or reopen it, to resume); write the resolved recipe; build the
+        callback list, the records writers and the checkpoint writer."""
         training = self.recipe.training
-        has_val = "val" in self.splits
-        run_dir = rundir.new_run_dir(self.name, out)
+        run_dir = rundir.new_run_dir(self.name, out) if resume is None else resume.dir
         try:  # a mistake found while setting up leaves no half-made run directory behind
-            rundir.write_yaml(run_dir / rundir.RECIPE, self.recipe.model_dump(mode="json"), header=self._recipe_note())
+            if resume is None:
+                rundir.write_yaml(run_dir / rundir.RECIPE, self._recipe_dump(), header=self._recipe_note())
             cb_list = keras.callbacks.CallbackList(
                 self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
                 steps=self._steps_per_epoch(), verbose=0,
             )
-            names = [m.name for m in self.member.metrics]
-            columns = ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
-                       *([f"val_{n}" for n in names] if has_val else []),
-                       *([f"train_eval_{n}" for n in ["loss", *names]] if self.train_eval else []),
-                       "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+            keep = None
+            if resume is not None:  # the records as they were at the checkpoint (nothing, without one)
+                keep = resume.checkpoint.meta["records"] if resume.checkpoint is not None else {}
+                checkpoint.discard_after(run_dir, resume.checkpoint)
             tb = training.tensorboard
             records = Records(
-                run_dir, columns, tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
-                step_scalars=tb.steps, model=self.model,
+                run_dir, self._history_columns(), tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
+                step_scalars=tb.steps, model=self.model, keep=keep,
             )
         except BaseException:
-            rundir.discard(run_dir)
+            if resume is None:
+                rundir.discard(run_dir)
             raise
-        monitor = self._monitor(has_val)
+        monitor = self._monitor("val" in self.splits)
+        writer = checkpoint.Writer(run_dir, training.checkpoint.keep) if checkpoints and training.checkpoint.enabled \
+            else None
         self.state = _RunState(run_dir, cb_list, records, monitor, {"status": "running", "name": self.name,
-                                                                     "monitor": monitor})
+                                                                     "monitor": monitor}, writer=writer)
         rundir.write_json(run_dir / rundir.SUMMARY, self.state.summary)
+
+    def _history_columns(self) -> list[str]:
+        has_val = "val" in self.splits
+        names = [m.name for m in self.member.metrics]
+        return ["epoch", "loss", *(["val_loss"] if has_val else []), *names,
+                *([f"val_{n}" for n in names] if has_val else []),
+                *([f"train_eval_{n}" for n in ["loss", *names]] if self.train_eval else []),
+                "lr", "grad_norm", "grad_norm_max", "epoch_time_s"]
+
+    def _recipe_dump(self) -> dict[str, Any]:
+        """The resolved recipe as written to the run directory; a relative data path made absolute,
+        so that the file re-runs (and the run resumes) from any folder."""
+        dumped = self.recipe.model_dump(mode="json")
+        path = dumped.get("data", {}).get("path")
+        if path and self.given_data is None and not Path(path).expanduser().is_absolute():
+            base = Path(self.base_dir) if self.base_dir is not None else Path.cwd()
+            dumped["data"]["path"] = str((base / Path(path).expanduser()).absolute())
+        return dumped
+
+    def _usable(self, found: checkpoint.Checkpoint) -> None:
+        """Raise :class:`~trainlab.training.checkpoint.DamagedCheckpoint` when the records lack rows it counts.
+
+        Raises:
+            TrainlabError: the checkpoint holds another model's or optimizer's variables.
+        """
+        layout = [[path, dtype, list(shape)] for path, dtype, shape in self.engine.state_layout(self.index)]
+        saved = found.meta.get("variables", [])
+        if [v[1:] for v in saved] != [v[1:] for v in layout]:
+            raise TrainlabError(
+                str(found.path), f"does not fit the run's model and optimizer: it holds {len(saved)} variables,"
+                f" the run {len(layout)}, or their shapes differ (was recipe.yaml edited?)",
+            )
+        files = {"history": (rundir.HISTORY, self._history_columns()), "steps": (rundir.STEPS, STEP_COLUMNS),
+                 "layers": (rundir.LAYERS, LAYER_COLUMNS), "events": (rundir.EVENTS, EVENT_COLUMNS)}
+        run_dir = found.path.parent.parent
+        for key, count in found.meta["records"].items():
+            if count:
+                name, columns = files[key]
+                try:
+                    have = rundir.count_rows(run_dir / name, columns)
+                except ValueError as exc:
+                    raise checkpoint.DamagedCheckpoint(str(exc)) from None
+                if have < count:
+                    raise checkpoint.DamagedCheckpoint(f"{name} has {have} rows, fewer than the {count} it counts")
 
     def _end_epoch(
         self, epoch: int, steps: Any, logs: dict[str, float], activations: list[dict[str, Any]], tick: float
@@ -206,25 +347,30 @@ class Trainer:
         run there leaves a history that agrees with the files.
         """
         state, k = self.state, self.index
-        logs["lr"] = float(steps.lr[-1, k])
+        ran = np.isfinite(steps.lr[:, k])  # steps it sat out (a skipped batch in a fused study) have lr NaN
+        logs["lr"] = float(steps.lr[ran, k][-1]) if ran.any() else float("nan")
         row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
-        member_steps = {"loss": steps.loss[:, k], "grad_norm": steps.grad_norm[:, k], "lr": steps.lr[:, k]}
+        member_steps = {"loss": steps.loss[ran, k], "grad_norm": steps.grad_norm[ran, k], "lr": steps.lr[ran, k]}
         layers = self._layer_rows(epoch + 1, steps, activations[k])
         state.records.write_epoch(row, member_steps, state.steps_done + 1, layers)
         state.records.write_weights(epoch + 1, self.model, lambda: self.engine.gradients(*self.probe)[k])
-        state.steps_done += len(steps.loss)
+        state.steps_done += int(ran.sum())
         state.history.append(row)
         state.cb_list.on_epoch_end(epoch, {k_: v for k_, v in logs.items()})
 
     def _close(self, status: str, error: str | None, started: float) -> Run:
-        """Finish the run directory: records closed, weights saved, summary and diagnosis written."""
+        """Finish the run directory: checkpoints and records closed, weights saved, summary and diagnosis written."""
         state = self.state
+        if state.failure is not None:  # training gave up on non-finite values (see training.on_nonfinite)
+            status, error = "failed", state.failure
         summary = state.summary
         summary["status"] = status
         if error is not None:
             summary["error"] = error
+        if state.writer is not None:
+            state.writer.close()
         state.records.close()
-        summary.update(self._summary(state.history, state.monitor, started, state.cb_list.callbacks))
+        summary.update(self._summary(state.history, state.monitor, started - state.earlier_s, state.cb_list.callbacks))
         if status == "completed":
             summary["test"] = self._test_metrics()
         if status in ("completed", "interrupted"):  # an interrupted run keeps its weights
@@ -234,16 +380,26 @@ class Trainer:
         return Run(state.dir, self.recipe, state.history, summary, self.model, self.data)
 
     # ----------------------------------------------------------------- helpers
-    def _train_epoch(self, epoch: int) -> Any:
+    def _train_epoch(
+        self, epoch: int, start: int = 0, stop: int | None = None, reset: bool | None = None,
+        skip: Sequence[int] = (),
+    ) -> Any:
+        """Train batches ``[start, stop)`` of ``epoch`` (in-memory data), or the epoch less the batches
+        ``skip`` (a stream, which always runs whole)."""
         training = self.recipe.training
         if not self.streamed:
             x, y = self.splits["train"]
             # The order is a pure function of (seed, epoch): a resumed run sees the same batches.
-            return self.engine.train_epoch(x, y, seed=(self.data_seed, epoch) if training.shuffle else None)
+            return self.engine.train_epoch(x, y, start=start, stop=stop, reset=reset,
+                                           seed=(self.data_seed, epoch) if training.shuffle else None)
         ds = self.splits["train"]
         if training.shuffle:
             ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
-        return self.engine.train_epoch_dataset(ds.batch(training.batch_size).prefetch(tf.data.AUTOTUNE))
+        ds = ds.batch(training.batch_size)
+        if skip:  # batches given up after a non-finite loss (a rollback)
+            skipped = tf.constant(sorted(skip), tf.int64)
+            ds = ds.enumerate().filter(lambda i, xy: tf.reduce_all(i != skipped)).map(lambda i, xy: xy)
+        return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
     def _evaluate(self, split: str) -> dict[str, float]:
         return self._evaluate_all(split)[self.index]
@@ -351,12 +507,19 @@ class _RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
     steps_done: int = 0
     stopped: bool = False
+    failure: str | None = None  # why training gave up (non-finite values); the run then failed
+    rollbacks: int = 0
+    earlier_s: float = 0.0  # wall time of the sessions before a resume
+    good: dict[str, np.ndarray] | None = None  # the state variables at the last checkpoint, for rollbacks
+    writer: checkpoint.Writer | None = None
 
 
 def fit_together(
     trainers: Sequence[Trainer],
     outs: Sequence[str | Path | None] | None = None,
     callbacks: Sequence[Sequence[keras.callbacks.Callback] | None] | None = None,
+    *,
+    resume: Sequence[Resume | None] | None = None,
 ) -> list[Run]:
     """Train prepared trainers together, in one engine: K members, one compiled program per epoch.
 
@@ -364,6 +527,13 @@ def fit_together(
     keeps its own run directory, callbacks (a member that early stopping stops is frozen and
     sits out the rest), records, summary and diagnosis; all see the same batches, so they must
     share the data (the same object), batch size, epochs, shuffling and validation frequency.
+    The epoch loop itself (checkpoints, rollbacks, interruptions) is :class:`~trainlab.training.loop.EpochLoop`.
+
+    Args:
+        trainers: the prepared trainers.
+        outs: each run's directory (None: a new one under ``runs/``).
+        callbacks: each run's extra callbacks.
+        resume: per run, None for a new run or a :class:`Resume` to continue one in its directory.
 
     Raises:
         ValueError: the trainers cannot train together (see :func:`fusable`).
@@ -371,6 +541,7 @@ def fit_together(
     trainers = list(trainers)
     outs = list(outs or [None] * len(trainers))
     callbacks = list(callbacks or [None] * len(trainers))
+    resume = list(resume or [None] * len(trainers))
     lead = trainers[0]
     if len(trainers) > 1:
         reason = fusable(trainers)
@@ -383,72 +554,38 @@ def fit_together(
             trainer.engine, trainer.index = engine, k
     opened: list[Trainer] = []
     try:
-        for trainer, out, cbs in zip(trainers, outs, callbacks):
-            trainer._open(out, cbs)
+        for trainer, out, cbs, again in zip(trainers, outs, callbacks, resume):
+            # Checkpoint files are written for single runs; a fused study's runs keep theirs in memory (rollbacks).
+            trainer._open(out, cbs, again, checkpoints=len(trainers) == 1)
             opened.append(trainer)
     except BaseException:
-        for trainer in opened:
-            rundir.discard(trainer.state.dir)
+        for trainer, again in zip(opened, resume):
+            if again is None:
+                rundir.discard(trainer.state.dir)
         raise
     started = time.perf_counter()
     status, error = "running", None
-    try:
-        for trainer in trainers:
-            trainer.model.stop_training = False
-            trainer.state.cb_list.on_train_begin()
-        _epochs(trainers)
-        for trainer in trainers:
-            trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
-        status = "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except Exception as exc:
-        status, error = "failed", f"{exc.__class__.__name__}: {exc}"
-        raise
-    finally:
-        runs = [trainer._close(status, error, started) for trainer in trainers]
+    loop = EpochLoop(trainers, started)
+    with Interrupts([lead.engine.halt]) as interrupts:
+        try:
+            for trainer in trainers:
+                trainer.model.stop_training = False
+                trainer.state.cb_list.on_train_begin()
+            loop.run(loop.restore(resume), interrupts)  # restored after on_train_begin, which resets callbacks
+            for trainer in trainers:
+                trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
+            status = "completed"
+        except KeyboardInterrupt as exc:
+            status = "interrupted"
+            exc.run_dirs = [trainer.state.dir for trainer in trainers]  # for the command line's message
+            raise
+        except Exception as exc:
+            status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+            raise
+        finally:
+            runs = [trainer._close(status, error, started) for trainer in trainers]
+        interrupts.check()  # a signal that came while the run was being closed: act on it now
     return runs
-
-
-def _epochs(trainers: Sequence[Trainer]) -> None:
-    """The epoch loop, through Keras' callback protocol (as ``fit`` calls it) for every active member."""
-    lead = trainers[0]
-    training = lead.recipe.training
-    engine = lead.engine
-    has_val = "val" in lead.splits
-    for epoch in range(training.epochs):
-        active = [t for t in trainers if not t.state.stopped]
-        if not active:
-            break
-        if len(trainers) > 1:
-            engine.active.assign([not t.state.stopped for t in trainers])
-        validate = has_val and ((epoch + 1) % training.validation_freq == 0 or epoch + 1 == training.epochs)
-        tick = time.perf_counter()
-        for trainer in active:
-            trainer.state.cb_list.on_epoch_begin(epoch)
-            trainer.state.cb_list.on_train_batch_begin(0)  # one call runs the whole epoch (steps_per_execution)
-        steps = lead._train_epoch(epoch)
-        train_logs = engine.train_logs(steps)
-        for trainer in active:
-            trainer.state.cb_list.on_train_batch_end(len(steps.loss) - 1, {"loss": float(steps.loss[-1, trainer.index])})
-        logs = {t.index: dict(train_logs[t.index]) for t in active}
-        if validate:
-            for trainer in active:
-                trainer.state.cb_list.on_test_begin()
-            val = lead._evaluate_all("val")
-            for trainer in active:
-                trainer.state.cb_list.on_test_end(val[trainer.index])
-                logs[trainer.index].update({f"val_{k}": v for k, v in val[trainer.index].items()})
-        if lead.train_eval is not None:
-            # The gap without dropout and without averaging over a model that changed during the epoch.
-            for trainer, result in zip(trainers, lead._evaluate_all("train_eval")):
-                if trainer in active:
-                    logs[trainer.index].update({f"train_eval_{k}": v for k, v in result.items()})
-        activations = engine.activation_stats(lead.probe[0])
-        for trainer in active:
-            trainer._end_epoch(epoch, steps, logs[trainer.index], activations, tick)
-            trainer.state.stopped = bool(trainer.model.stop_training)
 
 
 def fusable(trainers: Sequence[Trainer]) -> str | None:
@@ -456,7 +593,7 @@ def fusable(trainers: Sequence[Trainer]) -> str | None:
     lead = trainers[0]
     if lead.streamed:
         return "streamed (tf.data) data trains one run at a time"
-    keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples")
+    keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite")
     for trainer in trainers[1:]:
         if trainer.data is not lead.data:
             return "they use different data (data section or data.seed differ)"
@@ -601,17 +738,19 @@ def monitor_mode(monitor: str) -> str:
 def _diagnosis(
     history: list[dict[str, Any]], records: Records, summary: dict[str, Any], run_dir: Path
 ) -> list[dict[str, Any]]:
-    """The written diagnosis of the run's records (empty before the first epoch).
+    """The written diagnosis of the run's records (empty before the first epoch, unless training met non-finite values).
 
     It reads the rows just written, held in memory, with the final summary (whether the run
     stopped early matters to some rules; the file still says "running" at this point).
     """
-    if not history:
-        return []
-    from trainlab.diagnose import diagnose
+    from trainlab.diagnose import RULES, diagnose
     from trainlab.monitor import Records as RunRecords
 
-    rows = RunRecords(history, records.step_rows, records.layer_rows, summary, run_dir)
+    if not history:  # a run that gave up in its first epoch: only what events.csv says
+        rows = RunRecords([], [], [], summary, run_dir, events=records.event_rows)
+        return [finding.to_dict() for finding in diagnose(rows, {"nonfinite": RULES["nonfinite"]})] \
+            if records.event_rows else []
+    rows = RunRecords(history, records.step_rows, records.layer_rows, summary, run_dir, events=records.event_rows)
     return [finding.to_dict() for finding in diagnose(rows)]
 
 

@@ -1,0 +1,244 @@
+"""Sections 6 and 7: the tutorial's one-seed comparisons, as studies over several seeds (``trainlab.study``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from trainlab.tour import _facts as tutorial
+from trainlab.tour._section import Compared, Context, Section, Table, interval, num, png_file, relative
+
+# Quick tours: two seeds (the fewest that give a spread) and fewer epochs; the same study files.
+QUICK_STUDY = {"seeds": [0, 1], "base.training.epochs": 30}
+
+
+def run_study(ctx: Context, name: str, folder: str) -> Any:
+    """``trainlab.study`` on ``examples/studies/<name>.yaml`` into ``<tour>/<folder>``; its figures and report
+    are drawn by the tour in another process."""
+    import trainlab
+
+    study = trainlab.study(ctx.recipe(f"studies/{name}.yaml"), out=ctx.folder(folder),
+                           overrides=dict(QUICK_STUDY) if ctx.quick else None, figures=False)
+    ctx.draw_study(study.dir)
+    return study
+
+
+def final_values(study: Any, column: str = "final_val_accuracy") -> dict[str, list[float]]:
+    """Per variant, a ``results.csv`` column's value of each seed (NaN for a run without it)."""
+    values: dict[str, list[float]] = {variant: [] for variant in study.spec.variants}
+    for row in study.results:
+        value = row.get(column)
+        values[row["variant"]].append(float(value) if isinstance(value, (int, float)) else math.nan)
+    return values
+
+
+def study_facts(study: Any) -> dict[str, Any]:
+    """The study's ``study.json``: wall time (training), executors, seeds."""
+    return json.loads((study.dir / "study.json").read_text(encoding="utf-8"))
+
+
+def study_links(ctx: Context, study: Any, label: str) -> list[tuple[str, str]]:
+    return [(f"{label}: study report", relative(ctx, study.dir / "report.html")),
+            (f"{label}: study directory (a run directory per variant and seed under runs/)", relative(ctx, study.dir))]
+
+
+def _seeds_text(seeds: Sequence[int]) -> str:
+    return f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
+
+
+# ----------------------------------------------------------------------------------------------- section 6
+_REGULARIZATION_STORY = (
+    "The tutorial trained four variants of an MLP 256-128-64 on 500 samples with 50 features (10 informative), "
+    "prone to overfitting: no regularization, dropout 0.3/0.2/0.1, batch normalization, and both; 100 epochs "
+    "each, one seed, four sequential fit calls (32.1 s). It printed the final validation accuracy of each "
+    "(none 0.9533, dropout 0.9333, batch norm 0.9467, both 0.9467) and read a ranking into numbers that differ "
+    "by one to three of its 150 validation samples. trainlab runs examples/studies/regularization.yaml: the same "
+    "four variants over several seeds, all runs trained together in one compiled program, with a confidence "
+    "interval for each mean and a test of each difference."
+)
+
+
+def regularization(ctx: Context) -> Section:
+    """Section 6: ``examples/studies/regularization.yaml`` (dropout and batch norm over seeds, fused)."""
+    from trainlab.studies._stats import compare, ranking_text, summarize
+
+    study = run_study(ctx, "regularization", "06-regularization")
+    facts = study_facts(study)
+    seeds = study.spec.config.seeds
+    final = final_values(study)
+    summary = {row["variant"]: row for row in summarize(final)}
+    comparisons = compare(final, "max")
+    best = {row["variant"]: row for row in study.summary}
+    printed = tutorial.REGULARIZATION_ACCURACY
+    verdict = ranking_verdict(printed, final, comparisons)
+    tol = tutorial.REGULARIZATION_TOLERANCE
+    rows, compared = [], []
+    for variant, value in printed.items():
+        s = summary[variant]
+        inside = s["ci_low"] <= value <= s["ci_high"] if math.isfinite(s["ci_low"]) else None
+        rows.append([variant, num(value), f"{num(s['mean'])} {interval(s['ci_low'], s['ci_high'])}",
+                     f"{num(s['min'])} – {num(s['max'])}", "–" if inside is None else ("yes" if inside else "no"),
+                     f"{num(best[variant]['mean'])} {interval(best[variant]['ci_low'], best[variant]['ci_high'])}"])
+        near = abs(s["mean"] - value) <= tol
+        compared.append(Compared(
+            f"final validation accuracy, {variant}", f"{value} (1 seed)", f"{s['mean']:.4f} (mean of {s['n']})",
+            "same" if inside else "differs",
+            f"95% CI {interval(s['ci_low'], s['ci_high'])}, seeds {num(s['min'])} – {num(s['max'])}: the tutorial's "
+            + ("value is inside" if inside else "value is outside" if inside is False else "value cannot be placed")
+            + f" the interval; {'within' if near else 'more than'} {tol} of the mean"))
+    runs = len(study.results)
+    wall = facts.get("wall_time_s") or 0.0
+    compared += [
+        Compared("ranking", _order_text(printed), _order_text({v: summary[v]["mean"] for v in printed}),
+                 "differs" if not verdict["same_order"] else "same", verdict["sentence"]),
+        Compared("training time", f"{tutorial.REGULARIZATION_SECONDS} s (4 runs, one after another)",
+                 f"{wall:.1f} s ({runs} runs: {', '.join(sorted(set(study.executors.values())))})", "differs",
+                 f"{wall / runs:.2f} s per run against the tutorial's {tutorial.REGULARIZATION_SECONDS / 4:.1f} s"),
+    ]
+    table = Table(
+        ["variant", "tutorial (1 seed)", "trainlab, mean [95% CI]", "trainlab, lowest – highest seed",
+         "tutorial's value inside the CI?", "at the best epoch (the study's metric), mean [95% CI]"],
+        rows,
+        f"Final validation accuracy after {study.spec.plans[0].recipe.training.epochs} epochs over "
+        f"{_seeds_text(seeds)}, as the tutorial measured it (its last epoch); the last column is the study's own "
+        "metric, the validation accuracy at each run's best epoch by validation loss.")
+    notes = [
+        f"Seeds: the tutorial trained each variant once; trainlab trains each {len(seeds)} times "
+        f"({_seeds_text(seeds)}: the initial weights and dropout masks change, the data and batch order do not). "
+        f"{verdict['sentence']}",
+        "trainlab's ranking at the best epoch, in words: " + " ".join(ranking_text(
+            study.summary, study.comparisons, "max", "val_accuracy").splitlines()),
+    ]
+    return Section(
+        6, "Dropout and batch normalization compared",
+        line=(f"{runs} runs ({len(printed)} variants x {len(seeds)} seeds, fused) in {wall:.1f} s (tutorial "
+              f"{tutorial.REGULARIZATION_SECONDS} s for 4); final val acc "
+              + ", ".join(f"{v} {summary[v]['mean']:.3f}" for v in printed)
+              + f"; the tutorial's ranking {'survives' if verdict['same_order'] else 'does not survive'}"),
+        story=_REGULARIZATION_STORY, compared=compared, tables=[table], notes=notes,
+        figures=[*png_file(study.dir / "curves.png", "Curves over seeds (the study's curves.png)",
+                           "Per variant, the mean training and validation loss and accuracy over seeds, with the "
+                           "range from the lowest to the highest seed: the tutorial's 2x2 grid of curves, with "
+                           "the seed-to-seed spread it could not see."),
+                 *png_file(study.dir / "final.png", "Each seed's value (the study's final.png)",
+                           "The study's metric for every run, per variant: one dot per seed.")],
+        links=study_links(ctx, study, "regularization"), runs=runs,
+        tutorial_seconds=tutorial.REGULARIZATION_SECONDS,
+        values={"seeds": list(seeds), "final": {v: summary[v] for v in printed}, "runs": runs,
+                "executors": dict(study.executors), "same_order": verdict["same_order"],
+                "distinguishable": verdict["distinguishable"], "order": verdict["order"], "wall_time_s": wall},
+    )
+
+
+def ranking_verdict(printed: Mapping[str, float], values: Mapping[str, Sequence[float]],
+                    comparisons: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Does the tutorial's one-seed ranking survive the seeds? The order by mean, what the tests say, in words."""
+    means = {v: float(np.nanmean(values[v])) for v in printed}
+    order = sorted(printed, key=lambda v: -means[v])
+    tutorial_order = sorted(printed, key=lambda v: -printed[v])
+    same = order == tutorial_order
+    distinguishable = [c["variant"] for c in comparisons if c["distinguishable"]]
+    best = order[0]
+    spread = max(float(np.nanmax(values[v]) - np.nanmin(values[v])) for v in printed)
+    gap = max(printed.values()) - min(printed.values())
+    head = ("The tutorial's ranking survives" if same else "The tutorial's ranking does not survive")
+    n = min(len(values[v]) for v in printed)
+    named = " and ".join(f"'{v}'" for v in distinguishable)
+    sentence = (f"{head}: over {n} seeds the means rank {_order_text(means)}. "
+                + (f"{named} {'is' if len(distinguishable) == 1 else 'are'} distinguishable from '{best}' "
+                   f"(Welch's t-test, p < 0.05); the other differences are noise at {n} seeds. "
+                   if distinguishable else
+                   f"No variant is distinguishable from '{best}' (Welch's t-test, p < 0.05): the differences are "
+                   f"noise at {n} seeds. ")
+                + f"One variant's seeds alone spread over {spread:.3f}, against {gap:.3f} between the tutorial's "
+                  "best and worst variant.")
+    return {"same_order": same, "order": order, "distinguishable": distinguishable, "sentence": sentence,
+            "seed_spread": spread, "tutorial_gap": gap}
+
+
+def _order_text(values: Mapping[str, float]) -> str:
+    ordered = sorted(values, key=lambda v: -values[v])
+    text = ordered[0]
+    for previous, variant in zip(ordered, ordered[1:]):
+        text += (" = " if abs(values[previous] - values[variant]) < 1e-9 else " > ") + variant
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- section 7
+_WEIGHT_DECAY_STORY = (
+    "The tutorial trained an MLP 128-64 on 800 samples with 30 features (5 informative) four times, with no "
+    "weight penalty, L1 0.01, L2 0.01, and both, on the hidden layers' kernels; 150 epochs each, one seed, "
+    "36.9 s. It drew the training and validation loss curves, a histogram of the first layer's weights and bars "
+    "of their L1 and L2 norms, and printed no accuracies. trainlab runs examples/studies/weight_decay.yaml over "
+    "several seeds, fused into one program; the study's weights.png is the tutorial's histogram and norm bars."
+)
+
+
+def weight_decay(ctx: Context) -> Section:
+    """Section 7: ``examples/studies/weight_decay.yaml`` (L1, L2, both; the first layer's weights)."""
+    from trainlab.monitor import load
+    from trainlab.studies._stats import ranking_text, summarize
+
+    study = run_study(ctx, "weight_decay", "07-weight-decay")
+    facts = study_facts(study)
+    seeds = study.spec.config.seeds
+    final = {row["variant"]: row for row in summarize(final_values(study))}
+    best = {row["variant"]: row for row in study.summary}
+    norms: dict[str, dict[str, list[float]]] = {}
+    for row in study.results:
+        records = load(study.dir / "runs" / row["variant"] / f"seed{row['seed']}")
+        last = [r for r in records.layers if r["layer"] == "dense_1"][-1]
+        kernel = records.weights.get("dense_1", {})
+        values = kernel[max(kernel)] if kernel else np.array([])
+        entry = norms.setdefault(row["variant"], {"l1": [], "l2": [], "near_zero": []})
+        entry["l1"].append(float(last["weight_l1"]))
+        entry["l2"].append(float(last["weight_norm"]))
+        entry["near_zero"].append(float(np.mean(np.abs(values) < 1e-3)) if len(values) else math.nan)
+    means = {v: {k: float(np.mean(x)) for k, x in entry.items()} for v, entry in norms.items()}
+    rows = [[v, f"{num(best[v]['mean'])} {interval(best[v]['ci_low'], best[v]['ci_high'])}",
+             f"{num(final[v]['mean'])} {interval(final[v]['ci_low'], final[v]['ci_high'])}",
+             num(means[v]["l1"]), num(means[v]["l2"]), f"{means[v]['near_zero']:.1%}"]
+            for v in study.spec.variants]
+    runs = len(study.results)
+    wall = facts.get("wall_time_s") or 0.0
+    sparsest = max(means, key=lambda v: means[v]["near_zero"])
+    compared = [
+        Compared("first layer's L1 norm: none vs L1 0.01", "bars (no numbers)",
+                 f"{means['none']['l1']:.1f} vs {means['l1']['l1']:.1f}", "new",
+                 "the L1 penalty drives most first-layer weights to (almost) zero"),
+        Compared("share of first-layer weights below 0.001", "histogram",
+                 ", ".join(f"{v} {means[v]['near_zero']:.0%}" for v in study.spec.variants), "new",
+                 "from each run's weights.npz, after the last epoch"),
+        Compared("training time", f"{tutorial.WEIGHT_DECAY_SECONDS} s (4 runs, one after another)",
+                 f"{wall:.1f} s ({runs} runs: {', '.join(sorted(set(study.executors.values())))})", "differs",
+                 f"{wall / runs:.2f} s per run against the tutorial's {tutorial.WEIGHT_DECAY_SECONDS / 4:.1f} s"),
+    ]
+    table = Table(["variant", "val accuracy at the best epoch, mean [95% CI]", "final val accuracy, mean [95% CI]",
+                   "first layer L1 norm (mean)", "first layer L2 norm (mean)", "weights below 0.001"], rows,
+                  f"Over {_seeds_text(seeds)}; the norms are of the first hidden layer's kernel after the last epoch "
+                  "(layers.csv), the share of near-zero weights from weights.npz.")
+    notes = [f"Seeds: the tutorial trained each variant once and printed no accuracy; trainlab trains each "
+             f"{len(seeds)} times. In words: " + " ".join(ranking_text(study.summary, study.comparisons, "max",
+                                                                          "val_accuracy").splitlines())]
+    return Section(
+        7, "L1 and L2 weight regularization compared",
+        line=(f"{runs} runs ({len(study.spec.variants)} variants x {len(seeds)} seeds, fused) in {wall:.1f} s "
+              f"(tutorial {tutorial.WEIGHT_DECAY_SECONDS} s for 4); {sparsest} leaves "
+              f"{means[sparsest]['near_zero']:.0%} of the first layer's weights below 0.001; best val acc " + ", ".join(
+                  f"{v} {best[v]['mean']:.3f}" for v in study.spec.variants)),
+        story=_WEIGHT_DECAY_STORY, compared=compared, tables=[table], notes=notes,
+        figures=[*png_file(study.dir / "weights.png", "The first layer's weights (the study's weights.png)",
+                           "The tutorial's last two panels: the first layer's weights after training (one seed per "
+                           "variant) and their L1 and L2 norms over seeds."),
+                 *png_file(study.dir / "curves.png", "Curves over seeds (the study's curves.png)",
+                           "The tutorial's first two panels, training and validation loss, as the mean over seeds "
+                           "with the range of the seeds.")],
+        links=study_links(ctx, study, "weight decay"), runs=runs, tutorial_seconds=tutorial.WEIGHT_DECAY_SECONDS,
+        values={"seeds": list(seeds), "norms": means, "best": {v: best[v]["mean"] for v in study.spec.variants},
+                "final": {v: final[v]["mean"] for v in study.spec.variants}, "runs": runs,
+                "executors": dict(study.executors), "wall_time_s": wall},
+    )

@@ -1,0 +1,248 @@
+"""The tour: every section of the tutorial, one terminal line each, then ``report.html``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab.errors import TrainlabError
+from trainlab.tour._lanes import (
+    ERRORS, LOG, LONGEST, SECTIONS, TRAINING, Delivery, Lane, run_section, start_tensorflow, versions,
+)
+from trainlab.tour._render import Renderer
+from trainlab.tour._section import Context, Section, find_examples, seconds
+
+TOUR_JSON = "tour.json"
+REPORT = "report.html"
+POLL_S = 0.05
+
+
+@dataclass
+class Tour:
+    """A finished tour.
+
+    Attributes:
+        dir: the tour's folder: ``report.html``, ``tour.json`` and a folder per section that trained.
+        report: the path of ``report.html``.
+        sections: each section's results, in order.
+        seconds: the whole tour's wall time, starting TensorFlow and drawing the reports included.
+        quick: whether it was a quick tour.
+        startup_seconds: the time it took to import and start TensorFlow (in each worker, at once).
+        workers: how many sections ran at a time (0: all in this process).
+    """
+
+    dir: Path
+    report: Path
+    sections: list[Section]
+    seconds: float
+    quick: bool
+    startup_seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def failed(self) -> list[Section]:
+        """The sections that raised an error."""
+        return [s for s in self.sections if s.error is not None]
+
+    def section(self, number: int) -> Section:
+        return next(s for s in self.sections if s.number == number)
+
+
+def tour(
+    out: str | Path | None = None,
+    *,
+    quick: bool = False,
+    only: Iterable[int] | None = None,
+    mnist: str | Path | None = None,
+    echo: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> Tour:
+    """Replay the tutorial, section by section, with trainlab's public API, and write one report.
+
+    Each section runs what the tutorial's section ran, the way a user would with trainlab (the
+    example recipes and studies, ``trainlab.train``, ``trainlab.study``, the optimizer race, the
+    schedule plots), writes its run and study directories under ``out``, and prints one line, in
+    section order. A section that fails is reported as failed and the tour goes on. Sections run two
+    at a time in worker processes on a machine with two cores or more, and the run and study reports
+    are drawn by another process meanwhile (they read records only).
+
+    Args:
+        out: the tour's folder, new or empty (default ``runs/tour-<timestamp>``).
+        quick: fewer epochs, seeds and samples; the same code paths.
+        only: the section numbers to run (1-11); default all.
+        mnist: a local Keras-format ``mnist.npz`` for section 8 (default: scikit-learn's digits).
+        echo: where the lines go (default ``print``).
+        workers: sections at a time, each in a worker process; 0 runs every section in this process, one
+            after another, and draws the reports here too. Default: 2 when at least two of the chosen
+            sections train models and the machine has two cores or more, else 0.
+
+    Returns:
+        A :class:`Tour`; ``report.html`` and ``tour.json`` are in its folder.
+
+    Raises:
+        TrainlabError: a bad section number, a missing ``mnist`` file, an ``out`` folder that holds
+            files, or no ``examples/`` folder (the tour runs a clone's example recipes).
+
+    Example:
+        >>> result = trainlab.tour(out="runs/tour", quick=True)   # doctest: +SKIP
+        >>> result.report, [s.seconds for s in result.sections]  # doctest: +SKIP
+    """
+    from trainlab.training import rundir
+
+    echo = echo or (lambda line: print(line, flush=True))
+    chosen = _chosen(only)
+    mnist_path = _mnist(mnist)
+    examples = find_examples()
+    if workers is None:  # two workers pay for starting TensorFlow twice: worth it when two sections train
+        workers = 2 if (os.cpu_count() or 1) > 1 and len(TRAINING.intersection(chosen)) >= 2 else 0
+    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 else 0
+    folder = rundir.new_run_dir("tour", out)
+    ctx = Context(folder, quick, examples, mnist_path)
+    renderer = Renderer(folder / ERRORS, background=workers > 0)
+    started = time.perf_counter()
+    printer = _Printer(chosen, echo)
+    facts: dict[str, Any] = {"startup": 0.0, "versions": None}
+
+    def deliver(delivery: Delivery) -> None:
+        for kind, drawn in delivery.section.drawings:
+            getattr(renderer, kind)(Path(drawn))
+        if delivery.startup_seconds is not None:
+            facts["startup"] = max(facts["startup"], delivery.startup_seconds)
+        facts["versions"] = facts["versions"] or delivery.versions
+        printer.add(delivery.section)
+
+    try:
+        if workers == 0:
+            deliver(Delivery(run_section(chosen[0], ctx), start_tensorflow(), versions()))
+            for number in chosen[1:]:
+                deliver(Delivery(run_section(number, ctx)))
+        else:
+            _in_lanes(chosen, ctx, workers, deliver)
+    finally:
+        renderer.wait()  # the run and study reports, whose figures the tour's report shows
+        result = Tour(folder, folder / REPORT, printer.sections(), time.perf_counter() - started, quick,
+                      facts["startup"], workers)
+        _write(result, ctx, facts["versions"] or {"trainlab": _trainlab_version()})
+        _tidy(folder)
+    failed = f"; {len(result.failed)} FAILED, see {folder / ERRORS}" if result.failed else ""
+    echo(f"report: {result.report}  ({len(result.sections)} section{'s' if len(result.sections) != 1 else ''} in "
+         f"{seconds(result.seconds)}, {seconds(result.startup_seconds)} of it starting TensorFlow{failed})")
+    return result
+
+
+def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[Delivery], None]) -> None:
+    """Hand the sections to whichever lane is free, the longest first and then in order; deliver each as it
+    finishes.
+
+    Section 6 (20 models) takes about as long as all the others together: started first, it runs in
+    one lane while the other goes through the rest, whose lines then print as they finish.
+    """
+    queue = deque(sorted(chosen, key=lambda n: (n not in LONGEST, n)))
+    lanes = [Lane(ctx) for _ in range(workers)]
+    interrupted = True
+    try:
+        while queue or any(lane.section is not None for lane in lanes):
+            for lane in lanes:
+                delivery = lane.collect()
+                if delivery is not None:
+                    deliver(delivery)
+                if lane.section is None and queue and lane.alive:
+                    lane.send(queue.popleft())
+            if queue and not any(lane.alive for lane in lanes):  # every worker died: say so for the rest
+                while queue:
+                    number = queue.popleft()
+                    error = f"no worker process left to run it (see {LOG})"
+                    deliver(Delivery(Section(number, SECTIONS[number][1], error=error, line=f"FAILED: {error}")))
+            time.sleep(POLL_S)
+        interrupted = False
+    finally:
+        for lane in lanes:
+            lane.close(kill=interrupted)
+
+
+class _Printer:
+    """Prints each section's line in section order, as soon as it and every section before it are done."""
+
+    def __init__(self, chosen: list[int], echo: Callable[[str], None]) -> None:
+        self._pending = list(chosen)
+        self._done: dict[int, Section] = {}
+        self._echo = echo
+
+    def add(self, section: Section) -> None:
+        self._done[section.number] = section
+        while self._pending and self._pending[0] in self._done:
+            self._echo(terminal_line(self._done[self._pending.pop(0)]))
+
+    def sections(self) -> list[Section]:
+        return [self._done[n] for n in sorted(self._done)]
+
+
+def terminal_line(section: Section) -> str:
+    """``" 4. basic loop          3.1 s  examples/basic.yaml, ..."``: the section, its time, what it found."""
+    short = SECTIONS[section.number][0]
+    return f"{section.number:>2}. {short:<20}{seconds(section.seconds):>8}  {section.line}"
+
+
+def _chosen(only: Iterable[int] | None) -> list[int]:
+    if only is None:
+        return list(SECTIONS)
+    chosen = []
+    for number in only:
+        if isinstance(number, bool) or not isinstance(number, int) or number not in SECTIONS:
+            raise TrainlabError("only", f"must be section numbers from 1 to {len(SECTIONS)}", number)
+        if number not in chosen:
+            chosen.append(number)
+    if not chosen:
+        raise TrainlabError("only", "must name at least one section", [])
+    return sorted(chosen)
+
+
+def _mnist(mnist: str | Path | None) -> Path | None:
+    if mnist is None:
+        return None
+    path = Path(mnist).expanduser()
+    if not path.is_file():
+        raise TrainlabError("mnist", "must be a Keras-format mnist.npz file (not found)", str(mnist))
+    return path.resolve()
+
+
+def _write(result: Tour, ctx: Context, found_versions: dict[str, str]) -> None:
+    """``tour.json`` (every section's numbers) and ``report.html``."""
+    from trainlab.tour._report import render
+    from trainlab.training import rundir
+
+    rundir.write_json(result.dir / TOUR_JSON, {
+        "quick": result.quick, "seconds": result.seconds, "startup_seconds": result.startup_seconds,
+        "workers": result.workers, "mnist": str(ctx.mnist) if ctx.mnist else None, "examples": str(ctx.examples),
+        "versions": found_versions, "sections": [section.to_json() for section in result.sections],
+    })
+    page = render(result, found_versions)
+    tmp = result.report.with_name(result.report.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(result.report)
+
+
+def _tidy(folder: Path) -> None:
+    """Remove the workers' log when they had nothing to say, and any result a worker left half-written."""
+    log = folder / LOG
+    if log.is_file() and not log.read_text(encoding="utf-8", errors="replace").strip():
+        log.unlink()
+    for leftover in folder.glob(".section-*.pickle*"):
+        leftover.unlink()
+
+
+def _trainlab_version() -> str:
+    import trainlab
+
+    return trainlab.__version__
+
+
+def load_tour(folder: str | Path) -> dict[str, Any]:
+    """A tour folder's ``tour.json``."""
+    return json.loads((Path(folder) / TOUR_JSON).read_text(encoding="utf-8"))

@@ -1,0 +1,17 @@
+"""The tour's worker processes: ``python -m trainlab.tour._worker lane|render ...``.
+
+A module of its own, imported by nothing, so that ``python -m`` runs it once (a module the package
+imports would be imported a second time as ``__main__``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    command, *rest = sys.argv[1:]
+    if command == "lane":
+        from trainlab.tour._lanes import main
+    else:
+        from trainlab.tour._render import main
+    sys.exit(main(rest))

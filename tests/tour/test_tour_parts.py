@@ -1,0 +1,59 @@
+"""The tour's parts without training: the report page, the report worker, MNIST for section 8."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from trainlab.tour import Compared, Section, Table, Tour, load_tour
+from trainlab.tour import _render, _report
+from trainlab.tour._section import Figure
+
+
+def test_the_page_escapes_everything_and_loads_nothing(tmp_path):
+    bad = '<script>alert("x")</script>'
+    section = Section(1, f"Loss {bad}", line=bad, story=bad, compared=[Compared(bad, bad, bad, "fixed", bad)],
+                      tables=[Table([bad], [[bad]], bad)], notes=[bad], links=[(bad, "a b/c.html")],
+                      figures=[Figure(bad, b"\x89PNG not really", bad), Figure("missing", path=tmp_path / "no.png")],
+                      findings=[{"rule": bad, "severity": "warning", "message": bad, "advice": bad,
+                                 "evidence": {bad: bad}}], seconds=1.5)
+    failed = Section(2, "Optimizers compared", error=f"RuntimeError: {bad}", line="FAILED")
+    page = _report.render(Tour(tmp_path, tmp_path / "report.html", [section, failed], 12.0, True),
+                          {"trainlab": "0", "tensorflow": "0", "keras": "0"})
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert 'href="a%20b/c.html"' in page
+    assert "the figure was not drawn" in page and "1 failed" in page
+    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 1
+    assert "Content-Security-Policy" in page
+
+
+def test_the_worker_reports_a_failed_job_in_errors_txt(tmp_path):
+    renderer = _render.Renderer(tmp_path / "errors.txt")
+    renderer.run(tmp_path / "not-a-run")
+    renderer.wait()
+    text = (tmp_path / "errors.txt").read_text()
+    assert "run report of" in text and "is not a run directory" in text
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), y_train=np.arange(300) % 10,
+             x_test=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), y_test=np.arange(50) % 10)
+    return path
+
+
+def test_section_8_trains_on_a_local_mnist_file(tiny_mnist, tmp_path):
+    from trainlab import tour
+
+    result = tour(out=tmp_path / "t", only=[8], quick=True, mnist=tiny_mnist, echo=lambda line: None)
+    section = result.section(8)
+    assert section.error is None, (result.dir / "errors.txt").read_text()
+    assert section.values["source"] == "MNIST (local mnist.npz)"
+    summary = load_tour(result.dir)["sections"][0]
+    assert summary["values"]["scale_is_power_of_half"] is True
+    recipe = (result.dir / "08-callbacks" / "recipe.yaml").read_text()
+    assert "source: mnist" in recipe and "n_train: 300" in recipe and "n_test: 50" in recipe  # all a small file has
