@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import io
 import json
+import os
 
 import pytest
 
@@ -17,9 +18,11 @@ def quick_tour(tmp_path_factory):
     """``trainlab tour --quick --out DIR`` as a user runs it: exit status, printed lines, ``tour.json``.
 
     Under pytest-xdist each worker has its own session; the first to get here runs the tour into a
-    folder they share (the parent of their temporary folders) and the others read it.
+    folder they share (the parent of their temporary folders, this test run's own) and the others
+    read it.
     """
-    shared = tmp_path_factory.getbasetemp().parent
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     out = shared / "quick-tour"
     with open(shared / "quick-tour.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes

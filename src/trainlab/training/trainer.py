@@ -1,8 +1,9 @@
-"""``trainlab.train``: a recipe in, a run directory and a trained model out.
+"""``trainlab.train``: a recipe in, a run directory and a trained model out; ``trainlab.resume``: a run continued.
 
 Reads top to bottom: seed, data, resolve the ``auto`` choices against the data,
 build the model, loss, optimizer and metrics, then the epoch loop driven by Keras'
-callback protocol, writing records as it goes, then the summary.
+callback protocol (:mod:`trainlab.training.loop`: checkpoints, rollbacks, interruptions),
+writing records as it goes, then the summary.
 """
 
 from __future__ import annotations
