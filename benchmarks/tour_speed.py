@@ -114,6 +114,22 @@ def schedules() -> None:
         [float(schedule(step)) for step in range(500)]
 
 
+def train_step(model, opt, loss_fn, xb, yb, loss_metric, accuracy_metric) -> None:
+    """One step of the tutorial's own loops: the loss under a GradientTape, the update, the running metrics."""
+    with tf.GradientTape() as tape:
+        pred = model(xb, training=True)
+        loss = loss_fn(yb, pred)
+    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    loss_metric.update_state(loss)
+    accuracy_metric.update_state(yb, pred)
+
+
+def val_step(model, loss_fn, xb, yb, loss_metric, accuracy_metric) -> None:
+    pred = model(xb, training=False)
+    loss_metric.update_state(loss_fn(yb, pred))
+    accuracy_metric.update_state(yb, pred)
+
+
 def basic() -> None:
     xt, yt, xv, yv = classification(1000, 20, 0.2, scale=False)  # the tutorial fed them unstandardized
     model = mlp(20, [64, 32], [0.2, 0.0])
@@ -125,15 +141,8 @@ def basic() -> None:
         for m in (train_loss, train_acc, val_loss, val_acc):
             m.reset_state()
         for xb, yb in data:  # eager: every step is a Python call
-            with tf.GradientTape() as tape:
-                pred = model(xb, training=True)
-                loss = loss_fn(yb, pred)
-            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-            train_loss.update_state(loss)
-            train_acc.update_state(yb, pred)
-        pred = model(xv, training=False)
-        val_loss.update_state(loss_fn(yv[:, None], pred))
-        val_acc.update_state(yv[:, None], pred)
+            train_step(model, opt, loss_fn, xb, yb, train_loss, train_acc)
+        val_step(model, loss_fn, xv, yv[:, None], val_loss, val_acc)
 
 
 def advanced() -> None:
@@ -143,22 +152,9 @@ def advanced() -> None:
     opt, loss_fn = keras.optimizers.Adam(schedule, clipnorm=1.0), keras.losses.BinaryCrossentropy()
     train_loss, train_acc = keras.metrics.Mean(), keras.metrics.BinaryAccuracy()
     val_loss, val_acc = keras.metrics.Mean(), keras.metrics.BinaryAccuracy()
-
-    @tf.function
-    def train_step(xb, yb):
-        with tf.GradientTape() as tape:
-            pred = model(xb, training=True)
-            loss = loss_fn(yb, pred)
-        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        train_loss.update_state(loss)
-        train_acc.update_state(yb, pred)
-
-    @tf.function
-    def val_step(xb, yb):
-        pred = model(xb, training=False)
-        val_loss.update_state(loss_fn(yb, pred))
-        val_acc.update_state(yb, pred)
-
+    # Compiled, as the tutorial's advanced trainer compiled its steps.
+    compiled_train = tf.function(lambda xb, yb: train_step(model, opt, loss_fn, xb, yb, train_loss, train_acc))
+    compiled_val = tf.function(lambda xb, yb: val_step(model, loss_fn, xb, yb, val_loss, val_acc))
     train = tf.data.Dataset.from_tensor_slices((xt, yt[:, None])).shuffle(2000, seed=SEED).batch(32)
     val = tf.data.Dataset.from_tensor_slices((xv, yv[:, None])).batch(32)
     best, best_weights, wait = np.inf, None, 0
@@ -166,9 +162,9 @@ def advanced() -> None:
         for m in (train_loss, train_acc, val_loss, val_acc):
             m.reset_state()
         for xb, yb in train:
-            train_step(xb, yb)
+            compiled_train(xb, yb)
         for xb, yb in val:
-            val_step(xb, yb)
+            compiled_val(xb, yb)
         if float(val_loss.result()) < best:
             best, best_weights, wait = float(val_loss.result()), model.get_weights(), 0
         else:

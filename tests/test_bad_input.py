@@ -276,6 +276,17 @@ RECIPE_CASES = [
                  "training.rollback.max_rollbacks: must be >= 0", "-1", id="rollback-max-negative"),
     pytest.param({"training": {"rollback": True}}, {}, [], "training.rollback: must be a mapping", "True",
                  id="rollback-not-a-mapping"),
+    pytest.param({"training": {"distribute": "gpus"}}, {}, [],
+                 "training.distribute: must be one of 'none', 'mirrored' or 'multi_worker'", "'gpus'",
+                 id="distribute-unknown"),
+    pytest.param({}, {}, ["--set", "training.distribute=true"],
+                 "training.distribute: must be one of 'none', 'mirrored' or 'multi_worker'", "True",
+                 id="distribute-not-a-name"),
+    pytest.param({"training": {"distribute": "mirrored", "jit_compile": True}}, {}, [],
+                 "training.jit_compile: compiles the epoch for one device; turn it off with training.distribute:"
+                 " mirrored", "True", id="distribute-with-jit"),
+    pytest.param({"training": {"distribute_timeout_s": 0}}, {}, [], "training.distribute_timeout_s: must be > 0",
+                 "0", id="distribute-timeout-zero"),
 ]
 
 

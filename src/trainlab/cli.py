@@ -76,6 +76,9 @@ def _parser() -> _Parser:
     run.add_argument("--no-figures", dest="figures", action="store_false",
                      help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
     run.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
+    run.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
+                     help="train data-parallel: mirrored (this machine's GPUs) or multi_worker (the hosts TF_CONFIG"
+                          " names, each running this command); short for --set training.distribute=KIND")
 
     resume = verbs.add_parser("resume", help="continue a run that stopped, from its newest valid checkpoint")
     resume.add_argument("run_dir", help="a run directory written by trainlab run")
@@ -218,6 +221,8 @@ def _run(args: argparse.Namespace) -> int:
     from trainlab.training.trainer import train
 
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else []) + _mlflow_override(args)
+    if args.distribute is not None:
+        overrides.append(f"training.distribute={args.distribute}")
     run = train(args.recipe, out=args.out, overrides=overrides)
     return _finish_run(run, args.figures)
 
@@ -233,6 +238,11 @@ def _finish_run(run, figures: bool) -> int:
     """Figures and report, the summary table; status 1 when training failed (non-finite values)."""
     from trainlab.report.terminal import print_run_summary
 
+    if not run.chief:  # another worker of a multi-worker run: the chief reports
+        where = run.summary.get("distribute", {})
+        print(f"worker {where.get('worker', '?')} of {where.get('workers', '?')}: {run.summary.get('status')};"
+              " the chief wrote the run directory")
+        return 0 if run.summary.get("status") == "completed" else EXIT_FAILED
     if figures:
         from trainlab.report import write_report
 

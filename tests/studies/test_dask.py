@@ -52,7 +52,7 @@ def test_local_cluster_study_equals_sequential_and_reports_a_task_that_raises(tm
                                 out=tmp_path / "sequential", figures=False)
 
     assert set(multiprocessing.active_children()) <= before  # the LocalCluster it started is closed
-    assert dask.executors == {"plain": "dask: fused (4 runs together)", "dropout": "dask: fused (4 runs together)",
+    assert dask.executors == {"plain": "dask: fused (2 runs together, 2 seeds in turn in one traced program)", "dropout": "dask: fused (2 runs together, 2 seeds in turn in one traced program)",
                               "too_big": "dask: failed"}
     rows = {(r["variant"], r["seed"]): r for r in dask.results}
     for reference in sequential.results:

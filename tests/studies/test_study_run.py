@@ -36,7 +36,8 @@ def _histories(study):
 def test_fused_agrees_with_sequential(tmp_path):
     fused = trainlab.study(_spec(executor="fused"), out=tmp_path / "fused", figures=False)
     sequential = trainlab.study(_spec(executor="sequential"), out=tmp_path / "sequential", figures=False)
-    assert set(fused.executors.values()) == {"fused (4 runs together)"}
+    # the two seeds train in turn in the program traced for the first (one member per variant)
+    assert set(fused.executors.values()) == {"fused (2 runs together, 2 seeds in turn in one traced program)"}
     assert set(sequential.executors.values()) == {"sequential"}
     a, b = _histories(fused), _histories(sequential)
     assert a.keys() == b.keys() and len(a) == 4
@@ -50,12 +51,14 @@ def test_fused_agrees_with_sequential(tmp_path):
 
 def test_fused_member_stopped_early_freezes_and_matches_its_sequential_run(tmp_path):
     spec = _spec(vary={"patient": {}, "impatient": {"training.early_stopping": {
-        "monitor": "val_loss", "patience": 1, "min_delta": 0.05, "restore_best_weights": True}}}, seeds=[0])
+        "monitor": "val_loss", "patience": 1, "min_delta": 0.05, "restore_best_weights": True}}}, seeds=[0, 1])
     spec["base"] = {**BASE, "training": {**BASE["training"], "epochs": 8}}
     fused = trainlab.study({**spec, "executor": "fused"}, out=tmp_path / "fused", figures=False)
     sequential = trainlab.study({**spec, "executor": "sequential"}, out=tmp_path / "seq", figures=False)
-    rows = {r["variant"]: r for r in fused.results}
-    assert rows["impatient"]["epochs_run"] < 8 == rows["patient"]["epochs_run"]
+    # seed 1 trains after seed 0 in the same engine: the member frozen in seed 0's turn is active again
+    for seed in (0, 1):
+        rows = {r["variant"]: r for r in fused.results if r["seed"] == seed}
+        assert rows["impatient"]["epochs_run"] < 8 == rows["patient"]["epochs_run"]
     a, b = _histories(fused), _histories(sequential)
     for key in a:
         assert len(a[key]) == len(b[key])
@@ -128,7 +131,7 @@ def test_cli_study_prints_the_ranking_and_bad_input_exits_2(tmp_path, capsys):
     assert cli.main(["study", str(study_file), "--out", str(tmp_path / "out"), "--no-figures",
                      "--set", "base.training.epochs=2"]) == 0
     out = capsys.readouterr().out
-    assert "is best on val_accuracy" in out and "rank" in out and "fused (4 runs together)" in out
+    assert "is best on val_accuracy" in out and "rank" in out and "fused (2 runs together, 2 seeds in turn in one traced program)" in out
     assert not (tmp_path / "out" / "report.html").exists()
     assert cli.main(["report", str(tmp_path / "out")]) == 0  # rebuilt from the study's records
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "final.png").is_file()

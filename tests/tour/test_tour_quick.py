@@ -100,7 +100,7 @@ def test_section_5_stops_early_near_the_tutorials_accuracy(quick_tour):
 def test_section_6_runs_seeds_and_says_whether_the_ranking_survives(quick_tour):
     v = values(quick_tour, 6)
     assert v["seeds"] == [0, 1] and v["runs"] == 8
-    assert set(v["executors"].values()) == {"fused (8 runs together)"}
+    assert set(v["executors"].values()) == {"fused (4 runs together, 2 seeds in turn in one traced program)"}
     for variant, expected in REGULARIZATION.items():
         assert v["final"][variant]["n"] == 2
         assert v["final"][variant]["mean"] == pytest.approx(expected, abs=REGULARIZATION_TOL), variant

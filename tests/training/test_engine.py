@@ -154,28 +154,3 @@ def test_xla_shuffles_in_the_same_order_as_the_graph():
     plain = Engine([_member(7)], batch_size=32).train_epoch(x, y, seed=(3, 1))
     xla = Engine([_member(7)], batch_size=32, jit_compile=True).train_epoch(x, y, seed=(3, 1))
     np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
-
-
-def test_several_replicas_are_refused_not_mistrained():
-    import subprocess
-    import sys
-    import textwrap
-
-    code = textwrap.dedent("""
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        import keras
-        from trainlab.training.engine import Engine, Member
-        from trainlab.errors import TrainlabError
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        with strategy.scope():
-            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-            member = Member(model, keras.optimizers.SGD(0.1), keras.losses.MeanSquaredError())
-            try:
-                Engine([member], batch_size=4)
-            except TrainlabError as exc:
-                print("refused:", exc)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "refused: strategy: data-parallel training over several replicas is not supported yet" in out.stdout, out.stderr

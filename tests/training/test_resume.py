@@ -175,6 +175,15 @@ def test_a_full_disk_during_training_warns_and_keeps_the_other_checkpoints(tmp_p
         real(fd)
 
     monkeypatch.setattr(checkpoint, "_fsync", third_write_fails)
+    # Every checkpoint written before the next is submitted (the writer thread keeps only the newest pending
+    # one, so under load it may skip one and the third write would be another epoch's).
+    submit = checkpoint.Writer.submit
+
+    def submit_and_wait(self, name, data):
+        submit(self, name, data)
+        self.flush()
+
+    monkeypatch.setattr(checkpoint.Writer, "submit", submit_and_wait)
     spec = {**tiny_recipe, "training": {**tiny_recipe["training"], "checkpoint": {"keep": 10}}}
     with pytest.warns(UserWarning, match=r"checkpoint-00003-000000.ckpt: checkpoint not written \(No space left"):
         run = trainlab.train(spec, out=tmp_path / "run")

@@ -393,3 +393,40 @@ def test_end_of_run_diagnosis_equals_a_diagnosis_of_the_run_directory(tmp_path, 
     run = trainlab.train(recipe, out=tmp_path / "run")
     assert run.summary["diagnosis"] == [f.to_dict() for f in diagnose(run.dir)]
     assert "overfitting" in [f["rule"] for f in run.summary["diagnosis"]]
+
+
+def _trainer(recipe, **changes):
+    from trainlab.config import load_recipe
+    from trainlab.training.trainer import Trainer
+
+    resolved, _, _ = load_recipe({**recipe, **changes})
+    return Trainer(resolved, name=resolved.name)
+
+
+def test_a_traced_engine_trains_the_next_seed_exactly_as_its_own_engine(tmp_path, tiny_recipe):
+    from trainlab.training.trainer import fit_together, same_program
+
+    data_fixed = {**tiny_recipe, "data": {**tiny_recipe["data"], "seed": 3}}
+    first = _trainer(data_fixed, seed=1)
+    fit_together([first], [tmp_path / "first"])
+    again = _trainer(data_fixed, seed=2)
+    assert same_program(first, again)
+    reused = fit_together([again], [tmp_path / "reused"], engine=first.engine)[0]
+    assert again.engine is first.engine and again.model is first.model
+    alone = fit_together([_trainer(data_fixed, seed=2)], [tmp_path / "alone"])[0]
+    for a, b in zip(reused.history, alone.history):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-6)
+    saved = keras.models.load_model(tmp_path / "reused" / "model.keras")
+    for w, v in zip(saved.get_weights(), alone.model.get_weights()):
+        np.testing.assert_allclose(w, v, rtol=1e-5, atol=1e-7)
+
+
+def test_same_program_means_the_same_recipe_but_for_seed_and_name(tiny_recipe):
+    from trainlab.training.trainer import same_program
+
+    a = _trainer(tiny_recipe, seed=1, name="a")
+    assert same_program(a, _trainer(tiny_recipe, seed=5, name="b"))
+    assert not same_program(a, _trainer(tiny_recipe, seed=5, model={"hidden": [16, 8], "dropout": [0.2, 0.0]}))
+    assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer={"name": "sgd"}))

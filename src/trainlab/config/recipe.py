@@ -179,6 +179,13 @@ class TrainingConfig(Section):
         "rollback", description="on a NaN/inf loss or gradient: roll back to the last good state, or stop"
     )
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="data-parallel training: mirrored (this machine's GPUs or CPU devices) or multi_worker"
+        " (several hosts, TF_CONFIG); see docs/distributed.md",
+    )
+    distribute_timeout_s: float = Field(
+        60.0, gt=0, description="multi_worker: how long to wait for every worker of TF_CONFIG's cluster to start",
+    )
 
     @field_validator("tensorboard")
     @classmethod
@@ -189,6 +196,15 @@ class TrainingConfig(Section):
     @classmethod
     def _checkpoint_flag(cls, value: CheckpointConfig | bool) -> CheckpointConfig:
         return CheckpointConfig(enabled=value) if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _one_device_jit(self) -> TrainingConfig:
+        if self.jit_compile and self.distribute != "none":
+            raise TrainlabError(
+                "training.jit_compile", f"compiles the epoch for one device; turn it off with training.distribute:"
+                f" {self.distribute}", True,
+            )
+        return self
 
 
 class Recipe(Section):
@@ -214,8 +230,14 @@ class Recipe(Section):
 def load_recipe(
     recipe: str | Path | Mapping[str, Any] | Recipe | None = None,
     overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    *,
+    connect: bool = False,
 ) -> tuple[Recipe, Path | None, str]:
     """Load and validate a recipe from a file, a mapping or an object, with overrides.
+
+    With ``connect`` (training does; ``trainlab check`` does not), a recipe with
+    ``training.distribute: multi_worker`` joins its cluster here, before anything starts
+    TensorFlow's runtime: collective operations can only be set up before that.
 
     Returns:
         ``(recipe, base_dir, name)``: the validated recipe, the folder relative data
@@ -244,6 +266,10 @@ def load_recipe(
     validated = validate(Recipe, data, source)
     if validated.training.threads is not None:
         apply_threads(validated.training.threads)  # before check_components starts TensorFlow's runtime
+    if connect and validated.training.distribute == "multi_worker":
+        from trainlab.training import distribute
+
+        distribute.place(validated.training)  # likewise; waits for the other workers (distribute_timeout_s)
     check_components(validated)
     return validated, base_dir, validated.name or name
 

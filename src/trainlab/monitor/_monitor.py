@@ -83,13 +83,11 @@ def _learning_rate(ax: Axes, records: Records) -> None:
 
 
 def _grad_norm(ax: Axes, records: Records) -> None:
-    ax.set_title("Gradient norm (global, before clipping)")
-    draw.step_axis(ax, records, "L2 norm")
-    steps, norms = records.step_series("grad_norm")
-    if len(steps) == 0:
-        draw.note(ax, "no gradient norms in steps.csv")
+    series = _per_step(ax, records, "grad_norm", "Gradient norm (global, before clipping)", "L2 norm",
+                       "no gradient norms in steps.csv")
+    if series is None:
         return
-    draw.plot_finite(ax, steps, norms, color=draw.TRAIN, lw=0.6, alpha=0.35, label="per step")
+    steps, norms = series
     # Per-epoch values sit at the epoch's last step, so the three lines share one axis.
     ends = records.epoch_end_steps()
     for column, style in (("grad_norm", {"color": "black", "lw": 1.6, "label": "epoch mean"}),
@@ -150,13 +148,10 @@ def _difference(records: Records, minuend: str, subtrahend: str) -> tuple[np.nda
 
 
 def _stability(ax: Axes, records: Records) -> None:
-    ax.set_title("Stability: loss per step")
-    draw.step_axis(ax, records, "loss")
-    steps, loss = records.step_series("loss")
-    if len(steps) == 0:
-        draw.note(ax, "no step losses in steps.csv")
+    series = _per_step(ax, records, "loss", "Stability: loss per step", "loss", "no step losses in steps.csv")
+    if series is None:
         return
-    draw.plot_finite(ax, steps, loss, color=draw.TRAIN, lw=0.6, alpha=0.35, label="per step")
+    steps, loss = series
     finite = np.isfinite(loss)
     if finite.any():
         window = _smoothing_window(records, len(steps))
@@ -165,6 +160,23 @@ def _stability(ax: Axes, records: Records) -> None:
     draw.log_if_wide(ax, loss, LOSS_LOG_RATIO)
     _annotate_steps(ax, records, steps, loss)
     draw.legend(ax)
+
+
+def _per_step(ax: Axes, records: Records, column: str, title: str, ylabel: str,
+              missing: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A per-step panel's start: its title and step axis, and ``column`` at every step as a faint line.
+
+    Returns:
+        The steps and values; None, with ``missing`` noted on the panel, when steps.csv has none.
+    """
+    ax.set_title(title)
+    draw.step_axis(ax, records, ylabel)
+    steps, values = records.step_series(column)
+    if len(steps) == 0:
+        draw.note(ax, missing)
+        return None
+    draw.plot_finite(ax, steps, values, color=draw.TRAIN, lw=0.6, alpha=0.35, label="per step")
+    return steps, values
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

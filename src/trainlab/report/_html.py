@@ -1,15 +1,13 @@
 """``report.html``: one self-contained page about a run, drawn from its records only.
 
-Everything is inline (CSS in a ``<style>``, figures as base64 PNG ``data:`` URIs) and the
-page declares a Content-Security-Policy that forbids loading anything else, so it opens
-offline, from an e-mail attachment or a CI artifact, and never touches the network. No
-JavaScript. Every piece of text from the records is HTML-escaped.
+The page is framed and styled as every trainlab page is (:mod:`trainlab.report._page`): everything
+inline, a Content-Security-Policy that forbids loading anything else, so it opens offline, from an
+e-mail attachment or a CI artifact, and never touches the network. No JavaScript. Every piece of
+text from the records is HTML-escaped.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 import os
 import statistics
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.monitor import Records, load
+from trainlab.report._page import escape as _e
+from trainlab.report._page import nav_and_body, page, png_uri
 
 REPORT = "report.html"
 
@@ -101,12 +101,9 @@ def render_report(records: Records, figures: Mapping[str, bytes] | None = None) 
         ("timings", "Timings", _timings(records)),
         ("recipe", "Recipe", _recipe(records.recipe)),
     ]
-    nav = " · ".join(f'<a href="#{anchor}">{title}</a>' for anchor, title, _ in sections)
-    body = "\n".join(f'<section id="{anchor}">\n<h2>{title}</h2>\n{content}\n</section>'
-                     for anchor, title, content in sections)
-    return _PAGE.format(
-        title=_e(f"{records.name}: {status} (trainlab report)"),
-        style=_STYLE,
+    nav, body = nav_and_body(sections)
+    return page(
+        title=f"{records.name}: {status} (trainlab report)",
         header=_header(records, status),
         nav=nav,
         body=body,
@@ -143,6 +140,14 @@ def _diagnosis(summary: Mapping[str, Any]) -> str:
     if findings is None:
         return ('<p class="muted">No diagnosis in summary.json: the run stopped before it was written, '
                 "or an older trainlab recorded it.</p>")
+    return findings_html(findings)
+
+
+def findings_html(findings: Any) -> str:
+    """A run's written diagnosis (``summary.json``'s ``diagnosis``), most severe first; a healthy note for none.
+
+    The tour's page shows its runs' diagnoses with it too.
+    """
     if not findings:
         return '<p class="healthy">✓ Healthy: the diagnosis found no problems in this run\'s records.</p>'
     findings = [f for f in findings if isinstance(f, Mapping)] if isinstance(findings, list) else []
@@ -209,9 +214,8 @@ def _figures(records: Records, figures: Mapping[str, bytes]) -> str:
         data = figures.get(name)
         if data is None or (name == "layers.png" and not records.layers):
             continue  # a record the run does not have (layers.csv, weights.npz): no figure
-        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         parts.append(f'<figure id="fig-{name.removesuffix(".png")}"><h3>{_e(title)}</h3>'
-                     f'<img src="{uri}" alt="{_e(title)} of {_e(records.name)}">'
+                     f'<img src="{png_uri(data)}" alt="{_e(title)} of {_e(records.name)}">'
                      f"<figcaption>{_e(caption)} <span class=\"muted\">({_e(name)})</span></figcaption></figure>")
     return "\n".join(parts) or '<p class="muted">No figures.</p>'
 
@@ -275,10 +279,6 @@ def _footer(records: Records) -> str:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _epochs_run(records: Records) -> int:
     epochs = records.summary.get("epochs_run")
     return int(epochs) if isinstance(epochs, (int, float)) else len(records.history)
@@ -327,70 +327,3 @@ def _compact(value: Any, items: int = 12) -> str:
         shown = ", ".join(_compact(v, items) for v in value[:items])
         return f"[{shown}{', …' if len(value) > items else ''}]"
     return str(value)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{style}</style>
-</head>
-<body>
-<header>
-{header}
-<nav>{nav}</nav>
-</header>
-<main>
-{body}
-</main>
-<footer>{footer}</footer>
-</body>
-</html>
-"""
-
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif;
-       color: #1f2328; background: #fff; margin: 0 auto; max-width: 1240px; padding: 1.5em 2em; line-height: 1.45; }
-h1 { font-size: 1.8em; margin: 0 0 0.2em; }
-h2 { font-size: 1.35em; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; margin-top: 1.8em; }
-h3 { font-size: 1.1em; margin: 0.4em 0; }
-code, pre { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace;
-            font-size: 0.92em; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 0.8em 1em; overflow-x: auto; }
-nav { margin: 0.6em 0 0; font-size: 0.95em; }
-nav a { color: #0969da; text-decoration: none; }
-.facts { color: #57606a; margin: 0; }
-.muted { color: #6e7781; }
-.note { color: #57606a; font-size: 0.9em; margin: 0.4em 0; }
-.status { font-size: 0.5em; vertical-align: middle; padding: 0.2em 0.6em; border-radius: 1em; color: #fff;
-          text-transform: uppercase; letter-spacing: 0.05em; }
-.status.ok { background: #1a7f37; } .status.bad { background: #cf222e; }
-.status.warn { background: #9a6700; } .status.info { background: #0969da; }
-.error-box { background: #ffebe9; border: 1px solid #cf222e; border-radius: 6px; padding: 0.6em 1em; margin: 0.8em 0; }
-.healthy { background: #dafbe1; border: 1px solid #1a7f37; border-radius: 6px; padding: 0.6em 1em; color: #116329; }
-.finding { border-left: 6px solid #0969da; background: #f6f8fa; border-radius: 4px; padding: 0.5em 1em;
-           margin: 0.8em 0; }
-.finding p { margin: 0.3em 0; }
-.finding .severity { font-weight: 700; padding: 0.1em 0.5em; border-radius: 4px; color: #fff; background: #0969da;
-                     font-size: 0.85em; }
-.finding.error { border-left-color: #cf222e; background: #ffebe9; }
-.finding.error .severity { background: #cf222e; }
-.finding.warning { border-left-color: #bf8700; background: #fff8c5; }
-.finding.warning .severity { background: #9a6700; }
-.advice { color: #24292f; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.95em; }
-th, td { border: 1px solid #d0d7de; padding: 0.3em 0.8em; text-align: left; }
-thead th { background: #f6f8fa; }
-table.metrics td { text-align: right; font-variant-numeric: tabular-nums; }
-table.metrics tr.monitor { background: #ddf4ff; font-weight: 600; }
-.evidence { font-size: 0.88em; color: #57606a; }
-.evidence code { color: #24292f; }
-table.kv th, table.splits tbody th { font-weight: 500; background: #fafbfc; }
-figure { margin: 1.2em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
-figcaption { color: #57606a; font-size: 0.9em; }
-footer { margin-top: 2.5em; color: #6e7781; font-size: 0.85em; border-top: 1px solid #d0d7de; padding-top: 0.6em; }
-"""

@@ -9,8 +9,6 @@ ranking in words, the summary and comparison tables, the figures, and links to e
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import os
@@ -20,6 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from trainlab import __version__
+from trainlab.report._page import STYLE, nav_and_body, page, png_uri
+from trainlab.report._page import escape as _e
 from trainlab.studies._figures import CURVES, FINAL, WEIGHTS, study_figures
 from trainlab.studies._stats import COMPARISONS, SUMMARY, Study, read_study, read_table, ranking_text, write_tables
 
@@ -31,25 +31,14 @@ FIGURE_CAPTIONS = {
              "norms over seeds.",
 }
 
-# The page may load nothing: images only from data: URIs, styles only inline, no scripts.
-_CSP = ('<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">")
+# The study page's own classes, after the stylesheet every trainlab page shares: numbers right-aligned.
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.facts { color: #444; } .facts b { color: #222; }
+.facts b { color: #1f2328; }
 .ranking p { margin: 0.3em 0; } .ranking p:first-child { font-weight: 600; }
-.caveat { color: #555; font-size: 0.92em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top;
-         font-variant-numeric: tabular-nums; }
-th { background: #f4f4f4; } td.text, th.text { text-align: left; }
-tr.yes td { background: #f3faf3; } .failed { color: #b00020; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; }
-code { background: #f4f4f4; padding: 0 0.2em; }
-footer { margin-top: 3em; color: #888; font-size: 0.85em; }
+.caveat { color: #57606a; font-size: 0.92em; }
+th, td { text-align: right; vertical-align: top; font-variant-numeric: tabular-nums; }
+td.text, th.text { text-align: left; }
+tr.yes td { background: #dafbe1; } .failed { color: #cf222e; }
 """
 
 
@@ -90,26 +79,17 @@ def write_study_report(study_dir: str | Path) -> Path:
 
 def render(study: Study, summary: Sequence[Mapping[str, Any]], comparisons: Sequence[Mapping[str, Any]]) -> str:
     """The report's HTML from a study, its summary and comparison rows; figures are read from the study directory."""
-    sections = [
-        f"<h1>{_e(study.name)}: study report</h1>",
-        _facts(study, comparisons),
-        "<h2>Ranking</h2>",
-        _ranking(study, summary, comparisons),
-        "<h2>Summary per variant</h2>",
-        _summary_table(study, summary),
-        "<h2>Each variant against the reference</h2>",
-        _comparisons_table(comparisons),
-        "<h2>Variants and their runs</h2>",
-        _variants_table(study),
-        "<h2>Figures</h2>",
-        _figures(study),
-        f"<footer>Written by trainlab {_e(__version__)} from the files of this study directory.</footer>",
-    ]
-    body = "\n".join(sections)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n{_CSP}\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_e(study.name)}: study report</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n"
-            "</body>\n</html>\n")
+    nav, body = nav_and_body([
+        ("ranking", "Ranking", _ranking(study, summary, comparisons)),
+        ("summary", "Summary per variant", _summary_table(study, summary)),
+        ("comparisons", "Each variant against the reference", _comparisons_table(comparisons)),
+        ("variants", "Variants and their runs", _variants_table(study)),
+        ("figures", "Figures", _figures(study)),
+    ])
+    return page(title=f"{study.name}: study report",
+                header=f"<h1>{_e(study.name)}: study report</h1>\n{_facts(study, comparisons)}", nav=nav, body=body,
+                footer=_e(f"Written by trainlab {__version__} from the files of this study directory."),
+                style=STYLE + _CSS)
 
 
 def _facts(study: Study, comparisons: Sequence[Mapping[str, Any]]) -> str:
@@ -217,8 +197,7 @@ def _figures(study: Study) -> str:
         path = study.dir / name
         if not path.is_file():
             continue
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f'<figure>\n<img src="data:image/png;base64,{data}" alt="{_e(name)}">\n'
+        parts.append(f'<figure>\n<img src="{png_uri(path.read_bytes())}" alt="{_e(name)}">\n'
                      f"<figcaption><code>{_e(name)}</code>: {_e(caption)}</figcaption>\n</figure>")
     return "\n".join(parts) or "<p>No figures were drawn.</p>"
 
@@ -238,10 +217,6 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence
         attrs = f' class="{css}"' if css else ""
         body.append(f"<tr{attrs}>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>")
     return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _finite(value: Any) -> bool:

@@ -4,6 +4,7 @@ Executors:
 - ``fused``: runs that share the data, batch size, epochs, shuffling and validation frequency
   train together in one engine (:func:`trainlab.training.trainer.fit_together`): one compiled
   program per epoch runs every member's step; the rest run one by one (the study says which).
+  The first seed's variants are traced; the other seeds train in turn in the same program.
 - ``sequential``: one run after another, each its own engine.
 - ``processes``: a pool of worker processes (one run each at a time), sized to the CPU cores.
 - ``dask``: each fusable group (split to keep every worker busy) is a task on a Dask cluster,
@@ -147,17 +148,24 @@ def _train_group(
     first = plans[0]
     data_seed = first.recipe.data.seed if first.recipe.data.seed is not None else first.recipe.seed
     data = tl_data.load(first.recipe.data, seed=data_seed, base_dir=first.base_dir)
-    tick = time.perf_counter()
     if len(plans) > 1:
         trainers = [Trainer(p.recipe, name=p.recipe.name, base_dir=p.base_dir, loaded_data=data) for p in plans]
         why = fusable(trainers)
         if why is None:
-            runs = fit_together(trainers, [_run_dir(study_dir, p) for p in plans])
-            share = (time.perf_counter() - tick) / len(plans)
-            how = f"fused ({len(plans)} runs together)"
+            rounds = _rounds(list(zip(plans, trainers)))
+            rows, engine = [], None
+            for members in rounds:
+                tick = time.perf_counter()
+                runs = fit_together([t for _, t in members], [_run_dir(study_dir, p) for p, _ in members],
+                                    engine=engine)
+                engine = members[0][1].engine  # the next seeds train in this engine's traced program
+                share = (time.perf_counter() - tick) / len(members)
+                rows += [_row(p, run.summary, run.history, spec, "fused", share) for (p, _), run in zip(members, runs)]
+            how = f"fused ({len(rounds[0])} runs together" + (
+                f", {len(rounds)} seeds in turn in one traced program)" if len(rounds) > 1 else ")")
             for p in plans:
                 executors[p.variant] = how
-            return [_row(p, run.summary, run.history, spec, "fused", share) for p, run in zip(plans, runs)]
+            return rows
         reason = why
     rows = []
     for plan in plans:
@@ -166,6 +174,29 @@ def _train_group(
         executors[plan.variant] = "sequential" + (f" ({reason})" if reason and spec.config.executor == "fused" else "")
         rows.append(_row(plan, run.summary, run.history, spec, "sequential", run.summary.get("wall_time_s")))
     return rows
+
+
+def _rounds(members: list[tuple[Plan, Any]]) -> list[list[tuple[Plan, Any]]]:
+    """A fused group split by seed: each round trains one seed of every variant, in the same order.
+
+    Every round after the first reuses the first round's engine (its traced programs), which
+    costs nothing to trace: tracing, not arithmetic, is most of a small study's time, and it
+    grows with the members traced together. When the seeds' recipes differ in more than the
+    seed (see :func:`~trainlab.training.trainer.same_program`), the group trains as one round.
+    """
+    from trainlab.training.trainer import same_program
+
+    by_seed: dict[int, list[tuple[Plan, Any]]] = {}
+    for plan, trainer in members:
+        by_seed.setdefault(plan.seed, []).append((plan, trainer))
+    rounds = list(by_seed.values())
+    first = rounds[0]
+    for other in rounds[1:]:
+        if [p.variant for p, _ in other] != [p.variant for p, _ in first] or not all(
+            same_program(a, b) for (_, a), (_, b) in zip(first, other)
+        ):
+            return [members]
+    return rounds
 
 
 def _processes(spec: StudySpec, study_dir: Path, executors: dict[str, str]) -> list[dict[str, Any]]:

@@ -1,19 +1,20 @@
 """The tour's ``report.html``: every section's figures, tables and numbers beside the tutorial's, on one page.
 
-Built like a run's report (and with its style, from :mod:`trainlab.report._html`): everything inline,
-figures as base64 PNG ``data:`` URIs, no JavaScript, a Content-Security-Policy that forbids any
-request, and every piece of text HTML-escaped. Links to the run and study directories are relative,
-so the tour's folder can be moved or shared whole.
+Framed and styled as a run's report is (:mod:`trainlab.report._page`), with rules of its own for the
+comparison tables and verdicts: everything inline, figures as base64 PNG ``data:`` URIs, no JavaScript,
+a Content-Security-Policy that forbids any request, and every piece of text HTML-escaped. Links to the
+run and study directories are relative, so the tour's folder can be moved or shared whole.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from trainlab.report._html import _PAGE, _STYLE, _e, _finding
+from trainlab.report._html import findings_html
+from trainlab.report._page import STYLE, page, png_uri
+from trainlab.report._page import escape as _e
 from trainlab.tour import _facts as tutorial
 from trainlab.tour._section import Section, seconds
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 _VERDICTS = {"same": ("agrees", "ok"), "fixed": ("fixed", "info"), "differs": ("differs", "warn"),
              "new": ("new", "new")}
 
+# The tour's own classes, after the shared stylesheet.
 _CSS = """
 .story { max-width: 62em; }
 .time { font-size: 0.6em; font-weight: 400; color: #57606a; margin-left: 0.6em; }
@@ -43,9 +45,9 @@ def render(tour: Tour, versions: Mapping[str, Any]) -> str:
     """The tour's page as one HTML string."""
     parts = [_overview(tour)] + [_section(s) for s in tour.sections]
     nav = " · ".join(f'<a href="#s{s.number}">{s.number}. {_e(s.title)}</a>' for s in tour.sections)
-    return _PAGE.format(
-        title=_e("trainlab tour: the tutorial, replayed"),
-        style=_STYLE + _CSS,
+    return page(
+        title="trainlab tour: the tutorial, replayed",
+        style=STYLE + _CSS,
         header=_header(tour, versions),
         nav=nav,
         body="\n".join(parts),
@@ -101,13 +103,10 @@ def _section(s: Section) -> str:
         if data is None:
             parts.append(f'<p class="muted">{_e(figure.title)}: the figure was not drawn (see errors.txt).</p>')
             continue
-        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-        parts.append(f'<figure><h3>{_e(figure.title)}</h3><img src="{uri}" alt="{_e(figure.title)}">'
+        parts.append(f'<figure><h3>{_e(figure.title)}</h3><img src="{png_uri(data)}" alt="{_e(figure.title)}">'
                      f"<figcaption>{_e(figure.caption)}</figcaption></figure>")
     if s.findings is not None:
-        parts.append("<h3>Diagnosis</h3>")
-        parts.append("\n".join(_finding(f) for f in s.findings) if s.findings else
-                     '<p class="healthy">✓ Healthy: the diagnosis found no problems in this run\'s records.</p>')
+        parts += ["<h3>Diagnosis</h3>", findings_html(s.findings)]
     parts += [f'<p class="note">{_e(note)}</p>' for note in s.notes]
     if s.links:
         items = "".join(f'<li><a href="{_e(_href(path))}">{_e(label)}</a> <code>{_e(path)}</code></li>'

@@ -63,8 +63,7 @@ def basic(ctx: Context) -> Section:
         for key, expected in tutorial.BASIC_FIRST_EPOCH.items()
     ]
     compared += [
-        Compared("training time", f"{tutorial.BASIC_SECONDS} s (100 epochs, eager)", f"{wall:.1f} s ({epochs} epochs)",
-                 "differs", speed_note(run, tutorial.BASIC_SECONDS / 100)),
+        training_time(run, tutorial.BASIC_SECONDS, 100, "eager"),
         Compared("best validation loss", "not tracked", f"{summary['best_value']:.4f} at epoch {summary['best_epoch']}",
                  "new", "the epoch to stop at"),
         Compared("diagnosis", "none", diagnosis_text(summary), "new"),
@@ -87,6 +86,15 @@ def basic(ctx: Context) -> Section:
                 "wall_time_s": wall, "best_epoch": summary["best_epoch"],
                 "diagnosis": [f["rule"] for f in summary.get("diagnosis") or []]},
     )
+
+
+def training_time(run: Any, tutorial_seconds: float, tutorial_epochs: int, how: str, more: str = "") -> Compared:
+    """The run's training time beside the tutorial's (``tutorial_epochs`` epochs, trained ``how``), and why they
+    differ (``more`` adds to the note)."""
+    summary = run.summary
+    return Compared("training time", f"{tutorial_seconds} s ({tutorial_epochs} epochs, {how})",
+                    f"{summary['wall_time_s']:.1f} s ({summary['epochs_run']} epochs)", "differs",
+                    speed_note(run, tutorial_seconds / tutorial_epochs) + more)
 
 
 def speed_note(run: Any, tutorial_per_epoch: float) -> str:
@@ -132,10 +140,8 @@ def advanced(ctx: Context) -> Section:
         Compared("validation accuracy (restored best weights)", f"about {tutorial.ADVANCED_VAL_ACCURACY}",
                  f"{accuracy:.4f}", "same" if abs(accuracy - tutorial.ADVANCED_VAL_ACCURACY) <= tol else "differs",
                  f"within {tol}"),
-        Compared("training time", f"{tutorial.ADVANCED_SECONDS} s ({tutorial.ADVANCED_STOP_EPOCH} epochs, compiled)",
-                 f"{wall:.1f} s ({epochs} epochs)", "differs",
-                 speed_note(run, tutorial.ADVANCED_SECONDS / tutorial.ADVANCED_STOP_EPOCH)
-                 + "; trainlab also records per-step and per-layer statistics, TensorBoard files and the model"),
+        training_time(run, tutorial.ADVANCED_SECONDS, tutorial.ADVANCED_STOP_EPOCH, "compiled",
+                      "; trainlab also records per-step and per-layer statistics, TensorBoard files and the model"),
         Compared("metric.reset_states(), model.save_weights('best.h5')", "fail on Keras 3",
                  "metrics restart every epoch; model.keras", "fixed",
                  f"model.keras holds the weights of epoch {summary['best_epoch']}"),

@@ -41,6 +41,26 @@ def study_facts(study: Any) -> dict[str, Any]:
     return json.loads((study.dir / "study.json").read_text(encoding="utf-8"))
 
 
+def study_time(study: Any) -> tuple[int, float]:
+    """The runs the study trained, and its training wall time in seconds."""
+    return len(study.results), study_facts(study).get("wall_time_s") or 0.0
+
+
+def time_compared(study: Any, tutorial_seconds: float) -> Compared:
+    """The study's training time beside the tutorial's, whose four variants trained one after another."""
+    runs, wall = study_time(study)
+    return Compared("training time", f"{tutorial_seconds} s (4 runs, one after another)",
+                    f"{wall:.1f} s ({runs} runs: {', '.join(sorted(set(study.executors.values())))})", "differs",
+                    f"{wall / runs:.2f} s per run against the tutorial's {tutorial_seconds / 4:.1f} s")
+
+
+def study_headline(study: Any, tutorial_seconds: float) -> str:
+    """The start of the section's terminal line: how many runs, how, in how long (the tutorial's four in how long)."""
+    runs, wall = study_time(study)
+    return (f"{runs} runs ({len(study.spec.variants)} variants x {len(study.spec.config.seeds)} seeds, fused) in "
+            f"{wall:.1f} s (tutorial {tutorial_seconds} s for 4)")
+
+
 def study_links(ctx: Context, study: Any, label: str) -> list[tuple[str, str]]:
     return [(f"{label}: study report", relative(ctx, study.dir / "report.html")),
             (f"{label}: study directory (a run directory per variant and seed under runs/)", relative(ctx, study.dir))]
@@ -57,8 +77,8 @@ _REGULARIZATION_STORY = (
     "each, one seed, four sequential fit calls (32.1 s). It printed the final validation accuracy of each "
     "(none 0.9533, dropout 0.9333, batch norm 0.9467, both 0.9467) and read a ranking into numbers that differ "
     "by one to three of its 150 validation samples. trainlab runs examples/studies/regularization.yaml: the same "
-    "four variants over several seeds, all runs trained together in one compiled program, with a confidence "
-    "interval for each mean and a test of each difference."
+    "four variants over several seeds, the variants trained together in one compiled program, traced once and "
+    "reused for every seed, with a confidence interval for each mean and a test of each difference."
 )
 
 
@@ -67,7 +87,6 @@ def regularization(ctx: Context) -> Section:
     from trainlab.studies._stats import compare, ranking_text, summarize
 
     study = run_study(ctx, "regularization", "06-regularization")
-    facts = study_facts(study)
     seeds = study.spec.config.seeds
     final = final_values(study)
     summary = {row["variant"]: row for row in summarize(final)}
@@ -90,14 +109,11 @@ def regularization(ctx: Context) -> Section:
             f"95% CI {interval(s['ci_low'], s['ci_high'])}, seeds {num(s['min'])} – {num(s['max'])}: the tutorial's "
             + ("value is inside" if inside else "value is outside" if inside is False else "value cannot be placed")
             + f" the interval; {'within' if near else 'more than'} {tol} of the mean"))
-    runs = len(study.results)
-    wall = facts.get("wall_time_s") or 0.0
+    runs, wall = study_time(study)
     compared += [
         Compared("ranking", _order_text(printed), _order_text({v: summary[v]["mean"] for v in printed}),
                  "differs" if not verdict["same_order"] else "same", verdict["sentence"]),
-        Compared("training time", f"{tutorial.REGULARIZATION_SECONDS} s (4 runs, one after another)",
-                 f"{wall:.1f} s ({runs} runs: {', '.join(sorted(set(study.executors.values())))})", "differs",
-                 f"{wall / runs:.2f} s per run against the tutorial's {tutorial.REGULARIZATION_SECONDS / 4:.1f} s"),
+        time_compared(study, tutorial.REGULARIZATION_SECONDS),
     ]
     table = Table(
         ["variant", "tutorial (1 seed)", "trainlab, mean [95% CI]", "trainlab, lowest – highest seed",
@@ -115,8 +131,7 @@ def regularization(ctx: Context) -> Section:
     ]
     return Section(
         6, "Dropout and batch normalization compared",
-        line=(f"{runs} runs ({len(printed)} variants x {len(seeds)} seeds, fused) in {wall:.1f} s (tutorial "
-              f"{tutorial.REGULARIZATION_SECONDS} s for 4); final val acc "
+        line=(study_headline(study, tutorial.REGULARIZATION_SECONDS) + "; final val acc "
               + ", ".join(f"{v} {summary[v]['mean']:.3f}" for v in printed)
               + f"; the tutorial's ranking {'survives' if verdict['same_order'] else 'does not survive'}"),
         story=_REGULARIZATION_STORY, compared=compared, tables=[table], notes=notes,
@@ -184,7 +199,6 @@ def weight_decay(ctx: Context) -> Section:
     from trainlab.studies._stats import ranking_text, summarize
 
     study = run_study(ctx, "weight_decay", "07-weight-decay")
-    facts = study_facts(study)
     seeds = study.spec.config.seeds
     final = {row["variant"]: row for row in summarize(final_values(study))}
     best = {row["variant"]: row for row in study.summary}
@@ -203,8 +217,7 @@ def weight_decay(ctx: Context) -> Section:
              f"{num(final[v]['mean'])} {interval(final[v]['ci_low'], final[v]['ci_high'])}",
              num(means[v]["l1"]), num(means[v]["l2"]), f"{means[v]['near_zero']:.1%}"]
             for v in study.spec.variants]
-    runs = len(study.results)
-    wall = facts.get("wall_time_s") or 0.0
+    runs, wall = study_time(study)
     sparsest = max(means, key=lambda v: means[v]["near_zero"])
     compared = [
         Compared("first layer's L1 norm: none vs L1 0.01", "bars (no numbers)",
@@ -213,9 +226,7 @@ def weight_decay(ctx: Context) -> Section:
         Compared("share of first-layer weights below 0.001", "histogram",
                  ", ".join(f"{v} {means[v]['near_zero']:.0%}" for v in study.spec.variants), "new",
                  "from each run's weights.npz, after the last epoch"),
-        Compared("training time", f"{tutorial.WEIGHT_DECAY_SECONDS} s (4 runs, one after another)",
-                 f"{wall:.1f} s ({runs} runs: {', '.join(sorted(set(study.executors.values())))})", "differs",
-                 f"{wall / runs:.2f} s per run against the tutorial's {tutorial.WEIGHT_DECAY_SECONDS / 4:.1f} s"),
+        time_compared(study, tutorial.WEIGHT_DECAY_SECONDS),
     ]
     table = Table(["variant", "val accuracy at the best epoch, mean [95% CI]", "final val accuracy, mean [95% CI]",
                    "first layer L1 norm (mean)", "first layer L2 norm (mean)", "weights below 0.001"], rows,
@@ -226,8 +237,7 @@ def weight_decay(ctx: Context) -> Section:
                                                                           "val_accuracy").splitlines())]
     return Section(
         7, "L1 and L2 weight regularization compared",
-        line=(f"{runs} runs ({len(study.spec.variants)} variants x {len(seeds)} seeds, fused) in {wall:.1f} s "
-              f"(tutorial {tutorial.WEIGHT_DECAY_SECONDS} s for 4); {sparsest} leaves "
+        line=(study_headline(study, tutorial.WEIGHT_DECAY_SECONDS) + f"; {sparsest} leaves "
               f"{means[sparsest]['near_zero']:.0%} of the first layer's weights below 0.001; best val acc " + ", ".join(
                   f"{v} {best[v]['mean']:.3f}" for v in study.spec.variants)),
         story=_WEIGHT_DECAY_STORY, compared=compared, tables=[table], notes=notes,

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from trainlab.errors import TrainlabError
-from trainlab.optimizers import fused_apply, learning_rate_scale
+from trainlab.optimizers import learning_rate_scale
+from trainlab.training import distribute
 
 
 class _NewEngineTraces(logging.Filter):
@@ -159,15 +160,15 @@ class Engine:
             member.optimizer.build(member.model.trainable_variables)
         # Members that stopped (early stopping) freeze; only meaningful when K > 1.
         self.active = tf.Variable([True] * len(self.members), trainable=False, name="active")
-        # Under a strategy scope Keras' optimizer must run in a replica context (as in ``fit``).
-        # Data-parallel splitting of batches across replicas comes with scale-out (tf.distribute).
+        # Under a strategy (made in its scope) each step runs in ``strategy.run``: every replica trains on
+        # its share of the batch (trainlab.training.distribute.Share); one replica is the one-device step.
         self.strategy = tf.distribute.get_strategy()
         self._distributed = tf.distribute.has_strategy()
-        if self._distributed and self.strategy.num_replicas_in_sync > 1:
-            # Each replica would see the whole batch and Keras would sum their gradients: refuse, not mistrain.
+        replicas = self.strategy.num_replicas_in_sync if self._distributed else 1
+        if replicas > 1 and len(self.members) > 1:
             raise TrainlabError(
-                "strategy", "data-parallel training over several replicas is not supported yet; use one device",
-                f"{type(self.strategy).__name__} with {self.strategy.num_replicas_in_sync} replicas",
+                "training.distribute", "trains one model at a time; runs fused in one engine (a study) need one"
+                " device", f"{len(self.members)} models on {replicas} replicas",
             )
         # Each member's trainable weights at the start of the epoch, for the update ratio; variables, so
         # an epoch run in several calls (checkpoints, interruptions, skipped batches) measures from its start.
@@ -186,7 +187,8 @@ class Engine:
         self._masked_train_fn = tf.function(self._masked_steps, jit_compile=jit_compile, reduce_retracing=True)
         self._masked = False  # which program is being traced
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
-        self._eval_fn = tf.function(self._evaluate, reduce_retracing=True)
+        self._eval_fn = tf.function(self._evaluate)
+        self._eval_programs: dict = {}
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
         self._probe_fn = self._grad_fn = None  # built on first use
 
@@ -392,41 +394,42 @@ class Engine:
         return tf.nest.map_structure(lambda t: self.strategy.experimental_local_results(t)[0], out)
 
     def _replica_step(self, xb, yb):
+        share = distribute.Share(tf.shape(xb)[0])  # this replica's part of the batch (all of it on one device)
+        xb, yb = share.take(xb), share.take(yb)
         losses, norms, lrs, layers = [], [], [], []
         for k, member in enumerate(self.members):
             if not self._masked:
-                loss, norm, lr, layer = self._member_step(k, member, xb, yb)
+                loss, norm, lr, layer = self._member_step(k, member, xb, yb, share)
             else:
                 nan = tf.constant(np.nan, tf.float32)
                 loss, norm, lr, layer = tf.cond(
                     self.active[k],
-                    lambda k=k, member=member: self._member_step(k, member, xb, yb),
+                    lambda k=k, member=member: self._member_step(k, member, xb, yb, share),
                     lambda k=k: (nan, nan, nan, tf.fill([len(self._groups[k])], nan)),
                 )
             losses.append(loss)
             norms.append(norm)
             lrs.append(lr)
             layers.append(layer)
-        batch = tf.cast(tf.shape(xb)[0], tf.float32)
-        return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), batch, *layers)
+        return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), share.size, *layers)
 
-    def _member_step(self, k, member, xb, yb):
+    def _member_step(self, k, member, xb, yb, share):
         model = member.model
         with tf.GradientTape() as tape:
             pred = model(xb, training=True)
-            loss = member.loss(yb, pred)
-            if model.losses:
-                loss = loss + tf.add_n(model.losses)
+            loss = share.loss(member.loss, yb, pred, model.losses)
         variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        # Summed over the replicas before anything reads them: the norms and the clipping are the global gradient's.
+        grads = share.sum(tape.gradient(loss, variables))
+        loss = share.sum(loss)
         squares = [tf.reduce_sum(tf.square(g)) for g in grads]
         layer_squares = tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]])
         layer_norms = tf.sqrt(layer_squares)
         # One fixed summation (layers in order), so the norm is the same bits in every run.
         norm = tf.sqrt(tf.reduce_sum(layer_squares))
         lr = tf.cast(member.optimizer.learning_rate, tf.float32)
-        fused_apply(member.optimizer, grads, variables)
-        for metric in member.metrics:
+        share.apply(member.optimizer, grads, variables)
+        for metric in member.metrics:  # on-read synchronized: each replica adds its share, reading sums them
             metric.update_state(yb, pred)
         return tf.cast(loss, tf.float32), norm, lr, layer_norms
 
@@ -486,6 +489,23 @@ class Engine:
             at = offsets.get(dtype, 0)
             v.assign(flats[dtype][at : at + size].reshape(tuple(v.shape)))
             offsets[dtype] = at + size
+
+    def adopt(self, k: int, source: Engine, j: int = 0) -> None:
+        """Start member ``k`` from the state of ``source``'s member ``j``: every state variable copied.
+
+        This is how one traced program trains run after run: a study's next seed builds its model
+        and optimizer as a run of its own would (the same initial weights, dropout seeds and
+        optimizer state), and the engine that already traced the recipe takes that state over,
+        instead of tracing a new program for new variables.
+
+        Raises:
+            ValueError: the two members' state variables differ in number, dtype or shape.
+        """
+        mine, theirs = self._variables_of(k), source._variables_of(j)
+        if [(_dtype(v), tuple(v.shape)) for v in mine] != [(_dtype(v), tuple(v.shape)) for v in theirs]:
+            raise ValueError("the members' models or optimizers differ: their state variables do not match")
+        for target, value in zip(mine, theirs):
+            target.assign(value.value if isinstance(value, keras.Variable) else value.read_value())
 
     def _variables_of(self, k: int) -> list:
         if not hasattr(self, "_state_vars"):
@@ -572,7 +592,13 @@ class Engine:
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, float]]:
         """Loss (with regularization, as Keras reports it) and metrics of every member on ``(x, y)``."""
-        losses, metric_values = self._eval_fn(x, y)
+        # One program for every split and sample count: traced with the batch dimension left open.
+        key = tuple((tuple(t.shape[1:]), t.dtype) for t in (x, y))
+        program = self._eval_programs.get(key)
+        if program is None:
+            program = self._eval_programs[key] = self._eval_fn.get_concrete_function(
+                *(tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in (x, y)))
+        losses, metric_values = program(x, y)
         losses = losses.numpy()
         return [
             {"loss": float(losses[k]), **{m.name: float(v) for m, v in zip(member.val_metrics, values.numpy())}}

@@ -243,6 +243,9 @@ def lr_find(
 
     _check(steps, start, end)
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
+    if recipe_obj.training.distribute != "none":  # the range test is short: it trains on one device
+        recipe_obj = recipe_obj.model_copy(
+            update={"training": recipe_obj.training.model_copy(update={"distribute": "none"})})
     folder = rundir.new_run_dir(f"lr-find-{recipe_obj.name or name}", out)  # a taken --out fails before any work
     try:
         trainer = Trainer(recipe_obj, name=name, base_dir=base_dir)

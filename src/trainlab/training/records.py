@@ -89,6 +89,7 @@ class Records:
         self._board = _Board(run_dir / rundir.TENSORBOARD, histogram_freq, step_scalars, model) if tensorboard else None
         self._weights_path = run_dir / rundir.WEIGHTS
         self._kernels: dict[int, dict[str, np.ndarray]] = {}  # the first and the latest epoch
+        self._pending: tuple[int, keras.Model] | None = None  # the latest epoch, its kernels not read yet
 
     def counts(self) -> dict[str, int]:
         """Rows written so far to each file (what a checkpoint keeps, to cut the files back on resume)."""
@@ -105,10 +106,12 @@ class Records:
     @property
     def kernels(self) -> dict[int, dict[str, np.ndarray]]:
         """The kernel samples kept for ``weights.npz``: ``{epoch: {layer: values}}`` (first and latest epoch)."""
+        self.settle()
         return self._kernels
 
     @kernels.setter
     def kernels(self, value: Mapping[int, Mapping[str, np.ndarray]]) -> None:
+        self._pending = None
         self._kernels = {int(e): dict(ks) for e, ks in value.items()}
 
     def write_epoch(
@@ -135,9 +138,24 @@ class Records:
     ) -> None:
         """Keep the kernels of ``epoch`` (for weights.npz); TensorBoard histograms when due.
 
+        The first epoch's kernels are read now; a later epoch's only when they are needed
+        (:attr:`kernels`, :meth:`settle`, :meth:`close`), since the next epoch usually replaces
+        them: reading every kernel every epoch cost a fused study of 12 runs ~2 ms per run and epoch.
         ``gradients()`` gives each variable's gradient by path, for the gradient histograms
         (called only on the epochs that write histograms).
         """
+        self._pending = (epoch, model)
+        if not self._kernels:
+            self.settle()
+        if self._board is not None and gradients is not None:
+            self._board.write_histograms(epoch, gradients)
+
+    def settle(self) -> None:
+        """Read the latest epoch's kernels now, before anything changes the weights (restoring the best epoch's)."""
+        if self._pending is None:
+            return
+        epoch, model = self._pending
+        self._pending = None
         kernels = {
             v.path.split("/")[-2]: _sample(keras.ops.convert_to_numpy(v))
             for v in model.trainable_variables if v.path.endswith("/kernel")
@@ -147,10 +165,9 @@ class Records:
         else:
             first = min(self._kernels)
             self._kernels = {first: self._kernels[first], epoch: kernels}
-        if self._board is not None and gradients is not None:
-            self._board.write_histograms(epoch, gradients)
 
     def close(self) -> None:
+        self.settle()
         for records in (self.history, self.steps, self.layers, self.events):
             if records is not None:
                 records.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,7 @@ from trainlab import data as tl_data
 from trainlab import losses, metrics, models, optimizers
 from trainlab.config import Recipe, load_recipe, parse_set
 from trainlab.errors import TrainlabError
-from trainlab.training import checkpoint, rundir
+from trainlab.training import checkpoint, distribute, rundir
 from trainlab.training.engine import Engine, Member, steps_per_epoch
 from trainlab.training.interrupt import Interrupts
 from trainlab.training.loop import EpochLoop, Resume
@@ -45,6 +46,8 @@ class Run:
         summary: the contents of ``summary.json``.
         model: the trained ``keras.Model`` (best weights when early stopping restored them).
         data: the data splits the run used.
+        chief: False on a worker of a multi-worker run other than the chief: the chief wrote the
+            run directory, and ``dir`` is the scratch folder this worker used and removed.
     """
 
     dir: Path
@@ -53,6 +56,7 @@ class Run:
     summary: dict[str, Any]
     model: keras.Model
     data: Any = field(repr=False, default=None)
+    chief: bool = True
 
 
 def train(
@@ -91,7 +95,7 @@ def train(
         overrides.items() if isinstance(overrides, Mapping) else (parse_set(s) for s in overrides or ())
     )
     all_overrides.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
-    recipe_obj, base_dir, name = load_recipe(recipe, all_overrides)
+    recipe_obj, base_dir, name = load_recipe(recipe, all_overrides, connect=True)
     return Trainer(recipe_obj, name=name, base_dir=base_dir, model=model, data=data).fit(out, callbacks)
 
 
@@ -142,6 +146,9 @@ def resume(
         )
     overrides = {"training.verbose": verbose} if verbose is not None else None
     recipe_obj, _, name = load_recipe(path / rundir.RECIPE, overrides)
+    if recipe_obj.training.distribute == "multi_worker":
+        raise TrainlabError("training.distribute", "a multi-worker run cannot be resumed yet (the chief alone holds"
+                            " its checkpoints)", "multi_worker")
     trainer = Trainer(recipe_obj, name=summary.get("name") or name, base_dir=path, model=model, data=data)
     found, passed_over = checkpoint.newest_valid(path, check=trainer._usable)
     for note in passed_over:
@@ -198,6 +205,7 @@ class Trainer:
         self.name = recipe.name or name
         self.base_dir = base_dir
         self.given_model, self.given_data = model, data
+        self.placement = distribute.place(recipe.training)  # one device, or a tf.distribute strategy
         seed_everything(recipe.seed, recipe.deterministic)
         # The data (generation, splits, batch order) follow data.seed when set: a study's seeds then vary
         # the initial weights and dropout only, and its runs can share one data set and train together.
@@ -240,20 +248,34 @@ class Trainer:
             self.train_eval = _probe_sample(sample, self.data_seed, self.recipe.training.train_eval_samples)
         if model is None:
             keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
-            model = build_model(self.recipe, self.data)
+            with self.placement.scope():
+                model = build_model(self.recipe, self.data)
+        elif not self.placement.holds(model):
+            raise TrainlabError(
+                "training.distribute", "a model given from Python must be built in the strategy's scope (with"
+                " trainlab.training.distribute.place(recipe.training).scope())", self.placement.kind,
+            )
         self.model = model
         lr = self.recipe.optimizer.learning_rate
         if isinstance(lr, Mapping) and lr.get("unit") == "epoch" and self._steps_per_epoch() is None:
             raise TrainlabError("optimizer.learning_rate.unit", "epoch needs data of known length", "epoch")
-        self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
         self.index = 0  # this trainer's member in the engine (fit_together may put it in a larger one)
         self.state: _RunState | None = None
-        self.engine = Engine(
-            [self.member],
-            self.recipe.training.batch_size,
-            jit_compile=self.recipe.training.jit_compile,
-            eval_batch_size=self.recipe.training.eval_batch_size,
-        )
+        with self.placement.scope():  # under a strategy, the optimizer's, metrics' and engine's variables are its own
+            self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
+            self.engine = Engine(
+                [self.member],
+                self.recipe.training.batch_size,
+                jit_compile=self.recipe.training.jit_compile,
+                eval_batch_size=self.recipe.training.eval_batch_size,
+            )
+
+    def _join(self, engine: Engine, k: int) -> None:
+        """Train as member ``k`` of ``engine``, starting from this trainer's own initial state."""
+        if engine.members[k] is not self.member:
+            engine.adopt(k, self.engine, self.index)
+            self.model, self.member = engine.members[k].model, engine.members[k]
+        self.engine, self.index = engine, k
 
     # ------------------------------------------------------------------ the loop
     def fit(self, out: str | Path | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> Run:
@@ -267,7 +289,10 @@ class Trainer:
         """Make the run directory (or reopen it, to resume); write the resolved recipe; build the
         callback list, the records writers and the checkpoint writer."""
         training = self.recipe.training
-        run_dir = rundir.new_run_dir(self.name, out) if resume is None else resume.dir
+        if not self.placement.chief:  # the chief's run directory; this worker runs the same program into scratch
+            run_dir = Path(self.placement.scratch(self.name))
+        else:
+            run_dir = rundir.new_run_dir(self.name, out) if resume is None else resume.dir
         try:  # a mistake found while setting up leaves no half-made run directory behind
             if resume is None:
                 rundir.write_yaml(run_dir / rundir.RECIPE, self._recipe_dump(), header=self._recipe_note())
@@ -378,7 +403,9 @@ class Trainer:
             self.model.save(state.dir / rundir.MODEL)
         summary["diagnosis"] = _diagnosis(state.history, state.records, summary, state.dir)
         rundir.write_json(state.dir / rundir.SUMMARY, summary)
-        return Run(state.dir, self.recipe, state.history, summary, self.model, self.data)
+        if not self.placement.chief:
+            shutil.rmtree(state.dir, ignore_errors=True)
+        return Run(state.dir, self.recipe, state.history, summary, self.model, self.data, self.placement.chief)
 
     # ----------------------------------------------------------------- helpers
     def _train_epoch(
@@ -490,6 +517,7 @@ class Trainer:
             "trainlab_version": trainlab.__version__,
             "tensorflow_version": tf.__version__,
             "keras_version": keras.__version__,
+            **({"distribute": self.placement.describe()} if self.placement.strategy is not None else {}),
         }
 
     def _test_metrics(self) -> dict[str, float] | None:
@@ -521,6 +549,7 @@ def fit_together(
     callbacks: Sequence[Sequence[keras.callbacks.Callback] | None] | None = None,
     *,
     resume: Sequence[Resume | None] | None = None,
+    engine: Engine | None = None,
 ) -> list[Run]:
     """Train prepared trainers together, in one engine: K members, one compiled program per epoch.
 
@@ -535,19 +564,35 @@ def fit_together(
         outs: each run's directory (None: a new one under ``runs/``).
         callbacks: each run's extra callbacks.
         resume: per run, None for a new run or a :class:`Resume` to continue one in its directory.
+        engine: an engine that already trained runs of these very recipes (seeds aside), one member
+            per trainer in the same order (see :func:`same_program`): each trainer's initial state
+            is loaded into it and its traced programs are used again, with no new tracing. The
+            runs' ``model`` is then the engine's, which the next runs it trains will change; their
+            run directories hold their own weights.
 
     Raises:
-        ValueError: the trainers cannot train together (see :func:`fusable`).
+        ValueError: the trainers cannot train together (see :func:`fusable`), or not in ``engine``.
     """
     trainers = list(trainers)
     outs = list(outs or [None] * len(trainers))
     callbacks = list(callbacks or [None] * len(trainers))
     resume = list(resume or [None] * len(trainers))
     lead = trainers[0]
+    if len(trainers) > 1 and lead.placement.strategy is not None:
+        raise TrainlabError("training.distribute", "trains one run at a time; runs fused in one engine (a study's"
+                            " fused executor) need training.distribute: none", lead.placement.kind)
     if len(trainers) > 1:
         reason = fusable(trainers)
         if reason:
             raise ValueError(f"these runs cannot train together: {reason}")
+    if engine is not None:
+        if len(engine.members) != len(trainers) or any(r is not None for r in resume):
+            raise ValueError(f"an engine of {len(engine.members)} members cannot take {len(trainers)} new runs")
+        for k, trainer in enumerate(trainers):
+            trainer._join(engine, k)
+        engine.active.assign([True] * len(trainers))
+        engine.halt.assign(False)
+    elif len(trainers) > 1:
         training = lead.recipe.training
         engine = Engine([t.member for t in trainers], training.batch_size, jit_compile=training.jit_compile,
                         eval_batch_size=training.eval_batch_size)
@@ -574,11 +619,13 @@ def fit_together(
                 trainer.state.cb_list.on_train_begin()
             loop.run(loop.restore(resume), interrupts)  # restored after on_train_begin, which resets callbacks
             for trainer in trainers:
+                trainer.state.records.settle()  # the last epoch's kernels, before early stopping restores the best
                 trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
             status = "completed"
         except KeyboardInterrupt as exc:
             status = "interrupted"
-            exc.run_dirs = [trainer.state.dir for trainer in trainers]  # for the command line's message
+            if lead.placement.kind != "multi_worker":  # which cannot be resumed yet
+                exc.run_dirs = [trainer.state.dir for trainer in trainers]  # for the command line's message
             raise
         except Exception as exc:
             status, error = "failed", f"{exc.__class__.__name__}: {exc}"
@@ -587,6 +634,19 @@ def fit_together(
             runs = [trainer._close(status, error, started) for trainer in trainers]
         interrupts.check()  # a signal that came while the run was being closed: act on it now
     return runs
+
+
+def same_program(a: Trainer, b: Trainer) -> bool:
+    """True when ``b`` can train in the program traced for ``a``: the same recipe but for its seed and name.
+
+    The seed changes initial weights and dropout draws, which are state, not program; anything
+    else (a dropout rate, a schedule, a loss) may be a constant of the traced program.
+    """
+    def program(t: Trainer) -> dict[str, Any]:
+        dumped = t.recipe.model_dump(mode="json")
+        return {k: v for k, v in dumped.items() if k not in ("seed", "name")}
+
+    return a.given_model is None and b.given_model is None and program(a) == program(b)
 
 
 def fusable(trainers: Sequence[Trainer]) -> str | None:
