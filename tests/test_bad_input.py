@@ -117,6 +117,8 @@ RECIPE_CASES = [
     pytest.param("training: {epochs: 2}\nseed: 3\ntraining: {batch_size: 4}\n", {}, [],
                  "recipe.yaml: key set twice, at line 1 and at line 3, column 1; keep one", "'training'",
                  id="duplicate-key"),
+    pytest.param('"bad\\nkey": 1\n', {}, [], "bad\\nkey: unknown key; valid keys: ", None,
+                 id="key-with-a-newline"),  # a quoted key holding a newline: still one line, escaped
     pytest.param("- training\n- model\n", {}, [],
                  "recipe.yaml: top level must be a mapping of keys to values", "a list", id="top-level-list"),
     pytest.param({"training": ["epochs", 3]}, {}, [], "training: must be a mapping", "['epochs', 3]",

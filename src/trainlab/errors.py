@@ -34,7 +34,7 @@ class TrainlabError(Exception):
         message = f"{where}: {rule}" if where else rule
         if value is not _MISSING:
             message += f", got {_show(value)}"
-        super().__init__(message)
+        super().__init__(_one_line(message))
 
     def within(self, prefix: str) -> TrainlabError:
         """The same error, placed under ``prefix`` (``vary.dropout`` + ``model.dropout``)."""
@@ -54,6 +54,11 @@ class ArgumentError(ValueError):
         self.rule = rule
         self.value = value
         super().__init__(f"{argument}: {rule}, got {_show(value)}")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every unprintable character escaped: a key such as ``"a\\nb"`` (quoted in YAML) stays on one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _show(value: Any) -> str:

@@ -140,10 +140,11 @@ def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[
     """Hand the sections to whichever lane is free, the longest first and then in order; deliver each as it
     finishes.
 
-    Section 6 (20 models) takes about as long as all the others together: started first, it runs in
-    one lane while the other goes through the rest, whose lines then print as they finish.
+    Section 6 (20 models) is the longest: started first, it runs in one lane while the other takes
+    sections 7 and 8, then the short ones fill both; the lines print in section order as they finish.
     """
-    queue = deque(sorted(chosen, key=lambda n: (n not in LONGEST, n)))
+    rank = {n: i for i, n in enumerate(LONGEST)}
+    queue = deque(sorted(chosen, key=lambda n: (rank.get(n, len(rank)), n)))
     lanes = [Lane(ctx) for _ in range(workers)]
     interrupted = True
     try:
