@@ -578,10 +578,10 @@ def fit_together(
     callbacks = list(callbacks or [None] * len(trainers))
     resume = list(resume or [None] * len(trainers))
     lead = trainers[0]
-    if len(trainers) > 1 and lead.placement.strategy is not None:
-        raise TrainlabError("training.distribute", "trains one run at a time; runs fused in one engine (a study's"
-                            " fused executor) need training.distribute: none", lead.placement.kind)
     if len(trainers) > 1:
+        if lead.placement.strategy is not None:
+            raise TrainlabError("training.distribute", "trains one run at a time; runs fused in one engine (a study's"
+                                " fused executor) need training.distribute: none", lead.placement.kind)
         reason = fusable(trainers)
         if reason:
             raise ValueError(f"these runs cannot train together: {reason}")
