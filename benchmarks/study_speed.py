@@ -11,6 +11,11 @@ Adam 1e-3, binary cross-entropy, batch 32, validation every epoch. Compared:
 - Keras ``fit``: 12 sequential ``model.fit`` calls with Keras' defaults (NumPy input), as the
   tutorial did (it ran one seed per variant).
 
+TensorFlow starts as ``trainlab study`` starts it for a fused study: one thread per op, one op in
+flight per core (``trainlab.config.recipe.prefer_fused_threads``); the same for every contender, as
+they share the process (Keras ``fit`` measured the same either way here: 7.1 | 7.7 s and 10.7 | 10.6 s
+per 30-epoch run, none | both, 2026-11-29).
+
 Figures and reports are off in both trainlab studies (they read records afterwards and cost the
 same whatever trained). Prints wall times, ratios, mean validation accuracy per variant, and the
 fused run's steady-state epoch time against the FLOP limit of this machine (6 x parameters
@@ -34,6 +39,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import trainlab  # noqa: E402
+from trainlab.config.recipe import prefer_fused_threads  # noqa: E402
 from trainlab.training import rundir  # noqa: E402
 
 STUDY = Path(__file__).parents[1] / "examples" / "studies" / "regularization.yaml"
@@ -92,6 +98,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     seeds = list(range(args.seeds))
+    prefer_fused_threads()  # as trainlab study does, before TensorFlow starts
     tf.constant(1.0) + 1.0  # start TensorFlow's runtime before any timing
     with tempfile.TemporaryDirectory() as tmp:
         # A throwaway 1-epoch study warms up the modules every contender loads lazily.

@@ -347,17 +347,21 @@ def race(
 def _run(pairs: list, steps: int) -> list[np.ndarray]:
     """Every pair's ``steps + 1`` losses, all pairs stepping together in one ``tf.function``."""
 
+    @tf.autograph.experimental.do_not_convert  # built as written, as Keras builds its own steps
+    def step(t: tf.Tensor, records: list) -> list:
+        written = []
+        for (_, function, point, optimizer), record in zip(pairs, records):
+            with tf.GradientTape() as tape:
+                loss = function.fn(point)
+            optimizer.apply(tape.gradient(loss, [point]), [point])
+            written.append(record.write(t, loss))  # f(x_t): the loss at the point this step starts from
+        return written
+
     @tf.function
     def run_all() -> list[tf.Tensor]:
         records = [tf.TensorArray(tf.float32, size=steps + 1) for _ in pairs]
         for t in tf.range(steps):
-            written = []
-            for (_, function, point, optimizer), record in zip(pairs, records):
-                with tf.GradientTape() as tape:
-                    loss = function.fn(point)
-                optimizer.apply(tape.gradient(loss, [point]), [point])
-                written.append(record.write(t, loss))  # f(x_t): the loss at the point this step starts from
-            records = written
+            records = step(t, records)
         return [
             record.write(steps, function.fn(point)).stack() for (_, function, point, _), record in zip(pairs, records)
         ]

@@ -174,7 +174,7 @@ def evaluate(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:
 
     # One graph over all steps: calling a schedule eagerly costs ~0.1 ms a step,
     # and some (CosineDecay with warm-up) branch with a cond, so a plain vector call won't do.
-    @tf.function
+    @tf.function(autograph=False)  # as in Keras' own step: schedules are called as written
     def rates(all_steps: tf.Tensor) -> tf.Tensor:
         return tf.map_fn(
             lambda step: tf.cast(schedule(step), tf.float32), all_steps, fn_output_signature=tf.float32

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from trainlab.config import Recipe, load_recipe
 from trainlab.config.loading import apply_overrides, parse_set, read_yaml, validate
+from trainlab.config.recipe import prefer_fused_threads
 from trainlab.config.tracking import MlflowConfig, TrackingConfig
 from trainlab.errors import TrainlabError
 
@@ -152,6 +153,9 @@ def load_study(
     if config.executor == "dask" and importlib.util.find_spec("distributed") is None:
         raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask")
     base, recipe_dir = _base(config.base, recipe_dir)
+    training = base.get("training")
+    if config.executor == "fused" and not (isinstance(training, Mapping) and training.get("threads") is not None):
+        prefer_fused_threads()  # before the recipes below start TensorFlow
     variants = _variants(config)
     mode = config.mode if config.mode != "auto" else _mode(config.metric)
     plans = []

@@ -63,12 +63,20 @@ def run_section(number: int, ctx: Context) -> Section:
     return section
 
 
-def start_tensorflow() -> float:
-    """Import TensorFlow and Keras and start the runtime; the seconds it took (several on a small machine)."""
+def start_tensorflow(threads: int | None = None) -> float:
+    """Import TensorFlow and Keras and start the runtime; the seconds it took (several on a small machine).
+
+    ``threads``: TensorFlow's intra- and inter-op threads (None: its default, one per core each). Lanes
+    share the cores out: two lanes on two cores, each with pools as large as the machine, fought over both
+    (full tour, 2026-11-29: 110-122 s with the defaults, 90 s with one thread per lane).
+    """
     tick = time.perf_counter()
     import keras  # noqa: F401
     import tensorflow as tf
 
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     tf.constant(0.0).numpy()
     return time.perf_counter() - tick
 
@@ -107,15 +115,16 @@ class Lane:
 
     Args:
         ctx: the tour's context (folder, quick, examples, mnist); the worker builds its own from it.
+        threads: TensorFlow's intra- and inter-op threads in the worker.
     """
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, threads: int) -> None:
         self.ctx = ctx
         self.section: int | None = None  # the section it is running
         with open(ctx.out / LOG, "a", encoding="utf-8") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "trainlab.tour._worker", "lane", str(ctx.out), "1" if ctx.quick else "0",
-                 str(ctx.examples), str(ctx.mnist or "")],
+                 str(ctx.examples), str(ctx.mnist or ""), str(threads)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, text=True, env=subprocess_env())
 
     @property
@@ -162,10 +171,10 @@ def result_path(out: Path, number: int) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """A lane: ``OUT QUICK EXAMPLES MNIST`` on the command line, a section number per line on standard input."""
-    out, quick, examples, mnist = argv
+    """A lane: ``OUT QUICK EXAMPLES MNIST THREADS`` on the command line, a section number per line on standard input."""
+    out, quick, examples, mnist, threads = argv
     ctx = Context(Path(out), quick == "1", Path(examples), Path(mnist) if mnist else None)
-    startup: float | None = start_tensorflow()
+    startup: float | None = start_tensorflow(threads=int(threads))
     found: dict[str, str] | None = versions()
     for line in sys.stdin:
         if not line.strip():

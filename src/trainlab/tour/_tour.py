@@ -145,7 +145,8 @@ def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[
     """
     rank = {n: i for i, n in enumerate(LONGEST)}
     queue = deque(sorted(chosen, key=lambda n: (rank.get(n, len(rank)), n)))
-    lanes = [Lane(ctx) for _ in range(workers)]
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out: no lane's pool fights another's
+    lanes = [Lane(ctx, threads) for _ in range(workers)]
     interrupted = True
     try:
         while queue or any(lane.section is not None for lane in lanes):

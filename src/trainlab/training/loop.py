@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from trainlab.training.trainer import Trainer
 
 FORMAT = 1
+_SNAPSHOT = "in the engine's snapshot"  # a run's last good state, kept by Engine.snapshot
 
 
 @dataclass
@@ -342,8 +343,17 @@ class EpochLoop:
 
     # -------------------------------------------------------------------------------- the state
     def _keep_good(self, trainers: Sequence[Trainer]) -> list[dict[str, np.ndarray]] | None:
-        """Read every member's state in one call and keep it as the runs' last good state."""
+        """Keep every member's state as the runs' last good state; returned when read out for a checkpoint.
+
+        Runs that write checkpoints read the state out (one call for all); runs that only roll back
+        keep it in the engine (:meth:`Engine.snapshot`), with no copy to the host.
+        """
         if not any(t.recipe.training.on_nonfinite == "rollback" or t.state.writer is not None for t in trainers):
+            return None
+        if not self.engine._distributed and all(t.state.writer is None for t in trainers):
+            self.engine.snapshot()
+            for trainer in trainers:
+                trainer.state.good = _SNAPSHOT
             return None
         values = self.engine.read_state()
         for trainer in trainers:
@@ -352,7 +362,9 @@ class EpochLoop:
 
     def _restore_good(self, trainers: Sequence[Trainer]) -> None:
         for trainer in trainers:
-            if trainer.state.good is not None:
+            if trainer.state.good is _SNAPSHOT:
+                self.engine.restore(trainer.index)
+            elif trainer.state.good is not None:
                 self.engine.write_state(trainer.index, trainer.state.good)
 
     def _checkpoint(

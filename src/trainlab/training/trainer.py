@@ -539,7 +539,7 @@ class _RunState:
     failure: str | None = None  # why training gave up (non-finite values); the run then failed
     rollbacks: int = 0
     earlier_s: float = 0.0  # wall time of the sessions before a resume
-    good: dict[str, np.ndarray] | None = None  # the state variables at the last checkpoint, for rollbacks
+    good: dict[str, np.ndarray] | str | None = None  # the state at the last checkpoint (or: kept in the engine)
     writer: checkpoint.Writer | None = None
 
 
