@@ -154,3 +154,63 @@ def test_xla_shuffles_in_the_same_order_as_the_graph():
     plain = Engine([_member(7)], batch_size=32).train_epoch(x, y, seed=(3, 1))
     xla = Engine([_member(7)], batch_size=32, jit_compile=True).train_epoch(x, y, seed=(3, 1))
     np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
+
+
+def test_restore_puts_back_exactly_what_snapshot_kept():
+    x, y = _data()
+    order = np.arange(96, dtype="int32")
+    engine = Engine([_member(1, dropout=0.2), _member(2)], batch_size=32)
+    engine.train_epoch(x, y, order)
+    engine.snapshot()
+    kept = engine.read_state()
+    engine.train_epoch(x, y, order)  # weights, slots, iterations, dropout seeds and metrics all move on
+    moved = engine.read_state()
+    assert not np.array_equal(moved[0]["float32"], kept[0]["float32"])
+    engine.restore(0)  # only member 0 goes back
+    now = engine.read_state()
+    for dtype in kept[0]:
+        np.testing.assert_array_equal(now[0][dtype], kept[0][dtype])
+        np.testing.assert_array_equal(now[1][dtype], moved[1][dtype])
+    # From the restored state member 0 takes the very steps it took the first time.
+    again = Engine([_member(1, dropout=0.2)], batch_size=32)
+    again.train_epoch(x, y, order)
+    reference = again.train_epoch(x, y, order)
+    np.testing.assert_array_equal(engine.train_epoch(x, y, order).loss[:, 0], reference.loss[:, 0])
+
+
+def test_restore_before_any_snapshot_is_refused():
+    with pytest.raises(RuntimeError, match="snapshot"):
+        Engine([_member(1)], batch_size=32).restore(0)
+
+
+class _Scaled(keras.layers.Layer):
+    """A user's layer with Python control flow on a Python value: built as written, as Keras' fit builds it."""
+
+    def __init__(self, double: bool, **kw):
+        super().__init__(**kw)
+        self.double = double
+
+    def call(self, inputs, training=None):
+        if self.double and training:
+            return inputs * 2.0
+        return inputs
+
+
+def test_user_layers_are_built_as_written_and_train_as_in_keras():
+    x, y = _data()
+    order = np.arange(96, dtype="int32")
+
+    def model():
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((6,))
+        hidden = _Scaled(True)(keras.layers.Dense(4, activation="relu")(inputs))
+        return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+    ours = model()
+    engine = Engine([Member(ours, keras.optimizers.SGD(1e-2), keras.losses.BinaryCrossentropy())], batch_size=32)
+    engine.train_epoch(x, y, order)
+    theirs = model()
+    theirs.compile(optimizer=keras.optimizers.SGD(1e-2), loss=keras.losses.BinaryCrossentropy())
+    theirs.fit(x.numpy(), y.numpy(), batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
