@@ -42,3 +42,36 @@ def test_tensorboard_scalars_match_the_csv_records(tmp_path, tiny_recipe):
 def test_tensorboard_can_be_turned_off(tmp_path, tiny_recipe):
     run = trainlab.train(tiny_recipe, out=tmp_path / "run")  # tiny_recipe sets tensorboard: false
     assert not (run.dir / "tensorboard").exists()
+
+
+@pytest.mark.parametrize("values", [
+    np.random.default_rng(0).normal(size=(64, 32)).astype("float32"),
+    np.full((5, 3), 0.25, "float32"),  # a single value: the last bucket holds it all
+    np.array([], "float32"),
+    np.array([-1.0, 0.0, 1e-8, 3.0], "float32"),
+])
+def test_histogram_buckets_are_tensorboards(values):
+    from tensorboard.plugins.histogram.summary_v2 import _buckets
+
+    from trainlab.training.records import histogram_buckets
+
+    expected = _buckets(tf.constant(values), 30).numpy()
+    np.testing.assert_allclose(histogram_buckets(values, 30), expected, rtol=1e-12, atol=0)
+
+
+def test_histograms_are_written_as_tensorboard_writes_them(tmp_path):
+    from trainlab.training.records import _histogram
+
+    values = np.random.default_rng(1).normal(size=(40, 8)).astype("float32")
+    for folder, write in (("ours", lambda: _histogram("dense/kernel", values, 3)),
+                          ("theirs", lambda: tf.summary.histogram("dense/kernel", values, step=3))):
+        with tf.summary.create_file_writer(str(tmp_path / folder)).as_default():
+            write()
+    read = {}
+    for folder in ("ours", "theirs"):
+        events = EventAccumulator(str(tmp_path / folder), size_guidance={"tensors": 0}).Reload()
+        assert events.SummaryMetadata("dense/kernel").plugin_data.plugin_name == "histograms"
+        (event,) = events.Tensors("dense/kernel")
+        read[folder] = (event.step, tf.make_ndarray(event.tensor_proto))
+    assert read["ours"][0] == read["theirs"][0] == 3
+    np.testing.assert_allclose(read["ours"][1], read["theirs"][1], rtol=1e-12)

@@ -58,7 +58,8 @@ class TestFunction:
 
     Attributes:
         name: its name in the race (``quadratic``).
-        fn: the function of a float32 vector tensor, returning a scalar tensor.
+        fn: the function of a float32 vector tensor, returning a scalar tensor; built into the race's graph as
+            written (no AutoGraph, as in Keras' own steps): branch with ``tf.where`` or ``tf.cond``.
         start: the starting point.
         minimizer: where the minimum is.
         minimum: the value there.
@@ -345,23 +346,26 @@ def race(
 
 
 def _run(pairs: list, steps: int) -> list[np.ndarray]:
-    """Every pair's ``steps + 1`` losses, all pairs stepping together in one ``tf.function``."""
+    """Every pair's ``steps + 1`` losses, all pairs stepping together in one ``tf.function``.
 
-    @tf.autograph.experimental.do_not_convert  # built as written, as Keras builds its own steps
-    def step(t: tf.Tensor, records: list) -> list:
+    Built as written, without AutoGraph (as Keras builds its own steps): an explicit loop over the
+    steps, and each function and optimizer called as they are (AutoGraph's rewriting of them was
+    most of the tracing).
+    """
+
+    def step(t: tf.Tensor, records: tuple) -> tuple:
         written = []
         for (_, function, point, optimizer), record in zip(pairs, records):
             with tf.GradientTape() as tape:
                 loss = function.fn(point)
             optimizer.apply(tape.gradient(loss, [point]), [point])
             written.append(record.write(t, loss))  # f(x_t): the loss at the point this step starts from
-        return written
+        return t + 1, tuple(written)
 
-    @tf.function
+    @tf.function(autograph=False)
     def run_all() -> list[tf.Tensor]:
-        records = [tf.TensorArray(tf.float32, size=steps + 1) for _ in pairs]
-        for t in tf.range(steps):
-            records = step(t, records)
+        records = tuple(tf.TensorArray(tf.float32, size=steps + 1) for _ in pairs)
+        _, records = tf.while_loop(lambda t, _: t < steps, step, (tf.constant(0), records))
         return [
             record.write(steps, function.fn(point)).stack() for (_, function, point, _), record in zip(pairs, records)
         ]
