@@ -76,8 +76,9 @@ def start_tensorflow(threads: int | None = None) -> float:
     import tensorflow as tf
 
     if threads is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        from trainlab.config.recipe import apply_threads
+
+        apply_threads(threads)  # as training.threads does
     tf.constant(0.0).numpy()
     return time.perf_counter() - tick
 
