@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from synthetic_runs import EPOCHS, STEPS_PER_EPOCH, healthy_loss
 
@@ -161,6 +162,36 @@ def test_exploding_gradients_growth_is_an_error(records_dir):
     finding = only(diagnose(records_dir(step_grad_norm=norm)), "exploding_gradients")
     assert finding.severity == "error" and "spike_step" not in finding.evidence
     assert finding.evidence["growth"] == pytest.approx(1.3 ** (EPOCHS - 1))
+
+
+def _worst_spike_step_by_step(steps, norms):
+    """The spike rule as it reads: each step against the median of the window before it, one at a time."""
+    worst = None
+    for i in range(_gradients.SPIKE_MIN_CONTEXT, len(norms)):
+        reference = float(np.median(norms[max(0, i - _gradients.SPIKE_WINDOW):i]))
+        if reference <= 0:
+            continue
+        ratio = float(norms[i] / reference)
+        if ratio > _gradients.SPIKE_FACTOR and (worst is None or ratio > worst["spike_ratio"]):
+            worst = {"spike_step": int(steps[i]), "spike_grad_norm": float(norms[i]),
+                     "reference_grad_norm": reference, "spike_ratio": ratio}
+    return worst
+
+
+@pytest.mark.parametrize("n", [0, 4, 5, 6, 19, 20, 21, 22, 300])
+def test_worst_spike_is_the_step_by_step_rule(n):
+    # Vectorized medians: the same step, reference and ratio, ties to the earliest, zero medians skipped.
+    rng = np.random.default_rng(n)
+    for trial in range(12):
+        norms = rng.lognormal(0.0, 1.0, n)
+        if n and trial % 3 == 0:
+            norms[rng.integers(0, n, 3)] *= 100
+        if n and trial % 4 == 0:
+            norms[: n // 2] = 0.0
+        if n > 10 and trial % 5 == 0:
+            norms[n // 2] = norms[n // 2 + 3] = 1e4
+        steps = np.arange(1, n + 1) * 3
+        assert _gradients._worst_spike(steps, norms) == _worst_spike_step_by_step(steps, norms)
 
 
 def test_decaying_gradients_are_not_exploding(records_dir):

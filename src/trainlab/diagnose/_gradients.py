@@ -159,16 +159,26 @@ def vanishing_gradients(records: Records) -> Finding | None:
 
 
 def _worst_spike(steps: np.ndarray, norms: np.ndarray) -> dict | None:
-    worst = None
-    for i in range(SPIKE_MIN_CONTEXT, len(norms)):
-        reference = float(np.median(norms[max(0, i - SPIKE_WINDOW):i]))
-        if reference <= 0:
-            continue
-        ratio = float(norms[i] / reference)
-        if ratio > SPIKE_FACTOR and (worst is None or ratio > worst["spike_ratio"]):
-            worst = {"spike_step": int(steps[i]), "spike_grad_norm": float(norms[i]),
-                     "reference_grad_norm": reference, "spike_ratio": ratio}
-    return worst
+    """The step whose norm is the most times the median of the ``SPIKE_WINDOW`` steps before it, when that
+    is over ``SPIKE_FACTOR`` (the earliest of equals); steps with fewer than ``SPIKE_MIN_CONTEXT`` before
+    them are not judged."""
+    norms = np.asarray(norms, dtype=np.float64)
+    if len(norms) <= SPIKE_MIN_CONTEXT:
+        return None
+    # The medians of the windows before each step, all at once (a run has thousands of steps).
+    short = [np.median(norms[:i]) for i in range(SPIKE_MIN_CONTEXT, min(SPIKE_WINDOW, len(norms)))]
+    full = np.median(np.lib.stride_tricks.sliding_window_view(norms[:-1], SPIKE_WINDOW), axis=1) \
+        if len(norms) > SPIKE_WINDOW else np.zeros(0)
+    reference = np.concatenate([np.asarray(short, dtype=np.float64), full])
+    current = norms[SPIKE_MIN_CONTEXT:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(reference > 0, current / np.where(reference > 0, reference, 1.0), -np.inf)
+    if not len(ratio) or not ratio.max() > SPIKE_FACTOR:
+        return None
+    at = int(np.argmax(ratio))
+    i = at + SPIKE_MIN_CONTEXT
+    return {"spike_step": int(steps[i]), "spike_grad_norm": float(norms[i]),
+            "reference_grad_norm": float(reference[at]), "spike_ratio": float(ratio[at])}
 
 
 def _first_nonfinite(rows: list[dict], columns: tuple[str, ...]) -> tuple[dict, str] | None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+from trainlab.monitor._axes import png_bytes
 from trainlab.monitor._curves import curves_figure
 from trainlab.monitor._layers import layers_figure
 from trainlab.monitor._monitor import monitor_figure
@@ -42,11 +40,7 @@ def render_figures(records: Records | str | Path) -> dict[str, bytes]:
     for name, build in FIGURES.items():
         if name == "weights.png" and not records.weights:
             continue
-        figure = build(records)
-        FigureCanvasAgg(figure)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        pngs[name] = buffer.getvalue()
+        pngs[name] = png_bytes(build(records))
     return pngs
 
 

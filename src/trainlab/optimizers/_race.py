@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,13 +431,9 @@ def _functions(functions: Sequence[str | TestFunction]) -> list[TestFunction]:
 
 def save_png(figure: Figure, path: Path) -> Path:
     """Render ``figure`` with Agg into ``path``, whole or not at all."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from trainlab.monitor._axes import save
 
-    FigureCanvasAgg(figure)
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, format=path.suffix.lstrip(".") or "png")
-    os.replace(tmp, path)
-    return path
+    return save(figure, path)
 
 
 __all__ = ["DEFAULT_FUNCTIONS", "DEFAULT_OPTIMIZERS", "FUNCTIONS", "RaceResult", "TestFunction", "race", "save_png"]

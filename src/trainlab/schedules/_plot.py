@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -422,11 +421,6 @@ def _small_lengths(spec: Any, epochs: int) -> dict[str, Any]:
 
 def save_png(figure: Figure, path: str | Path) -> Path:
     """Render ``figure`` with Agg into ``path`` (format from the suffix), whole or not at all."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from trainlab.monitor._axes import save
 
-    path = Path(path)
-    FigureCanvasAgg(figure)
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png")
-    os.replace(tmp, path)
-    return path
+    return save(figure, path)

@@ -11,7 +11,6 @@ failed before its first epoch) is left out and counted.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -467,7 +465,4 @@ def _count_text(counts: list[int], unit: str) -> str:
 
 def _save(figure: Figure, path: Path) -> None:
     """Render with Agg and write the PNG whole or not at all."""
-    FigureCanvasAgg(figure)
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    draw.save(figure, path)

@@ -8,7 +8,6 @@ check against the tutorial are in ``Section.values`` (and ``tour.json``).
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,12 +173,9 @@ def find_examples(start: Path | None = None) -> Path:
 
 def png(figure: MplFigure) -> bytes:
     """A matplotlib figure rendered by Agg as PNG bytes (no display, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from trainlab.monitor._axes import png_bytes
 
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def png_file(path: Path, title: str, caption: str = "") -> list[Figure]:

@@ -182,6 +182,12 @@ class Engine:
             [tf.Variable(v, trainable=False, name="epoch_start") for v in m.model.trainable_variables]
             for m in self.members
         ]
+        # The rest of each member's state as it starts (optimizer slots, iteration count, learning rate, metric
+        # totals), for :meth:`restart`: an optimizer's fresh state does not depend on the model's weights.
+        self._fresh = []
+        for k, member in enumerate(self.members if not self._distributed else []):
+            own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
+            self._fresh.append([(v, np.array(_value(v))) for v in self.state_variables(k) if id(v) not in own])
         # Set (from any thread) to stop a compiled epoch after the step in flight; see train_epoch.
         self.halt = tf.Variable(False, trainable=False, name="halt")
         self._jit = bool(jit_compile)
@@ -533,22 +539,27 @@ class Engine:
             for variable, shadow in zip(self._variables_of(k), shadows):
                 shadow.assign(_value(variable))
 
-    def adopt(self, k: int, source: Engine, j: int = 0) -> None:
-        """Start member ``k`` from the state of ``source``'s member ``j``: every state variable copied.
+    def restart(self, k: int, model: keras.Model) -> None:
+        """Start member ``k`` anew from ``model``: its model's variables take ``model``'s values, and the rest of
+        its state (optimizer, learning-rate scale, training metrics) the values it had when this engine was built.
 
-        This is how one traced program trains run after run: a study's next seed builds its model
-        and optimizer as a run of its own would (the same initial weights, dropout seeds and
-        optimizer state), and the engine that already traced the recipe takes that state over,
-        instead of tracing a new program for new variables.
+        This is how one traced program trains run after run: a study's next seed builds its model as a
+        run of its own would (the same initial weights, batch-norm statistics and dropout seeds), and the
+        engine that already traced the recipe trains it, its optimizer starting as any fresh one starts,
+        with no new tracing and no optimizer or engine of the run's own (each cost ~70 ms to build).
 
         Raises:
-            ValueError: the two members' state variables differ in number, dtype or shape.
+            ValueError: ``model``'s variables differ from the member's model's in number, dtype or shape.
         """
-        mine, theirs = self._variables_of(k), source._variables_of(j)
+        mine, theirs = self.members[k].model.variables, model.variables
         if [(_dtype(v), tuple(v.shape)) for v in mine] != [(_dtype(v), tuple(v.shape)) for v in theirs]:
-            raise ValueError("the members' models or optimizers differ: their state variables do not match")
+            raise ValueError("the members' models differ: their variables do not match")
         for target, value in zip(mine, theirs):
             target.assign(_value(value))
+        for target, value in zip(self._epoch_start[k], model.trainable_variables):
+            target.assign(_value(value))
+        for target, value in self._fresh[k]:
+            target.assign(value)
 
     def _variables_of(self, k: int) -> list:
         if not hasattr(self, "_state_vars"):

@@ -199,11 +199,9 @@ class LRFindResult:
 
     def save(self, folder: Path) -> None:
         """Write ``lr_find.png`` and ``lr_find.json`` into ``folder``."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from trainlab.monitor._axes import save
 
-        figure = self.figure()
-        FigureCanvasAgg(figure)
-        figure.savefig(folder / "lr_find.png", format="png")
+        save(self.figure(), folder / "lr_find.png")
         rundir.write_json(folder / "lr_find.json", self.to_dict())
         self.dir = folder
 

@@ -263,17 +263,29 @@ class Trainer:
         self.state: _RunState | None = None
         with self.placement.scope():  # under a strategy, the optimizer's, metrics' and engine's variables are its own
             self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
-            self.engine = Engine(
-                [self.member],
-                self.recipe.training.batch_size,
-                jit_compile=self.recipe.training.jit_compile,
-                eval_batch_size=self.recipe.training.eval_batch_size,
-            )
+        self._engine: Engine | None = None  # its own, built when first needed (a study's runs may train in another)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine this run trains in: its own (K = 1), or the one :func:`fit_together` put it in."""
+        if self._engine is None:
+            with self.placement.scope():
+                self._engine = Engine(
+                    [self.member],
+                    self.recipe.training.batch_size,
+                    jit_compile=self.recipe.training.jit_compile,
+                    eval_batch_size=self.recipe.training.eval_batch_size,
+                )
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
 
     def _join(self, engine: Engine, k: int) -> None:
-        """Train as member ``k`` of ``engine``, starting from this trainer's own initial state."""
+        """Train as member ``k`` of ``engine``, starting from this trainer's model as built (see :meth:`Engine.restart`)."""
         if engine.members[k] is not self.member:
-            engine.adopt(k, self.engine, self.index)
+            engine.restart(k, self.model)
             self.model, self.member = engine.members[k].model, engine.members[k]
         self.engine, self.index = engine, k
 
@@ -296,7 +308,7 @@ class Trainer:
         try:  # a mistake found while setting up leaves no half-made run directory behind
             if resume is None:
                 rundir.write_yaml(run_dir / rundir.RECIPE, self._recipe_dump(), header=self._recipe_note())
-            cb_list = keras.callbacks.CallbackList(
+            cb_list = tl_callbacks.CallbackList(
                 self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
                 steps=self._steps_per_epoch(), verbose=0,
             )
