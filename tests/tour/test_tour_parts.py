@@ -59,12 +59,3 @@ def test_section_8_trains_on_a_local_mnist_file(tiny_mnist, tmp_path, monkeypatc
     assert summary["values"]["scale_is_power_of_half"] is True
     recipe = (result.dir / "08-callbacks" / "recipe.yaml").read_text()
     assert "source: mnist" in recipe and "n_train: 300" in recipe and "n_test: 50" in recipe  # all a small file has
-
-
-def test_every_section_has_its_turn_in_the_lanes():
-    # Lanes take sections in ORDER: each once, those that train before those that draw only.
-    from trainlab.tour._lanes import ORDER, SECTIONS, TRAINING
-
-    assert sorted(ORDER) == sorted(SECTIONS)
-    trained = [n for n in ORDER if n in TRAINING]
-    assert list(ORDER[: len(trained)]) == trained

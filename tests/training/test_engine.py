@@ -214,18 +214,3 @@ def test_user_layers_are_built_as_written_and_train_as_in_keras():
     theirs.fit(x.numpy(), y.numpy(), batch_size=32, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("eval_batch, rows", [(1024, 30), (32, 20)])
-def test_one_pass_gives_the_evaluation_and_the_probe_as_two_passes_do(eval_batch, rows):
-    # The activations of the probe's rows are read off the evaluation's own first batch: the same numbers as an
-    # evaluation and a probe of their own, over one batch or several.
-    x, y = _data()
-    members = [_member(3, dropout=0.2), _member(4, l2=1e-3)]
-    engine = Engine(members, batch_size=20, eval_batch_size=eval_batch)
-    engine.train_epoch(x, y, np.arange(96, dtype="int32"))
-    assert engine.can_probe_in_eval(rows) and not engine.can_probe_in_eval(eval_batch + 1)
-    results, activations = engine.evaluate_probed(x, y, rows)
-    assert results == engine.evaluate(x, y)
-    assert activations == engine.activation_stats(x[:rows])
-    assert set(activations[0]) == {"dense_1", "dense_2", "output"} and all(activations)

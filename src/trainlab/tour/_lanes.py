@@ -38,12 +38,9 @@ SECTIONS: dict[int, tuple[str, str, str]] = {
     11: ("advice", "Its closing advice", "_advice:advice"),
 }
 TRAINING = {4, 5, 6, 7, 8, 9, 10}  # the sections that train models (seconds to minutes each)
-# The order sections are handed out in when they run side by side: those that train, longest first (full
-# tour, 2026-11-29: 6: 58 s, 7: 27 s, 8: 12 s, 10: 9 s, 4, 5: 6-7 s, 9: 2 s), so that neither lane is left
-# with a long one at the end; then those that train nothing (2: 6 s, 3, 1, 11: 0-2 s), which hand the
-# report worker no run report to draw: it catches up on the last runs' reports meanwhile, instead of
-# drawing them alone after the lanes are done (~3 s with a core idle).
-ORDER = (6, 7, 8, 10, 4, 5, 9, 2, 3, 1, 11)
+# Handed out first, longest first, when sections run side by side, so that neither lane is left with a long
+# section at the end (full tour, 2026-11-29: 6: 75 s, 7: 44 s, 8: 24 s, 10: 11 s; the others 1-9 s).
+LONGEST = (6, 7, 8, 10)
 LANE_NICENESS = 5  # the lanes yield to the report worker (see main)
 ERRORS = "errors.txt"
 LOG = "tour.log"

@@ -203,8 +203,7 @@ class Engine:
         self._eval_fn = tf.function(self._evaluate)
         self._eval_programs: dict = {}
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
-        self._probed_fn = tf.function(self._evaluate_probed)
-        self._probe_fn = self._grad_fn = self._probe_models = None  # built on first use
+        self._probe_fn = self._grad_fn = None  # built on first use
 
     # ------------------------------------------------------------------ training
     def train_epoch(
@@ -586,61 +585,41 @@ class Engine:
         Models whose layers cannot be probed (subclassed models) give an empty dict.
         """
         if self._probe_fn is None:
+            self._probes = [_activation_probe(m.model) for m in self.members]
             self._probe_fn = tf.function(self._probe, reduce_retracing=True, autograph=False)
-        return self._activation_dicts(self._probe_fn(x))
-
-    def _activation_dicts(self, values) -> list[dict[str, dict[str, float]]]:
+        values = self._probe_fn(x)
         out = []
-        for probe, stats in zip(self._probes(), values):
+        for probe, stats in zip(self._probes, values):
             if probe is None:
                 out.append({})
                 continue
-            _, layers, _ = probe
+            _, layers = probe
             out.append({
                 name: {"dead_fraction" if kind == "dead" else "saturated_fraction": float(v)}
                 for (name, kind), v in zip(layers, stats.numpy())
             })
         return out
 
-    def _probes(self) -> list:
-        """Per member, its activation probe (``(model, [(layer, kind)])``, see :func:`_activation_probe`) or None."""
-        if self._probe_models is None:
-            self._probe_models = [_activation_probe(m.model) for m in self.members]
-        return self._probe_models
-
-    @_plain
     def _probe(self, x):
         results = []
-        for probe in self._probes():
+        for probe in self._probes:
             if probe is None:
                 results.append(tf.zeros([0]))
                 continue
-            model, layers, with_output = probe
+            model, layers = probe
             outputs = model(x, training=False)
             outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-            results.append(_activation_stats(layers, outputs[:-1] if with_output else outputs))
+            stats = []
+            for (_, kind), out in zip(layers, outputs):
+                flat = tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1])
+                if kind == "dead":
+                    stats.append(tf.reduce_mean(tf.cast(tf.reduce_all(flat <= 0.0, axis=0), tf.float32)))
+                elif kind == "saturated_sigmoid":
+                    stats.append(tf.reduce_mean(tf.cast((flat < 0.01) | (flat > 0.99), tf.float32)))
+                else:
+                    stats.append(tf.reduce_mean(tf.cast(tf.abs(flat) > 0.99, tf.float32)))
+            results.append(tf.stack(stats))
         return results
-
-    def can_probe_in_eval(self, rows: int) -> bool:
-        """Whether :meth:`evaluate_probed` can read ``rows`` samples' activations off an evaluation's first batch."""
-        return (0 < rows <= self.eval_batch_size and not self._distributed
-                and all(probe is None or probe[2] for probe in self._probes()))
-
-    def evaluate_probed(
-        self, x: tf.Tensor, y: tf.Tensor, rows: int
-    ) -> tuple[list[dict[str, float]], list[dict[str, dict[str, float]]]]:
-        """:meth:`evaluate` on ``(x, y)`` and :meth:`activation_stats` of ``x[:rows]``, from one inference pass.
-
-        The activations are those of the evaluation's own forward pass over its first batch, so the
-        probe costs no pass of its own (4 fused models: ~3-6 ms an epoch). Needs :meth:`can_probe_in_eval`.
-        """
-        key = (rows, *((tuple(t.shape[1:]), t.dtype) for t in (x, y)))
-        program = self._eval_programs.get(key)
-        if program is None:
-            program = self._eval_programs[key] = self._probed_fn.get_concrete_function(
-                *(tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in (x, y)), rows)
-        (losses, metric_values), stats = program(x, y)
-        return self._eval_dicts(losses, metric_values), self._activation_dicts(stats)
 
     def gradients(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, np.ndarray]]:
         """Per member: each trainable variable's gradient (by path) on ``(x, y)``, in inference mode.
@@ -672,13 +651,16 @@ class Engine:
         if program is None:
             program = self._eval_programs[key] = self._eval_fn.get_concrete_function(
                 *(tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in (x, y)))
-        return self._eval_dicts(*program(x, y))
+        losses, metric_values = program(x, y)
+        losses = losses.numpy()
+        return [
+            {"loss": float(losses[k]), **{m.name: float(v) for m, v in zip(member.val_metrics, values.numpy())}}
+            for k, (member, values) in enumerate(zip(self.members, metric_values))
+        ]
 
     def evaluate_dataset(self, dataset: tf.data.Dataset) -> list[dict[str, float]]:
         """:meth:`evaluate` over a ``tf.data.Dataset`` of ``(x, y)`` batches."""
-        return self._eval_dicts(*self._eval_dataset_fn(dataset))
-
-    def _eval_dicts(self, losses, metric_values) -> list[dict[str, float]]:
+        losses, metric_values = self._eval_dataset_fn(dataset)
         losses = losses.numpy()
         return [
             {"loss": float(losses[k]), **{m.name: float(v) for m, v in zip(member.val_metrics, values.numpy())}}
@@ -701,33 +683,17 @@ class Engine:
             n += tf.cast(tf.shape(xb)[0], tf.float32)
         return self._eval_result(total, n)
 
-    def _evaluate_probed(self, x, y, rows):
-        self._reset_metrics("val_metrics")
-        n = tf.shape(x)[0]
-        step = self.eval_batch_size
-        total, stats = self._eval_batch(x[:step], y[:step], rows)
-        for start in tf.range(step, n, step):
-            total += self._eval_batch(x[start : start + step], y[start : start + step])
-        return self._eval_result(total, tf.cast(n, tf.float32)), stats
-
     @_plain
-    def _eval_batch(self, xb, yb, rows=None):
-        """Every member's summed loss on one batch; updates the validation metrics. With ``rows``, also each
-        member's activation statistics of the batch's first ``rows`` samples, read off the same forward pass."""
+    def _eval_batch(self, xb, yb):
+        """Every member's summed loss on one batch; updates the validation metrics."""
         batch = tf.cast(tf.shape(xb)[0], tf.float32)
-        losses, stats = [], []
-        for member, probe in zip(self.members, self._probes() if rows is not None else [None] * len(self.members)):
-            if probe is None:
-                pred = member.model(xb, training=False)
-                stats.append(tf.zeros([0]))
-            else:
-                model, layers, _ = probe
-                *outputs, pred = model(xb, training=False)
-                stats.append(_activation_stats(layers, [out[:rows] for out in outputs]))
+        losses = []
+        for member in self.members:
+            pred = member.model(xb, training=False)
             losses.append(tf.cast(member.loss(yb, pred), tf.float32) * batch)
             for metric in member.val_metrics:
                 metric.update_state(yb, pred)
-        return tf.stack(losses) if rows is None else (tf.stack(losses), stats)
+        return tf.stack(losses)
 
     @_plain
     def _eval_result(self, total, n):
@@ -762,12 +728,11 @@ _SATURATING = {"relu": "dead", "sigmoid": "saturated_sigmoid", "tanh": "saturate
 
 
 def _activation_probe(model: keras.Model):
-    """A model giving the outputs of ``model``'s relu / sigmoid / tanh layers (then, for a single-output
-    model, its output), with what each layer shows.
+    """A model giving the outputs of ``model``'s relu / sigmoid / tanh layers, with what each shows.
 
-    Returns ``(probe, [(layer name, kind)], whether the model's output comes last)``, kind ``dead`` or
-    ``saturated_*``, recorded as ``dead_fraction`` / ``saturated_fraction``; ``None`` when the model has
-    no such layer or its layers' outputs cannot be reached (a subclassed model).
+    Returns ``(probe, [(layer name, kind)])``, kind ``dead`` or ``saturated_*``, recorded as
+    ``dead_fraction`` / ``saturated_fraction``; ``None`` when the model has no such layer or
+    its layers' outputs cannot be reached (a subclassed model).
     """
     layers = []
     for layer in model._flatten_layers(include_self=False):
@@ -780,26 +745,10 @@ def _activation_probe(model: keras.Model):
     if not layers:
         return None
     try:
-        # The model's own output last, when it has one, so that an evaluation's pass can read the layers too.
-        tail = list(model.outputs) if len(model.outputs) == 1 else []
-        probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
+        probe = keras.Model(model.inputs, [layer.output for layer, _ in layers])
     except (AttributeError, ValueError, TypeError):
         return None
-    return probe, [(_record_name(layer), kind) for layer, kind in layers], bool(tail)
-
-
-def _activation_stats(layers: list[tuple[str, str]], outputs: Sequence[tf.Tensor]) -> tf.Tensor:
-    """Each probed layer's statistic (see :meth:`Engine.activation_stats`) from its outputs, ``[layers]``."""
-    stats = []
-    for (_, kind), out in zip(layers, outputs):
-        flat = tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1])
-        if kind == "dead":
-            stats.append(tf.reduce_mean(tf.cast(tf.reduce_all(flat <= 0.0, axis=0), tf.float32)))
-        elif kind == "saturated_sigmoid":
-            stats.append(tf.reduce_mean(tf.cast((flat < 0.01) | (flat > 0.99), tf.float32)))
-        else:
-            stats.append(tf.reduce_mean(tf.cast(tf.abs(flat) > 0.99, tf.float32)))
-    return tf.stack(stats)
+    return probe, [(_record_name(layer), kind) for layer, kind in layers]
 
 
 def _record_name(layer: keras.layers.Layer) -> str:

@@ -245,8 +245,7 @@ class Trainer:
         self.probe = _probe_sample(sample, self.data_seed, PROBE_SAMPLES)
         self.train_eval = None
         if not self.streamed and self.recipe.training.train_eval_samples:
-            self.train_eval, self.probe = _train_eval_sample(
-                sample, self.data_seed, self.recipe.training.train_eval_samples, PROBE_SAMPLES)
+            self.train_eval = _probe_sample(sample, self.data_seed, self.recipe.training.train_eval_samples)
         if model is None:
             keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
             with self.placement.scope():
@@ -441,15 +440,6 @@ class Trainer:
             skipped = tf.constant(sorted(skip), tf.int64)
             ds = ds.enumerate().filter(lambda i, xy: tf.reduce_all(i != skipped)).map(lambda i, xy: xy)
         return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
-
-    def _train_eval_and_activations(self) -> tuple[list[dict[str, float]] | None, list[dict[str, Any]]]:
-        """Every member's loss and metrics on the train-eval sample (None without one), and its activation
-        statistics on the probe's samples: one inference pass when those ride at the head of the first."""
-        rows = int(self.probe[0].shape[0])
-        if self.train_eval is not None and self.engine.can_probe_in_eval(rows):
-            return self.engine.evaluate_probed(*self.train_eval, rows)
-        results = self._evaluate_all("train_eval") if self.train_eval is not None else None
-        return results, self.engine.activation_stats(self.probe[0])
 
     def _evaluate(self, split: str) -> dict[str, float]:
         return self._evaluate_all(split)[self.index]
@@ -848,23 +838,6 @@ def _probe_sample(sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int) -> 
         return x, y
     idx = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
     return tf.gather(x, idx), tf.gather(y, idx)
-
-
-def _train_eval_sample(
-    sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int, probe: int
-) -> tuple[tuple[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """The train-eval sample (a fixed random subset of ``size`` training samples, all of them when fewer) and
-    the activation probe's, which is its head: ``probe`` of its samples drawn as :func:`_probe_sample` draws
-    them (the same samples, when the training set is no larger than ``size``), then the rest. One inference
-    pass over the sample then gives both (:meth:`Engine.evaluate_probed`)."""
-    x, y = sample
-    n = int(x.shape[0])
-    rows = np.arange(n) if n <= size else np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    head = np.arange(len(rows)) if len(rows) <= probe else \
-        np.sort(np.random.default_rng(seed).choice(len(rows), probe, replace=False))
-    order = rows[np.concatenate([head, np.setdiff1d(np.arange(len(rows)), head)])]
-    xs, ys = tf.gather(x, order), tf.gather(y, order)
-    return (xs, ys), (xs[: len(head)], ys[: len(head)])
 
 
 def _label_fn(labels: str, n_classes: int | None):
