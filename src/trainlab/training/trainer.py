@@ -283,7 +283,7 @@ class Trainer:
         self._engine = engine
 
     def _join(self, engine: Engine, k: int) -> None:
-        """Train as member ``k`` of ``engine``, starting from this trainer's model as built (see :meth:`Engine.restart`)."""
+        """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""
         if engine.members[k] is not self.member:
             engine.restart(k, self.model)
             self.model, self.member = engine.members[k].model, engine.members[k]
