@@ -51,3 +51,18 @@ def test_many_layers_wrap_into_rows_of_four(run_dir):
     fig = weights_figure(load(path))
     assert len(fig.axes) == 6
     assert tuple(fig.get_size_inches()) == pytest.approx((4 * 4.2, 2 * 3.4 + 0.5))
+
+
+def test_a_long_title_on_a_narrow_figure_wraps_inside_it(run_dir):
+    # One panel is 4.2 inches wide; a run's title (name, epochs, status, best epoch) is wider. It was cut off at
+    # both ends; it now wraps onto lines that fit the figure.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = run_dir(epochs=1, best_epoch=1)
+    np.savez(path / "weights.npz", **{"dense/epoch_1": np.array([0.0, 1.0, 2.0], dtype=np.float32)})
+    fig = weights_figure(load(path))
+    assert "\n" in fig.get_suptitle()
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.get_layout_engine().execute(fig)
+    extent = fig._suptitle.get_window_extent(renderer)
+    assert 0 <= extent.x0 and extent.x1 <= fig.bbox.width

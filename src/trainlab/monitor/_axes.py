@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,16 @@ _TITLES = {"loss": "Loss", "mae": "MAE", "mse": "MSE", "rmse": "RMSE", "auc": "A
 
 def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def set_suptitle(figure: Figure, text: str, fontsize: float = 12) -> None:
+    """The figure's title, wrapped onto more lines where it is wider than the figure.
+
+    A run's title carries its name, epochs, status and best epoch (~110 characters), wider than a figure of one
+    or two panels (the layout engine cannot widen a figure: such a title was cut off at both ends).
+    """
+    per_line = max(24, int(figure.get_figwidth() * 72 / (0.6 * fontsize)))  # ~0.6 em per character
+    figure.suptitle(textwrap.fill(text, per_line, break_on_hyphens=False), fontsize=fontsize)
 
 
 def render(figure: Figure, target: str | Path | io.BytesIO, fmt: str = "png") -> None:

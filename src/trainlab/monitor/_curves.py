@@ -41,6 +41,6 @@ def curves_figure(records: Records | str | Path) -> Figure:
         draw.pair_panel(ax, records, column)
     for ax in axes[len(columns):]:
         ax.remove()
-    fig.suptitle(draw.suptitle(records, "training curves"), fontsize=12)
+    draw.set_suptitle(fig, draw.suptitle(records, "training curves"), 12)
     return fig
 

@@ -63,7 +63,7 @@ def layers_figure(records: Records | str | Path) -> Figure:
     if names:
         fig.legend(handles=handles, loc="outside right upper", fontsize=9, title="layer",
                    ncol=1 if len(handles) <= 24 else 2)
-    fig.suptitle(draw.suptitle(records, "layers"), fontsize=12)
+    draw.set_suptitle(fig, draw.suptitle(records, "layers"), 12)
     return fig
 
 

@@ -48,7 +48,7 @@ def monitor_figure(records: Records | str | Path) -> Figure:
     _grad_norm(grad, records)
     _gap(gap, records)
     _stability(stability, records)
-    fig.suptitle(draw.suptitle(records, "training monitor"), fontsize=13)
+    draw.set_suptitle(fig, draw.suptitle(records, "training monitor"), 13)
     return fig
 
 

@@ -45,7 +45,7 @@ def weights_figure(records: Records | str | Path) -> Figure:
         ax = fig.subplots()
         ax.set_axis_off()
         draw.note(ax, "no weights.npz in this run directory: no kernel values to show")
-        fig.suptitle(draw.suptitle(records, "kernel weights"), fontsize=12)
+        draw.set_suptitle(fig, draw.suptitle(records, "kernel weights"), 12)
         return fig
     ncols = min(MAX_COLUMNS, len(layers))
     nrows = math.ceil(len(layers) / ncols)
@@ -55,7 +55,7 @@ def weights_figure(records: Records | str | Path) -> Figure:
         _panel(ax, layer, records.weights[layer])
     for ax in axes[len(layers):]:
         ax.remove()
-    fig.suptitle(draw.suptitle(records, "kernel weights, first and last epoch"), fontsize=12)
+    draw.set_suptitle(fig, draw.suptitle(records, "kernel weights, first and last epoch"), 12)
     return fig
 
 

@@ -172,7 +172,7 @@ def curves_figure(study: Study, runs: dict[str, list[RunRecords]] | None = None)
         thinned, diverged = thinned or panel_thinned, diverged or panel_diverged
     fig.legend(handles=handles, loc="outside right upper", fontsize=9, title="variant (runs)", ncol=ncol)
     seeds = sorted({sum(1 for r in rs if r.records) for rs in runs.values()})
-    fig.suptitle(f"{study.name}: training curves, mean over {_count_text(seeds, 'seed')} per variant", fontsize=12)
+    draw.set_suptitle(fig, f"{study.name}: training curves, mean over {_count_text(seeds, 'seed')} per variant", 12)
     text = _curves_caption(runs, thinned, diverged, single_epoch)
     fig.supxlabel(textwrap.fill(text, int(fig.get_figwidth() * 13)), fontsize=9, color="dimgray")
     return fig
@@ -293,7 +293,7 @@ def final_figure(study: Study) -> Figure:
     ax.grid(True, axis="x", alpha=0.3)
     _final_legend(ax)
     better = "higher" if study.mode == "max" else "lower"
-    fig.suptitle(f"{study.name}: {study.metric} per seed, {better} is better, best mean at the top", fontsize=12)
+    draw.set_suptitle(fig, f"{study.name}: {study.metric} per seed, {better} is better, best mean at the top", 12)
     fig.supxlabel("box: quartiles and median over seeds; diamond: mean (the ranking's order); dot: one seed",
                   fontsize=9, color="dimgray")
     return fig
@@ -356,7 +356,7 @@ def weights_figure(study: Study, runs: dict[str, list[RunRecords]] | None = None
     # The bars' labels are the key to the histogram's colours; the histogram keeps its own small legend
     # only while it fits without covering the bins.
     _histogram(hist, runs, layer, colors, legend=len(runs) <= 6 and all("\n" not in label for label in labels))
-    fig.suptitle(f"{study.name}: first layer ({layer or 'unknown'}) weights at the end of training", fontsize=12)
+    draw.set_suptitle(fig, f"{study.name}: first layer ({layer or 'unknown'}) weights at the end of training", 12)
     fig.supxlabel("histogram: the lowest seed of each variant; bars: mean over seeds of layers.csv at each run's "
                   "last epoch, error bar ±1 sd (2 seeds or more)", fontsize=9, color="dimgray")
     return fig
