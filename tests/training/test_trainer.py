@@ -408,7 +408,7 @@ def test_a_traced_engine_trains_the_next_seed_exactly_as_its_own_engine(tmp_path
 
     data_fixed = {**tiny_recipe, "data": {**tiny_recipe["data"], "seed": 3}}
     first = _trainer(data_fixed, seed=1)
-    fit_together([first], [tmp_path / "first"])
+    fit_together([first], [tmp_path / "first"], restartable=True)
     again = _trainer(data_fixed, seed=2)
     assert same_program(first, again)
     reused = fit_together([again], [tmp_path / "reused"], engine=first.engine)[0]

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
+
+
+def _with_callbacks_only(name: str) -> Callable[..., None]:
+    """Keras' hook ``name``, called only when the list holds a callback."""
+    hook = getattr(keras.callbacks.CallbackList, name)
+
+    def call(self: CallbackList, *args: Any, **kwargs: Any) -> None:
+        if self.callbacks:
+            hook(self, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 class CallbackList(keras.callbacks.CallbackList):
@@ -20,34 +33,11 @@ class CallbackList(keras.callbacks.CallbackList):
     def _configure_async_dispatch(self, callbacks: Any) -> None:
         self._async_train = self._async_test = self._async_predict = False
 
-    def on_train_begin(self, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_train_begin(logs)
-
-    def on_train_end(self, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_train_end(logs)
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_epoch_begin(epoch, logs)
-
-    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_epoch_end(epoch, logs)
-
-    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_train_batch_begin(batch, logs)
-
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_train_batch_end(batch, logs)
-
-    def on_test_begin(self, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_test_begin(logs)
-
-    def on_test_end(self, logs: Any = None) -> None:
-        if self.callbacks:
-            super().on_test_end(logs)
+    on_train_begin = _with_callbacks_only("on_train_begin")
+    on_train_end = _with_callbacks_only("on_train_end")
+    on_epoch_begin = _with_callbacks_only("on_epoch_begin")
+    on_epoch_end = _with_callbacks_only("on_epoch_end")
+    on_train_batch_begin = _with_callbacks_only("on_train_batch_begin")
+    on_train_batch_end = _with_callbacks_only("on_train_batch_end")
+    on_test_begin = _with_callbacks_only("on_test_begin")
+    on_test_end = _with_callbacks_only("on_test_end")

@@ -157,7 +157,7 @@ def _train_group(
             for members in rounds:
                 tick = time.perf_counter()
                 runs = fit_together([t for _, t in members], [_run_dir(study_dir, p) for p, _ in members],
-                                    engine=engine)
+                                    engine=engine, restartable=engine is None and len(rounds) > 1)
                 engine = members[0][1].engine  # the next seeds train in this engine's traced program
                 share = (time.perf_counter() - tick) / len(members)
                 rows += [_row(p, run.summary, run.history, spec, "fused", share) for (p, _), run in zip(members, runs)]

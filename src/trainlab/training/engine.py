@@ -182,12 +182,7 @@ class Engine:
             [tf.Variable(v, trainable=False, name="epoch_start") for v in m.model.trainable_variables]
             for m in self.members
         ]
-        # The rest of each member's state as it starts (optimizer slots, iteration count, learning rate, metric
-        # totals), for :meth:`restart`: an optimizer's fresh state does not depend on the model's weights.
-        self._fresh = []
-        for k, member in enumerate(self.members if not self._distributed else []):
-            own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
-            self._fresh.append([(v, np.array(_value(v))) for v in self.state_variables(k) if id(v) not in own])
+        self._fresh: list | None = None  # see remember_fresh
         # Set (from any thread) to stop a compiled epoch after the step in flight; see train_epoch.
         self.halt = tf.Variable(False, trainable=False, name="halt")
         self._jit = bool(jit_compile)
@@ -539,6 +534,15 @@ class Engine:
             for variable, shadow in zip(self._variables_of(k), shadows):
                 shadow.assign(_value(variable))
 
+    def remember_fresh(self) -> None:
+        """Keep, on the host, the rest of each member's state as it is now, before any training (optimizer slots,
+        iteration count, learning rate, metric totals), for :meth:`restart`: an optimizer's fresh state does not
+        depend on the model's weights. Only an engine that will train other runs after its own needs it."""
+        self._fresh = []
+        for k, member in enumerate(self.members):
+            own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
+            self._fresh.append([(v, np.array(_value(v))) for v in self.state_variables(k) if id(v) not in own])
+
     def restart(self, k: int, model: keras.Model) -> None:
         """Start member ``k`` anew from ``model``: its model's variables take ``model``'s values, and the rest of
         its state (optimizer, learning-rate scale, training metrics) the values it had when this engine was built.
@@ -549,8 +553,11 @@ class Engine:
         with no new tracing and no optimizer or engine of the run's own (each cost ~70 ms to build).
 
         Raises:
+            RuntimeError: :meth:`remember_fresh` was not called before the engine first trained.
             ValueError: ``model``'s variables differ from the member's model's in number, dtype or shape.
         """
+        if self._fresh is None:
+            raise RuntimeError("restart() needs remember_fresh(), called before the engine first trained")
         mine, theirs = self.members[k].model.variables, model.variables
         if [(_dtype(v), tuple(v.shape)) for v in mine] != [(_dtype(v), tuple(v.shape)) for v in theirs]:
             raise ValueError("the members' models differ: their variables do not match")

@@ -562,6 +562,7 @@ def fit_together(
     *,
     resume: Sequence[Resume | None] | None = None,
     engine: Engine | None = None,
+    restartable: bool = False,
 ) -> list[Run]:
     """Train prepared trainers together, in one engine: K members, one compiled program per epoch.
 
@@ -581,6 +582,8 @@ def fit_together(
             is loaded into it and its traced programs are used again, with no new tracing. The
             runs' ``model`` is then the engine's, which the next runs it trains will change; their
             run directories hold their own weights.
+        restartable: the engine these runs train in will train other runs after them (``engine=`` in a
+            later call): it remembers its members' fresh optimizer state first (:meth:`Engine.remember_fresh`).
 
     Raises:
         ValueError: the trainers cannot train together (see :func:`fusable`), or not in ``engine``.
@@ -610,6 +613,8 @@ def fit_together(
                         eval_batch_size=training.eval_batch_size)
         for k, trainer in enumerate(trainers):
             trainer.engine, trainer.index = engine, k
+    if restartable:
+        lead.engine.remember_fresh()
     opened: list[Trainer] = []
     try:
         for trainer, out, cbs, again in zip(trainers, outs, callbacks, resume):
