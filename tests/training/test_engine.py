@@ -156,18 +156,28 @@ def test_xla_shuffles_in_the_same_order_as_the_graph():
     np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
 
 
+def _without_epoch_start(engine, k, flats):
+    """Member ``k``'s float32 state less the update ratios' copies of the weights (which training sets itself)."""
+    keep = np.concatenate([
+        np.full(int(np.prod(shape)), "epoch_start" not in path)
+        for path, dtype, shape in engine.state_layout(k) if dtype == "float32"
+    ])
+    return {**flats, "float32": flats["float32"][keep]}
+
+
 def test_restore_puts_back_exactly_what_snapshot_kept():
+    # All but the update ratios' copies of the weights, which an epoch's first call sets from the weights.
     x, y = _data()
     order = np.arange(96, dtype="int32")
     engine = Engine([_member(1, dropout=0.2), _member(2)], batch_size=32)
     engine.train_epoch(x, y, order)
     engine.snapshot()
-    kept = engine.read_state()
+    kept = [_without_epoch_start(engine, k, flats) for k, flats in enumerate(engine.read_state())]
     engine.train_epoch(x, y, order)  # weights, slots, iterations, dropout seeds and metrics all move on
-    moved = engine.read_state()
+    moved = [_without_epoch_start(engine, k, flats) for k, flats in enumerate(engine.read_state())]
     assert not np.array_equal(moved[0]["float32"], kept[0]["float32"])
     engine.restore(0)  # only member 0 goes back
-    now = engine.read_state()
+    now = [_without_epoch_start(engine, k, flats) for k, flats in enumerate(engine.read_state())]
     for dtype in kept[0]:
         np.testing.assert_array_equal(now[0][dtype], kept[0][dtype])
         np.testing.assert_array_equal(now[1][dtype], moved[1][dtype])
@@ -214,3 +224,24 @@ def test_user_layers_are_built_as_written_and_train_as_in_keras():
     theirs.fit(x.numpy(), y.numpy(), batch_size=32, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("eval_batch, rows", [(1024, 30), (32, 20)])
+def test_one_call_gives_each_split_and_the_probe_as_separate_passes_do(eval_batch, rows):
+    # Splits evaluated in one compiled call, the probe's activations read off the last split's first batch: the
+    # same numbers as an evaluation per split and a probe pass of its own, over one batch or several.
+    x, y = _data()
+    members = [_member(3, dropout=0.2), _member(4, l2=1e-3)]
+    engine = Engine(members, batch_size=20, eval_batch_size=eval_batch)
+    engine.train_epoch(x, y, np.arange(96, dtype="int32"))
+    assert engine.can_probe_in_eval(rows) and not engine.can_probe_in_eval(eval_batch + 1)
+    (first, second), activations = engine.evaluate_splits([(x[:50], y[:50]), (x, y)], rows)
+    for got, want in ((first, engine.evaluate(x[:50], y[:50])), (second, engine.evaluate(x, y))):
+        for g, w in zip(got, want):
+            assert g.keys() == w.keys()
+            np.testing.assert_allclose(list(g.values()), list(w.values()), rtol=1e-6)
+    assert activations == engine.activation_stats(x[:rows])
+    assert set(activations[0]) == {"dense_1", "dense_2", "output"} and all(activations)
+    assert engine.evaluate_splits([(x, y)])[1] is None
+    with pytest.raises(ValueError, match="cannot read"):
+        engine.evaluate_splits([(x, y)], eval_batch + 1)

@@ -162,16 +162,14 @@ class EpochLoop:
             if validate:
                 for trainer in active:
                     trainer.state.cb_list.on_test_begin()
-                val = lead._evaluate_all("val")
+            # train_eval: the gap without dropout and without averaging over a model that changed during the epoch.
+            val, train_eval, activations = lead._end_of_epoch(validate)
+            if val is not None:
                 for trainer in active:
                     trainer.state.cb_list.on_test_end(val[trainer.index])
                     logs[trainer.index].update({f"val_{k}": v for k, v in val[trainer.index].items()})
-            if lead.train_eval is not None:
-                # The gap without dropout and without averaging over a model that changed during the epoch.
-                for trainer, result in zip(self.trainers, lead._evaluate_all("train_eval")):
-                    if trainer in active:
-                        logs[trainer.index].update({f"train_eval_{k}": v for k, v in result.items()})
-            activations = engine.activation_stats(lead.probe[0])
+            for trainer in active if train_eval is not None else []:
+                logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
             for trainer in active:
                 trainer._end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None

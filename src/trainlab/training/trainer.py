@@ -245,7 +245,8 @@ class Trainer:
         self.probe = _probe_sample(sample, self.data_seed, PROBE_SAMPLES)
         self.train_eval = None
         if not self.streamed and self.recipe.training.train_eval_samples:
-            self.train_eval = _probe_sample(sample, self.data_seed, self.recipe.training.train_eval_samples)
+            self.train_eval, self.probe = _train_eval_sample(
+                sample, self.data_seed, self.recipe.training.train_eval_samples, PROBE_SAMPLES)
         if model is None:
             keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
             with self.placement.scope():
@@ -441,13 +442,32 @@ class Trainer:
             ds = ds.enumerate().filter(lambda i, xy: tf.reduce_all(i != skipped)).map(lambda i, xy: xy)
         return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
+    def _end_of_epoch(
+        self, validate: bool
+    ) -> tuple[list[dict[str, float]] | None, list[dict[str, float]] | None, list[dict[str, Any]]]:
+        """What an epoch ends with, for every engine member: the validation results (None unless ``validate``),
+        the train-eval sample's (None without one) and the activation statistics of the probe's samples.
+
+        In-memory data take one compiled call, whose pass over the train-eval sample also gives the
+        activations (the probe's samples head that sample); a stream evaluates split by split.
+        """
+        in_memory = validate and not self.streamed
+        splits = [self.splits["val"]] if in_memory else []
+        if self.train_eval is not None:
+            splits.append(self.train_eval)
+        rows = int(self.probe[0].shape[0])
+        probed = self.train_eval is not None and self.engine.can_probe_in_eval(rows)
+        results, activations = self.engine.evaluate_splits(splits, rows if probed else 0) if splits else ([], None)
+        if activations is None:
+            activations = self.engine.activation_stats(self.probe[0])
+        val = results.pop(0) if in_memory else self._evaluate_all("val") if validate else None
+        return val, results[0] if results else None, activations
+
     def _evaluate(self, split: str) -> dict[str, float]:
         return self._evaluate_all(split)[self.index]
 
     def _evaluate_all(self, split: str) -> list[dict[str, float]]:
         """Every engine member's loss and metrics on a split (one compiled pass for all)."""
-        if split == "train_eval":
-            return self.engine.evaluate(*self.train_eval)
         if not self.streamed:
             return self.engine.evaluate(*self.splits[split])
         batch = self.engine.eval_batch_size
@@ -843,6 +863,23 @@ def _probe_sample(sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int) -> 
         return x, y
     idx = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
     return tf.gather(x, idx), tf.gather(y, idx)
+
+
+def _train_eval_sample(
+    sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int, probe: int
+) -> tuple[tuple[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """The train-eval sample (a fixed random subset of ``size`` training samples, all of them when fewer) and
+    the activation probe's, which is its head: ``probe`` of its samples drawn as :func:`_probe_sample` draws
+    them (the same samples, when the training set is no larger than ``size``), then the rest. One inference
+    pass over the sample then gives both (:meth:`Engine.evaluate_splits`)."""
+    x, y = sample
+    n = int(x.shape[0])
+    rows = np.arange(n) if n <= size else np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    head = np.arange(len(rows)) if len(rows) <= probe else \
+        np.sort(np.random.default_rng(seed).choice(len(rows), probe, replace=False))
+    order = rows[np.concatenate([head, np.setdiff1d(np.arange(len(rows)), head)])]
+    xs, ys = tf.gather(x, order), tf.gather(y, order)
+    return (xs, ys), (xs[: len(head)], ys[: len(head)])
 
 
 def _label_fn(labels: str, n_classes: int | None):
