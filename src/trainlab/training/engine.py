@@ -395,9 +395,9 @@ class Engine:
             variables = member.model.trainable_variables
             l2, l1, ratio = [], [], []
             for _, idx in groups:
-                squares = tf.add_n([tf.reduce_sum(tf.square(variables[i])) for i in idx])
-                moved = tf.add_n([tf.reduce_sum(tf.square(variables[i] - before[i])) for i in idx])
-                start = tf.add_n([tf.reduce_sum(tf.square(before[i])) for i in idx])
+                squares = 2.0 * tf.add_n([tf.nn.l2_loss(variables[i]) for i in idx])  # as in _member_step
+                moved = 2.0 * tf.add_n([tf.nn.l2_loss(variables[i] - before[i]) for i in idx])
+                start = 2.0 * tf.add_n([tf.nn.l2_loss(before[i]) for i in idx])
                 l2.append(tf.sqrt(squares))
                 l1.append(tf.add_n([tf.reduce_sum(tf.abs(variables[i])) for i in idx]))
                 ratio.append(tf.math.divide_no_nan(tf.sqrt(moved), tf.sqrt(start)))
@@ -441,8 +441,10 @@ class Engine:
         # Summed over the replicas before anything reads them: the norms and the clipping are the global gradient's.
         grads = share.sum(tape.gradient(loss, variables))
         loss = share.sum(loss)
-        squares = [tf.reduce_sum(tf.square(g)) for g in grads]
-        layer_squares = tf.stack([tf.add_n([squares[i] for i in idx]) for _, idx in self._groups[k]])
+        # Sums of squares as twice each tensor's l2_loss: one op instead of two (square, then sum) and the same
+        # bits (the kernel halves each square, which is exact, and sums in the same order; doubling is exact too).
+        halves = [tf.nn.l2_loss(g) for g in grads]
+        layer_squares = 2.0 * tf.stack([tf.add_n([halves[i] for i in idx]) for _, idx in self._groups[k]])
         layer_norms = tf.sqrt(layer_squares)
         # One fixed summation (layers in order), so the norm is the same bits in every run.
         norm = tf.sqrt(tf.reduce_sum(layer_squares))

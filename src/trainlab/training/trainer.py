@@ -262,9 +262,18 @@ class Trainer:
             raise TrainlabError("optimizer.learning_rate.unit", "epoch needs data of known length", "epoch")
         self.index = 0  # this trainer's member in the engine (fit_together may put it in a larger one)
         self.state: _RunState | None = None
-        with self.placement.scope():  # under a strategy, the optimizer's, metrics' and engine's variables are its own
-            self.member = build_member(self.model, self.recipe, self.traits, sample, self._steps_per_epoch())
+        self._member: Member | None = None  # built when first needed (a study's later seeds train another's)
+        self._sample = sample
         self._engine: Engine | None = None  # its own, built when first needed (a study's runs may train in another)
+
+    @property
+    def member(self) -> Member:
+        """This run's model with its optimizer, loss and metrics: its own, or the engine member it trains as."""
+        if self._member is None:
+            with self.placement.scope():  # under a strategy, the optimizer's, metrics' and engine's variables are its own
+                self._member = build_member(self.model, self.recipe, self.traits, self._sample,
+                                            self._steps_per_epoch())
+        return self._member
 
     @property
     def engine(self) -> Engine:
@@ -285,9 +294,9 @@ class Trainer:
 
     def _join(self, engine: Engine, k: int) -> None:
         """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""
-        if engine.members[k] is not self.member:
+        if engine.members[k] is not self._member:  # a member of its own, never built, has no optimizer to waste
             engine.restart(k, self.model)
-            self.model, self.member = engine.members[k].model, engine.members[k]
+            self.model, self._member = engine.members[k].model, engine.members[k]
         self.engine, self.index = engine, k
 
     # ------------------------------------------------------------------ the loop
