@@ -59,3 +59,10 @@ def test_section_8_trains_on_a_local_mnist_file(tiny_mnist, tmp_path, monkeypatc
     assert summary["values"]["scale_is_power_of_half"] is True
     recipe = (result.dir / "08-callbacks" / "recipe.yaml").read_text()
     assert "source: mnist" in recipe and "n_train: 300" in recipe and "n_test: 50" in recipe  # all a small file has
+
+
+def test_the_lanes_hand_out_every_section_once_the_longest_first():
+    from trainlab.tour._lanes import LANE_ORDER, SECTIONS
+
+    assert sorted(LANE_ORDER) == sorted(SECTIONS)
+    assert LANE_ORDER[0] == 6  # 20 models: started first, it runs alone in one lane

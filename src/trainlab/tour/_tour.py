@@ -13,7 +13,7 @@ from typing import Any
 
 from trainlab.errors import TrainlabError
 from trainlab.tour._lanes import (
-    ERRORS, LOG, LONGEST, SECTIONS, TRAINING, Delivery, Lane, run_section, start_tensorflow, versions,
+    ERRORS, LANE_ORDER, LOG, SECTIONS, TRAINING, Delivery, Lane, run_section, start_tensorflow, versions,
 )
 from trainlab.tour._render import Renderer
 from trainlab.tour._section import Context, Section, find_examples, seconds
@@ -137,14 +137,14 @@ def tour(
 
 
 def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[Delivery], None]) -> None:
-    """Hand the sections to whichever lane is free, the longest first and then in order; deliver each as it
+    """Hand the sections to whichever lane is free, the longest first (:data:`LANE_ORDER`); deliver each as it
     finishes.
 
     Section 6 (20 models) is the longest: started first, it runs in one lane while the other takes
-    sections 7 and 8, then the short ones fill both; the lines print in section order as they finish.
+    sections 7, 8 and 10, then the short ones fill both; the lines print in section order as they finish.
     """
-    rank = {n: i for i, n in enumerate(LONGEST)}
-    queue = deque(sorted(chosen, key=lambda n: (rank.get(n, len(rank)), n)))
+    rank = {n: i for i, n in enumerate(LANE_ORDER)}
+    queue = deque(sorted(chosen, key=rank.__getitem__))
     threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out: no lane's pool fights another's
     lanes = [Lane(ctx, threads) for _ in range(workers)]
     interrupted = True

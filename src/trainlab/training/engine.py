@@ -198,7 +198,7 @@ class Engine:
         self._eval_fn = tf.function(self._evaluate)
         self._eval_programs: dict = {}
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
-        self._splits_fn = tf.function(self._evaluate_splits)
+        self._splits_fn = tf.function(self._evaluate_splits, autograph=False)
         self._probe_fn = self._grad_fn = self._probe_models = None  # built on first use
 
     # ------------------------------------------------------------------ training
@@ -731,14 +731,17 @@ class Engine:
         step = self.eval_batch_size
         for i, (x, y) in enumerate(splits):
             self._reset_metrics("val_metrics")  # after the previous split's results were read (program order)
-            n = tf.shape(x)[0]
             if probe_rows and i == len(splits) - 1:
                 total, stats = self._eval_batch(x[:step], y[:step], probe_rows)
             else:
                 total = self._eval_batch(x[:step], y[:step])
-            if x.shape[0] is None or x.shape[0] > step:  # a split of one batch needs no loop
-                for start in tf.range(step, n, step):
-                    total += self._eval_batch(x[start : start + step], y[start : start + step])
+            n = tf.shape(x)[0]
+            if x.shape[0] is None or x.shape[0] > step:  # the other batches (traced for these shapes: known here)
+
+                def more(start, total, x=x, y=y):
+                    return start + step, total + self._eval_batch(x[start : start + step], y[start : start + step])
+
+                _, total = tf.while_loop(lambda start, _, n=n: start < n, more, (tf.constant(step), total))
             results.append(self._eval_result(total, tf.cast(n, tf.float32)))
         return results, stats
 
