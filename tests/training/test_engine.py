@@ -107,7 +107,7 @@ def test_a_stopped_member_freezes_while_the_others_train():
     engine = Engine([_member(1), _member(2)], batch_size=32)
     order = np.arange(96, dtype="int32")
     engine.train_epoch(x, y, order)
-    engine.active.assign([False, True])
+    engine.set_active([False, True])
     frozen = [w.copy() for w in engine.members[0].model.get_weights()]
     moving = [w.copy() for w in engine.members[1].model.get_weights()]
     steps = engine.train_epoch(x, y, order)

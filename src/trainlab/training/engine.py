@@ -166,6 +166,8 @@ class Engine:
             member.optimizer.build(member.model.trainable_variables)
         # Members that stopped (early stopping) freeze; only meaningful when K > 1.
         self.active = tf.Variable([True] * len(self.members), trainable=False, name="active")
+        self._active_flags = [True] * len(self.members)  # what ``active`` holds (see set_active)
+        self._ints: dict[int, tf.Tensor] = {}  # step numbers as tensors, made once each (see train_epoch)
         # Under a strategy (made in its scope) each step runs in ``strategy.run``: every replica trains on
         # its share of the batch (trainlab.training.distribute.Share); one replica is the one-device step.
         self.strategy = tf.distribute.get_strategy()
@@ -235,7 +237,7 @@ class Engine:
         stop = self.steps_per_epoch(len(x)) if stop is None else stop
         reset = start == 0 if reset is None else bool(reset)
         program = self._masked_train_fn if self._any_stopped() else self._train_fn
-        out = program(x, y, source, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), reset, mode)
+        out = program(x, y, source, self._int(start), self._int(stop), reset, mode)
         return self._unpack(out)
 
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
@@ -315,8 +317,22 @@ class Engine:
             for member in self.members
         ]
 
+    def set_active(self, flags: Sequence[bool]) -> None:
+        """Which members take their steps (False: frozen, the step sits out); written only when it changes."""
+        flags = [bool(f) for f in flags]
+        if flags != self._active_flags:
+            self.active.assign(flags)
+            self._active_flags = flags
+
     def _any_stopped(self) -> bool:
-        return len(self.members) > 1 and not bool(np.all(self.active.numpy()))
+        return len(self.members) > 1 and not all(self._active_flags)
+
+    def _int(self, value: int) -> tf.Tensor:
+        """``value`` as an int32 tensor, the same one each time (an epoch's bounds recur every epoch)."""
+        tensor = self._ints.get(value)
+        if tensor is None:
+            tensor = self._ints[value] = tf.constant(value, tf.int32)
+        return tensor
 
     def _all_steps(self, *args):
         self._masked = False

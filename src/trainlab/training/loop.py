@@ -312,7 +312,7 @@ class EpochLoop:
             if not members:
                 continue
             if not self.single:
-                engine.active.assign([t in members for t in self.trainers])
+                engine.set_active([t in members for t in self.trainers])
             steps = lead._train_epoch(epoch, first, last, reset=fresh)
             fresh = False
             parts.append(steps)
@@ -321,7 +321,7 @@ class EpochLoop:
                 reached = first + len(steps.loss)
                 break
         if not self.single:
-            engine.active.assign([not t.state.stopped for t in self.trainers])
+            engine.set_active([not t.state.stopped for t in self.trainers])
         if not parts:  # every batch of the stretch skipped: an empty record
             return _empty(len(self.trainers), [len(g) for g in engine._groups]), [], reached
         return EpochSteps.concat(parts), batches, reached

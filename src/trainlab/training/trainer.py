@@ -634,7 +634,7 @@ def fit_together(
             raise ValueError(f"an engine of {len(engine.members)} members cannot take {len(trainers)} new runs")
         for k, trainer in enumerate(trainers):
             trainer._join(engine, k)
-        engine.active.assign([True] * len(trainers))
+        engine.set_active([True] * len(trainers))
         engine.halt.assign(False)
     elif len(trainers) > 1:
         training = lead.recipe.training
