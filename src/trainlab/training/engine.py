@@ -197,7 +197,7 @@ class Engine:
                                             autograph=False)
         self._masked = False  # which program is being traced
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
-        self._eval_fn = tf.function(self._evaluate)
+        self._eval_fn = tf.function(self._evaluate, autograph=False)
         self._eval_programs: dict = {}
         self._eval_dataset_fn = tf.function(self._evaluate_dataset, reduce_retracing=True)
         self._splits_fn = tf.function(self._evaluate_splits, autograph=False)
@@ -727,12 +727,8 @@ class Engine:
         ]
 
     def _evaluate(self, x, y):
-        self._reset_metrics("val_metrics")
-        n = tf.shape(x)[0]
-        total = tf.zeros([len(self.members)])
-        for start in tf.range(0, n, self.eval_batch_size):
-            total += self._eval_batch(x[start : start + self.eval_batch_size], y[start : start + self.eval_batch_size])
-        return self._eval_result(total, tf.cast(n, tf.float32))
+        (result,), _ = self._evaluate_splits([(x, y)], 0)
+        return result
 
     def _evaluate_dataset(self, dataset):
         self._reset_metrics("val_metrics")
@@ -752,7 +748,7 @@ class Engine:
             else:
                 total = self._eval_batch(x[:step], y[:step])
             n = tf.shape(x)[0]
-            if x.shape[0] is None or x.shape[0] > step:  # the other batches (traced for these shapes: known here)
+            if x.shape[0] is None or x.shape[0] > step:  # the other batches, unless the traced shape says none
 
                 def more(start, total, x=x, y=y):
                     return start + step, total + self._eval_batch(x[start : start + step], y[start : start + step])

@@ -168,8 +168,9 @@ class EpochLoop:
                 for trainer in active:
                     trainer.state.cb_list.on_test_end(val[trainer.index])
                     logs[trainer.index].update({f"val_{k}": v for k, v in val[trainer.index].items()})
-            for trainer in active if train_eval is not None else []:
-                logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
+            if train_eval is not None:
+                for trainer in active:
+                    logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
             for trainer in active:
                 trainer._end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None

@@ -242,11 +242,12 @@ class Trainer:
                 if x is not None and len(x)
             }
             sample = self.splits["train"]
-        self.probe = _probe_sample(sample, self.data_seed, PROBE_SAMPLES)
         self.train_eval = None
         if not self.streamed and self.recipe.training.train_eval_samples:
             self.train_eval, self.probe = _train_eval_sample(
                 sample, self.data_seed, self.recipe.training.train_eval_samples, PROBE_SAMPLES)
+        else:
+            self.probe = _probe_sample(sample, self.data_seed, PROBE_SAMPLES)
         if model is None:
             keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
             with self.placement.scope():
@@ -864,13 +865,18 @@ def _diagnosis(
 PROBE_SAMPLES = 256  # training samples the activation probe (dead / saturated units) looks at
 
 
+def _subset(n: int, seed: int, size: int) -> np.ndarray:
+    """A fixed random subset of ``size`` of ``n`` indices, sorted (all of them when fewer)."""
+    return np.arange(n) if n <= size else np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
 def _probe_sample(sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int) -> tuple[tf.Tensor, tf.Tensor]:
     """A fixed random subset of ``size`` training samples (all of them when fewer), the same every epoch."""
     x, y = sample
     n = int(x.shape[0])
     if n <= size:
         return x, y
-    idx = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    idx = _subset(n, seed, size)
     return tf.gather(x, idx), tf.gather(y, idx)
 
 
@@ -882,10 +888,8 @@ def _train_eval_sample(
     them (the same samples, when the training set is no larger than ``size``), then the rest. One inference
     pass over the sample then gives both (:meth:`Engine.evaluate_splits`)."""
     x, y = sample
-    n = int(x.shape[0])
-    rows = np.arange(n) if n <= size else np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    head = np.arange(len(rows)) if len(rows) <= probe else \
-        np.sort(np.random.default_rng(seed).choice(len(rows), probe, replace=False))
+    rows = _subset(int(x.shape[0]), seed, size)
+    head = _subset(len(rows), seed, probe)
     order = rows[np.concatenate([head, np.setdiff1d(np.arange(len(rows)), head)])]
     xs, ys = tf.gather(x, order), tf.gather(y, order)
     return (xs, ys), (xs[: len(head)], ys[: len(head)])
