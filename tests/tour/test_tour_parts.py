@@ -66,3 +66,36 @@ def test_the_lanes_hand_out_every_section_once_the_longest_first():
 
     assert sorted(LANE_ORDER) == sorted(SECTIONS)
     assert LANE_ORDER[0] == 6  # 20 models: started first, it runs alone in one lane
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_lane_that_dies_fails_its_section_and_the_other_lane_goes_on(fork, tmp_path):
+    import os
+    import signal
+    import time
+
+    from trainlab.tour._lanes import Lanes
+    from trainlab.tour._section import Context, find_examples
+
+    lanes = Lanes(Context(tmp_path, True, find_examples(), None), workers=2, threads=1, fork=fork)
+    try:
+        deadline = time.monotonic() + 120
+        while any(lane.pid is None for lane in lanes.lanes) and time.monotonic() < deadline:
+            assert lanes.wait(1.0) == []
+        first, second = lanes.lanes
+        assert first.pid != second.pid and None not in (first.pid, second.pid)
+        with open(f"/proc/{second.pid}/stat") as f:  # forked from the first lane's process, or a process of its own
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        assert (parent == first.pid) is fork
+        second.send(1)
+        os.kill(second.pid, signal.SIGKILL)
+        first.send(11)
+        delivered = {}
+        while len(delivered) < 2 and time.monotonic() < deadline:
+            delivered.update((d.section.number, d.section) for d in lanes.wait(1.0))
+        assert delivered[1].error.startswith(f"the worker process running it (pid {second.pid}) ended")
+        assert delivered[11].error is None and delivered[11].values
+        assert not second.alive and first.alive
+    finally:
+        lanes.close()
+    assert not list(tmp_path.glob(".section-*"))

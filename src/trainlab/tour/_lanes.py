@@ -2,10 +2,11 @@
 
 Training the tutorial's small models leaves a core idle much of the time: tracing a graph is
 single-threaded Python, and so are the records written between epochs. Two lanes on two cores
-replay two sections at once. Each lane is a plain ``python -m trainlab.tour._worker lane ...`` process (not
-a multiprocessing pool, which would re-import the caller's main script) that reads section numbers
-on its standard input and writes each finished section, pickled, into the tour's folder
-(``.section-<n>.pickle``, renamed into place when complete). The sections run exactly as they would
+replay two sections at once. The lanes are one ``python -m trainlab.tour._worker lane ...`` process
+that imports what the sections need once and forks the other lanes from itself (:class:`Lanes`; a
+process per lane where processes cannot fork). Each lane reads section numbers from a pipe and
+writes each finished section, pickled, into the tour's folder (``.section-<n>.pickle``, renamed
+into place when complete), then says so on another pipe. The sections run exactly as they would
 in the tour's own process.
 """
 
@@ -15,6 +16,8 @@ import dataclasses
 import importlib
 import os
 import pickle
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -66,6 +69,30 @@ def run_section(number: int, ctx: Context) -> Section:
     return section
 
 
+# What every lane needs, imported once before the lanes fork (see main): trainlab's training, study and report code
+# and what it imports (scikit-learn, pydantic, YAML). Not what only one section uses (TensorBoard, section 8).
+SHARED_MODULES = (
+    "trainlab.training.loop", "trainlab.studies", "trainlab.config.recipe", "trainlab.data", "trainlab.diagnose",
+    "trainlab.monitor", "trainlab.callbacks", "trainlab.report",
+)
+
+
+def prepare() -> None:
+    """Import TensorFlow, Keras and what the sections run, without starting TensorFlow's runtime (no op runs).
+
+    Until an op runs TensorFlow has no thread and no state a fork would break, so a process that has
+    prepared can fork its lanes: each starts where the import left off (one import instead of one per lane:
+    ~8 s of CPU on this machine) and starts its own runtime, with its own threads, after the fork.
+    """
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    for _, _, target in SECTIONS.values():
+        importlib.import_module(f"trainlab.tour.{target.partition(':')[0]}")
+    for module in SHARED_MODULES:
+        importlib.import_module(module)
+
+
 def start_tensorflow(threads: int | None = None) -> float:
     """Import TensorFlow and Keras and start the runtime; the seconds it took (several on a small machine).
 
@@ -115,59 +142,139 @@ class Delivery:
 
 
 class Lane:
-    """A worker process running the sections it is sent, one at a time.
+    """One worker process's end in the tour: it sends section numbers and collects finished sections.
+
+    A lane reads a section number per line from its command pipe and, once the section's result is
+    in place, writes ``done N`` to its status pipe (first of all ``pid P``, its process id). The end of
+    the status pipe is the end of the process, whichever way it ended.
 
     Args:
-        ctx: the tour's context (folder, quick, examples, mnist); the worker builds its own from it.
-        threads: TensorFlow's intra- and inter-op threads in the worker.
+        out: the tour's folder, where the lane writes each result.
+        commands: the write end of the lane's command pipe (a file descriptor, now the lane's).
+        status: the read end of its status pipe.
     """
 
-    def __init__(self, ctx: Context, threads: int) -> None:
-        self.ctx = ctx
+    def __init__(self, out: Path, commands: int, status: int) -> None:
+        self.out = out
         self.section: int | None = None  # the section it is running
-        with open(ctx.out / LOG, "a", encoding="utf-8") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "trainlab.tour._worker", "lane", str(ctx.out), "1" if ctx.quick else "0",
-                 str(ctx.examples), str(ctx.mnist or ""), str(threads)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, text=True, env=subprocess_env())
+        self.pid: int | None = None  # the process's id, once it said so
+        self.alive = True  # False once its status pipe ended
+        self._commands = os.fdopen(commands, "w", encoding="utf-8")
+        self._status = status
+        self._unread = b""
 
-    @property
-    def alive(self) -> bool:
-        return self._process.poll() is None
+    def fileno(self) -> int:
+        """The status pipe, for ``select``."""
+        return self._status
 
     def send(self, number: int) -> None:
-        """Start a section (the lane must be idle)."""
+        """Start a section (the lane must be idle and alive)."""
         self.section = number
-        self._process.stdin.write(f"{number}\n")
-        self._process.stdin.flush()
+        try:
+            self._commands.write(f"{number}\n")
+            self._commands.flush()
+        except OSError:  # it has just died: its status pipe says so next
+            pass
 
-    def collect(self) -> Delivery | None:
-        """The running section's result once it is written; a failed section if the worker died; else None."""
-        if self.section is None:
-            return None
-        path = result_path(self.ctx.out, self.section)
-        if path.is_file():
-            with open(path, "rb") as f:
-                delivery = pickle.load(f)  # written by our own worker, just now, into our own folder
-            path.unlink()
-            self.section = None
-            return delivery
-        if not self.alive:
+    def receive(self) -> list[Delivery]:
+        """Read what the lane said (call when its status pipe is readable): the sections it finished, or, when it
+        died running one, that section failed."""
+        chunk = os.read(self._status, 4096)
+        if not chunk:
+            self.alive = False
+            os.close(self._status)
+            if self.section is None:
+                return []
             number, self.section = self.section, None
             _, title, _ = SECTIONS[number]
-            error = f"the worker process running it exited with status {self._process.returncode} (see {LOG})"
-            return Delivery(Section(number, title, error=error, line=f"FAILED: {error}"))
-        return None
+            error = f"the worker process running it (pid {self.pid}) ended without finishing it (see {LOG})"
+            return [Delivery(Section(number, title, error=error, line=f"FAILED: {error}"))]
+        *lines, self._unread = (self._unread + chunk).split(b"\n")
+        deliveries = []
+        for line in lines:
+            what, _, value = line.decode().partition(" ")
+            if what == "pid":
+                self.pid = int(value)
+            elif what == "done":
+                path = result_path(self.out, int(value))
+                with open(path, "rb") as f:
+                    deliveries.append(pickle.load(f))  # written by our own worker, just now, into our own folder
+                path.unlink()
+                self.section = None
+        return deliveries
 
     def close(self, kill: bool = False) -> None:
-        """Let the worker exit (at once with ``kill``)."""
+        """No more sections: the lane exits when it finishes the one it runs (at once with ``kill``)."""
         try:
-            self._process.stdin.close()
+            self._commands.close()
         except OSError:
             pass
-        if kill and self.alive:
-            self._process.terminate()
-        self._process.wait()
+        if kill and self.alive and self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except OSError:  # already gone
+                pass
+
+
+class Lanes:
+    """The tour's worker processes: ``workers`` lanes, each running the sections it is sent, one at a time.
+
+    Where processes can fork (Linux), one process prepares (imports TensorFlow, Keras and the sections'
+    code: :func:`prepare`) and forks the other lanes from itself; elsewhere each lane is a process of its own.
+    Either way a lane is a plain ``python -m trainlab.tour._worker lane ...`` process or a fork of one, not a
+    multiprocessing pool (which would re-import the caller's main script).
+
+    Args:
+        ctx: the tour's context (folder, quick, examples, mnist); the workers build their own from it.
+        workers: how many lanes.
+        threads: TensorFlow's intra- and inter-op threads in each lane.
+        fork: fork the lanes from one process (default: on Linux).
+    """
+
+    def __init__(self, ctx: Context, workers: int, threads: int, fork: bool | None = None) -> None:
+        fork = sys.platform.startswith("linux") if fork is None else fork
+        self.lanes: list[Lane] = []
+        self._processes: list[subprocess.Popen] = []
+        theirs = []
+        for _ in range(workers):
+            commands_in, commands_out = os.pipe()
+            status_in, status_out = os.pipe()
+            self.lanes.append(Lane(ctx.out, commands_out, status_in))
+            theirs.append((commands_in, status_out))
+        command = [sys.executable, "-m", "trainlab.tour._worker", "lane", str(ctx.out), "1" if ctx.quick else "0",
+                   str(ctx.examples), str(ctx.mnist or ""), str(threads)]
+        try:
+            with open(ctx.out / LOG, "a", encoding="utf-8") as log:
+                for group in [theirs] if fork else [[pair] for pair in theirs]:
+                    fds = [fd for pair in group for fd in pair]
+                    self._processes.append(subprocess.Popen(
+                        [*command, *(f"{c},{s}" for c, s in group)], pass_fds=fds, stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=log, env=subprocess_env()))
+        finally:
+            for pair in theirs:  # the workers' ends are theirs alone: a lane's death then ends its status pipe
+                for fd in pair:
+                    os.close(fd)
+
+    def wait(self, timeout: float) -> list[Delivery]:
+        """What the lanes finished (or died running) within ``timeout`` seconds."""
+        listening = [lane for lane in self.lanes if lane.alive]
+        if not listening:
+            return []
+        ready, _, _ = select.select(listening, [], [], timeout)
+        return [delivery for lane in ready for delivery in lane.receive()]
+
+    def close(self, kill: bool = False) -> None:
+        """Let the workers exit (at once with ``kill``) and wait for them."""
+        for lane in self.lanes:
+            lane.close(kill)
+        for process in self._processes:
+            if kill and process.poll() is None:
+                process.terminate()
+            process.wait()
+        for lane in self.lanes:
+            if lane.alive:
+                lane.alive = False
+                os.close(lane.fileno())
 
 
 def result_path(out: Path, number: int) -> Path:
@@ -175,25 +282,61 @@ def result_path(out: Path, number: int) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """A lane: ``OUT QUICK EXAMPLES MNIST THREADS`` on the command line, a section number per line on standard input."""
-    out, quick, examples, mnist, threads = argv
+    """A worker: ``OUT QUICK EXAMPLES MNIST THREADS C,S [C,S ...]`` on the command line, one ``C,S`` per lane (the
+    file descriptors of its command and status pipes).
+
+    The process prepares, forks a process for every lane after the first, and runs the first lane itself; it
+    exits once its forks have.
+    """
+    out, quick, examples, mnist, threads, *channels = argv
     ctx = Context(Path(out), quick == "1", Path(examples), Path(mnist) if mnist else None)
     if hasattr(os, "nice"):
         # The report worker (normal priority) draws each run's figures as soon as it is handed them, instead of
         # falling behind the lanes and drawing the last of them alone at the end (full tour: 6.4 s, one core idle).
         os.nice(LANE_NICENESS)
-    startup: float | None = start_tensorflow(threads=int(threads))
-    found: dict[str, str] | None = versions()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        delivery = Delivery(run_section(int(line), ctx), startup, found)
-        startup = found = None
-        path = result_path(ctx.out, delivery.section.number)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(delivery, f)
-        os.replace(tmp, path)
+    tick = time.perf_counter()
+    prepare()
+    pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in channels]
+    mine, forks = pairs[0], []
+    for pair in pairs[1:]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            mine, forks = pair, []
+            break
+        forks.append(pid)
+    for pair in pairs:
+        if pair != mine:
+            for fd in pair:
+                os.close(fd)
+    _serve(ctx, mine, int(threads), tick)
+    for pid in forks:
+        os.waitpid(pid, 0)
     return 0
 
 
+def _serve(ctx: Context, pair: tuple[int, int], threads: int, tick: float) -> None:
+    """A lane: start TensorFlow's runtime, then run each section read from the command pipe."""
+    start_tensorflow(threads=threads)  # after the fork: each lane its own runtime and thread pools
+    startup: float | None = time.perf_counter() - tick
+    found: dict[str, str] | None = versions()
+    commands, status = pair
+    with os.fdopen(commands, encoding="utf-8") as lines, os.fdopen(status, "w", encoding="utf-8") as said:
+        try:
+            said.write(f"pid {os.getpid()}\n")
+            said.flush()
+            for line in lines:
+                if not line.strip():
+                    continue
+                delivery = Delivery(run_section(int(line), ctx), startup, found)
+                startup = found = None
+                path = result_path(ctx.out, delivery.section.number)
+                tmp = path.with_name(path.name + ".tmp")
+                with open(tmp, "wb") as f:
+                    pickle.dump(delivery, f)
+                os.replace(tmp, path)
+                said.write(f"done {delivery.section.number}\n")
+                said.flush()
+        except BrokenPipeError:  # the tour is gone
+            pass

@@ -46,6 +46,11 @@ class Renderer:
         self.background = background
         self._worker: subprocess.Popen | None = None
 
+    def start(self) -> None:
+        """Start the worker now (it imports matplotlib and the report code while the lanes import TensorFlow)."""
+        if self.background and self._worker is None:
+            self._worker = _start(self.errors)
+
     def run(self, folder: Path) -> None:
         """Draw a run directory's figures and report."""
         self._submit("run", folder)
@@ -58,8 +63,7 @@ class Renderer:
         if not self.background:
             _job(kind, str(folder), self.errors)
             return
-        if self._worker is None:
-            self._worker = _start(self.errors)
+        self.start()
         try:
             self._worker.stdin.write(f"{kind}\t{folder}\n")
             self._worker.stdin.flush()
@@ -101,6 +105,9 @@ def _job(kind: str, folder: str, errors: Path) -> None:
 def main(argv: list[str]) -> int:
     """The worker: one ``kind<TAB>folder`` job per line of standard input, until it closes."""
     errors = Path(argv[0])
+    from trainlab.report import write_report  # noqa: F401  (imported before the first job arrives)
+    from trainlab.studies._report import write_study_report  # noqa: F401
+
     for line in sys.stdin:
         kind, _, folder = line.rstrip("\n").partition("\t")
         if folder:

@@ -13,14 +13,14 @@ from typing import Any
 
 from trainlab.errors import TrainlabError
 from trainlab.tour._lanes import (
-    ERRORS, LANE_ORDER, LOG, SECTIONS, TRAINING, Delivery, Lane, run_section, start_tensorflow, versions,
+    ERRORS, LANE_ORDER, LOG, SECTIONS, TRAINING, Delivery, Lanes, run_section, start_tensorflow, versions,
 )
 from trainlab.tour._render import Renderer
 from trainlab.tour._section import Context, Section, find_examples, seconds
 
 TOUR_JSON = "tour.json"
 REPORT = "report.html"
-POLL_S = 0.05
+WAIT_S = 1.0  # the longest the tour waits for a lane without looking again
 
 
 @dataclass
@@ -80,7 +80,8 @@ def tour(
         echo: where the lines go (default ``print``).
         workers: sections at a time, each in a worker process; 0 runs every section in this process, one
             after another, and draws the reports here too. Default: 2 when at least two of the chosen
-            sections train models and the machine has two cores or more, else 0.
+            sections train models and the machine has two cores or more, else 0. Always 0 off POSIX
+            systems (the workers talk over POSIX pipes).
 
     Returns:
         A :class:`Tour`; ``report.html`` and ``tour.json`` are in its folder.
@@ -101,10 +102,11 @@ def tour(
     examples = find_examples()
     if workers is None:  # two workers pay for starting TensorFlow twice: worth it when two sections train
         workers = 2 if (os.cpu_count() or 1) > 1 and len(TRAINING.intersection(chosen)) >= 2 else 0
-    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 else 0
+    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # POSIX pipes
     folder = rundir.new_run_dir("tour", out)
     ctx = Context(folder, quick, examples, mnist_path)
     renderer = Renderer(folder / ERRORS, background=workers > 0)
+    renderer.start()
     started = time.perf_counter()
     printer = _Printer(chosen, echo)
     facts: dict[str, Any] = {"startup": 0.0, "versions": None}
@@ -146,26 +148,23 @@ def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[
     rank = {n: i for i, n in enumerate(LANE_ORDER)}
     queue = deque(sorted(chosen, key=rank.__getitem__))
     threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out: no lane's pool fights another's
-    lanes = [Lane(ctx, threads) for _ in range(workers)]
+    lanes = Lanes(ctx, workers, threads)
     interrupted = True
     try:
-        while queue or any(lane.section is not None for lane in lanes):
-            for lane in lanes:
-                delivery = lane.collect()
-                if delivery is not None:
-                    deliver(delivery)
+        while queue or any(lane.section is not None for lane in lanes.lanes):
+            for lane in lanes.lanes:
                 if lane.section is None and queue and lane.alive:
                     lane.send(queue.popleft())
-            if queue and not any(lane.alive for lane in lanes):  # every worker died: say so for the rest
+            if queue and not any(lane.alive for lane in lanes.lanes):  # every worker died: say so for the rest
                 while queue:
                     number = queue.popleft()
                     error = f"no worker process left to run it (see {LOG})"
                     deliver(Delivery(Section(number, SECTIONS[number][1], error=error, line=f"FAILED: {error}")))
-            time.sleep(POLL_S)
+            for delivery in lanes.wait(WAIT_S):
+                deliver(delivery)
         interrupted = False
     finally:
-        for lane in lanes:
-            lane.close(kill=interrupted)
+        lanes.close(kill=interrupted)
 
 
 class _Printer:
