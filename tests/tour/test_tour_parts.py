@@ -77,11 +77,12 @@ def test_a_lane_that_dies_fails_its_section_and_the_other_lane_goes_on(fork, tmp
     from trainlab.tour._lanes import Lanes
     from trainlab.tour._section import Context, find_examples
 
+    renderer = _render.Renderer(tmp_path / "errors.txt")  # its worker never started: nothing to hear from it
     lanes = Lanes(Context(tmp_path, True, find_examples(), None), workers=2, threads=1, fork=fork)
     try:
         deadline = time.monotonic() + 120
         while any(lane.pid is None for lane in lanes.lanes) and time.monotonic() < deadline:
-            assert lanes.wait(1.0) == []
+            assert lanes.wait(1.0, renderer) == []
         first, second = lanes.lanes
         assert first.pid != second.pid and None not in (first.pid, second.pid)
         with open(f"/proc/{second.pid}/stat") as f:  # forked from the first lane's process, or a process of its own
@@ -89,13 +90,17 @@ def test_a_lane_that_dies_fails_its_section_and_the_other_lane_goes_on(fork, tmp
         assert (parent == first.pid) is fork
         second.send(1)
         os.kill(second.pid, signal.SIGKILL)
-        first.send(11)
+        first.draw("run", str(tmp_path / "not-a-run"))  # an idle lane draws a report the renderer would
         delivered = {}
+        while first.drawing is not None and time.monotonic() < deadline:
+            delivered.update((d.section.number, d.section) for d in lanes.wait(1.0, renderer))
+        first.send(11)
         while len(delivered) < 2 and time.monotonic() < deadline:
-            delivered.update((d.section.number, d.section) for d in lanes.wait(1.0))
+            delivered.update((d.section.number, d.section) for d in lanes.wait(1.0, renderer))
         assert delivered[1].error.startswith(f"the worker process running it (pid {second.pid}) ended")
         assert delivered[11].error is None and delivered[11].values
         assert not second.alive and first.alive
+        assert "run report of" in (tmp_path / "errors.txt").read_text()  # the lane's drawing failed as the worker's does
     finally:
         lanes.close()
     assert not list(tmp_path.glob(".section-*"))

@@ -24,6 +24,7 @@ import time
 import traceback
 from pathlib import Path
 
+from trainlab.tour import _render
 from trainlab.tour._section import Context, Section
 
 # number -> (short name, title, "module:function"); the modules are imported when their section runs.
@@ -45,7 +46,7 @@ TRAINING = {4, 5, 6, 7, 8, 9, 10}  # the sections that train models (seconds to 
 # 7: 26 s, 8: 13 s, 10: 11 s, 5: 7 s, 2: 7 s, 4: 6 s, 9: 2 s, 3: 2.5 s, 1: 2 s, 11: none), so that the lane that
 # finishes first waits for the other as little as possible; of the short ones, those with a run report to draw
 # (9) before those without (3, 1, 11), so that the report worker is not left drawing alone at the end.
-LANE_ORDER = (6, 7, 8, 10, 5, 2, 4, 9, 3, 1, 11)
+LANE_ORDER = (6, 7, 8, 10, 5, 4, 9, 2, 3, 1, 11)
 LANE_NICENESS = 5  # the lanes yield to the report worker (see main)
 ERRORS = "errors.txt"
 LOG = "tour.log"
@@ -142,11 +143,13 @@ class Delivery:
 
 
 class Lane:
-    """One worker process's end in the tour: it sends section numbers and collects finished sections.
+    """One worker process's end in the tour: it sends jobs (a section, or a report to draw) and collects them.
 
-    A lane reads a section number per line from its command pipe and, once the section's result is
-    in place, writes ``done N`` to its status pipe (first of all ``pid P``, its process id). The end of
-    the status pipe is the end of the process, whichever way it ended.
+    A lane reads a job per line from its command pipe: a section number, or ``draw<TAB>kind<TAB>folder``
+    (a run or study report, see :meth:`Renderer.take <trainlab.tour._render.Renderer.take>`). Once a
+    section's result is in place it writes ``done N`` to its status pipe (``drew`` for a report; first
+    of all ``pid P``, its process id). The end of the status pipe is the end of the process, whichever
+    way it ended.
 
     Args:
         out: the tour's folder, where the lane writes each result.
@@ -157,28 +160,41 @@ class Lane:
     def __init__(self, out: Path, commands: int, status: int) -> None:
         self.out = out
         self.section: int | None = None  # the section it is running
+        self.drawing: tuple[str, str] | None = None  # or the report it is drawing
         self.pid: int | None = None  # the process's id, once it said so
         self.alive = True  # False once its status pipe ended
         self._commands = os.fdopen(commands, "w", encoding="utf-8")
         self._status = status
         self._unread = b""
 
+    @property
+    def idle(self) -> bool:
+        return self.alive and self.section is None and self.drawing is None
+
     def fileno(self) -> int:
         """The status pipe, for ``select``."""
         return self._status
 
     def send(self, number: int) -> None:
-        """Start a section (the lane must be idle and alive)."""
+        """Run a section (the lane must be idle)."""
         self.section = number
+        self._say(f"{number}")
+
+    def draw(self, kind: str, folder: str) -> None:
+        """Draw a run's or a study's report (the lane must be idle)."""
+        self.drawing = (kind, folder)
+        self._say(f"draw\t{kind}\t{folder}")
+
+    def _say(self, line: str) -> None:
         try:
-            self._commands.write(f"{number}\n")
+            self._commands.write(line + "\n")
             self._commands.flush()
         except OSError:  # it has just died: its status pipe says so next
             pass
 
     def receive(self) -> list[Delivery]:
         """Read what the lane said (call when its status pipe is readable): the sections it finished, or, when it
-        died running one, that section failed."""
+        died running one, that section failed. A report it died drawing is left in :attr:`drawing`."""
         chunk = os.read(self._status, 4096)
         if not chunk:
             self.alive = False
@@ -195,6 +211,8 @@ class Lane:
             what, _, value = line.decode().partition(" ")
             if what == "pid":
                 self.pid = int(value)
+            elif what == "drew":
+                self.drawing = None
             elif what == "done":
                 path = result_path(self.out, int(value))
                 with open(path, "rb") as f:
@@ -204,7 +222,7 @@ class Lane:
         return deliveries
 
     def close(self, kill: bool = False) -> None:
-        """No more sections: the lane exits when it finishes the one it runs (at once with ``kill``)."""
+        """No more jobs: the lane exits when it finishes the one it runs (at once with ``kill``)."""
         try:
             self._commands.close()
         except OSError:
@@ -255,13 +273,25 @@ class Lanes:
                 for fd in pair:
                     os.close(fd)
 
-    def wait(self, timeout: float) -> list[Delivery]:
-        """What the lanes finished (or died running) within ``timeout`` seconds."""
-        listening = [lane for lane in self.lanes if lane.alive]
+    def wait(self, timeout: float, renderer: _render.Renderer) -> list[Delivery]:
+        """What the lanes finished (or died running) within ``timeout`` seconds; the renderer's worker is heard
+        meanwhile (and given its next job), and a report a lane died drawing goes back to the renderer."""
+        listening: list = [lane for lane in self.lanes if lane.alive]
+        if renderer.drawing:
+            listening.append(renderer)
         if not listening:
             return []
         ready, _, _ = select.select(listening, [], [], timeout)
-        return [delivery for lane in ready for delivery in lane.receive()]
+        deliveries = []
+        for source in ready:
+            if source is renderer:
+                renderer.receive()
+                continue
+            deliveries += source.receive()
+            if not source.alive and source.drawing is not None:
+                renderer.give_back(source.drawing)
+                source.drawing = None
+        return deliveries
 
     def close(self, kill: bool = False) -> None:
         """Let the workers exit (at once with ``kill``) and wait for them."""
@@ -327,6 +357,12 @@ def _serve(ctx: Context, pair: tuple[int, int], threads: int, tick: float) -> No
             said.write(f"pid {os.getpid()}\n")
             said.flush()
             for line in lines:
+                if line.startswith("draw\t"):
+                    _, kind, folder = line.rstrip("\n").split("\t")
+                    _render.draw_job(kind, folder, ctx.out / ERRORS)
+                    said.write("drew\n")
+                    said.flush()
+                    continue
                 if not line.strip():
                     continue
                 delivery = Delivery(run_section(int(line), ctx), startup, found)

@@ -14,10 +14,13 @@ re-imports the caller's main script, which a script that calls ``trainlab.tour()
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import traceback
 import warnings
+from collections import deque
 from pathlib import Path
 
 
@@ -34,7 +37,11 @@ def draw(kind: str, folder: str) -> None:
 
 
 class Renderer:
-    """Sends report jobs to one worker process (started on the first job); :meth:`wait` lets it finish.
+    """Draws run and study reports: in a worker process, one job at a time, or here.
+
+    Jobs wait here, in the order they came, and go to the worker one at a time as it finishes the
+    one before (it says ``done`` on its standard output); an idle tour lane can take one too
+    (:meth:`take`), so that the reports left when the last sections end are drawn side by side.
 
     Args:
         errors: a file where a failed job's traceback is appended.
@@ -44,7 +51,9 @@ class Renderer:
     def __init__(self, errors: Path, background: bool = True) -> None:
         self.errors = Path(errors)
         self.background = background
+        self.pending: deque[tuple[str, str]] = deque()
         self._worker: subprocess.Popen | None = None
+        self._busy = False  # the worker is drawing a job
 
     def start(self) -> None:
         """Start the worker now (it imports matplotlib and the report code while the lanes import TensorFlow)."""
@@ -59,40 +68,95 @@ class Renderer:
         """Draw a study directory's figures and report."""
         self._submit("study", folder)
 
+    def take(self) -> tuple[str, str] | None:
+        """The next waiting job, for someone else to draw (``draw(*job)``); None when none waits."""
+        return self.pending.popleft() if self.pending else None
+
+    def give_back(self, job: tuple[str, str]) -> None:
+        """A job someone took and could not draw: it is the next to go."""
+        self.pending.appendleft(job)
+        self._feed()
+
+    @property
+    def drawing(self) -> bool:
+        """Whether the worker is drawing a job (then :meth:`fileno` tells when it is done)."""
+        return self._worker is not None and self._busy
+
+    def fileno(self) -> int:
+        """The worker's standard output, for ``select`` (see :meth:`receive`)."""
+        return self._worker.stdout.fileno()
+
+    def receive(self) -> None:
+        """Read what the worker said (call when :meth:`fileno` is readable) and hand it the next job."""
+        said = os.read(self.fileno(), 4096)
+        if not said:  # the worker died: draw the rest here
+            self._drop()
+        else:
+            self._busy = False
+        self._feed()
+
     def _submit(self, kind: str, folder: Path) -> None:
         if not self.background:
-            _job(kind, str(folder), self.errors)
+            draw_job(kind, str(folder), self.errors)
             return
         self.start()
-        try:
-            self._worker.stdin.write(f"{kind}\t{folder}\n")
-            self._worker.stdin.flush()
-        except OSError:  # the worker died: draw here instead
-            _job(kind, str(folder), self.errors)
+        self.pending.append((kind, str(folder)))
+        self._feed()
+
+    def _feed(self) -> None:
+        while self.pending and not self._busy:
+            if self._worker is None:
+                draw_job(*self.pending.popleft(), self.errors)
+                continue
+            kind, folder = self.pending[0]
+            try:
+                self._worker.stdin.write(f"{kind}\t{folder}\n")
+                self._worker.stdin.flush()
+            except OSError:  # the worker died: draw here instead
+                self._drop()
+                continue
+            self.pending.popleft()
+            self._busy = True
+
+    def _drop(self) -> None:
+        worker, self._worker, self._busy = self._worker, None, False
+        if worker is not None:
+            _end(worker, self.errors)
 
     def wait(self) -> None:
         """Let the worker finish every job and exit."""
-        if self._worker is None:
-            return
-        worker, self._worker = self._worker, None
-        try:
-            worker.stdin.close()
-        except OSError:
-            pass
-        if worker.wait() != 0:
-            with open(self.errors, "a", encoding="utf-8") as f:
-                f.write(f"the report worker exited with status {worker.returncode}\n")
+        while self._worker is not None and (self._busy or self.pending):
+            select.select([self], [], [])
+            self.receive()
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
+            _end(worker, self.errors)
+        for job in self.pending:  # none unless the worker died at the start
+            draw_job(*job, self.errors)
+        self.pending.clear()
+
+
+def _end(worker: subprocess.Popen, errors: Path) -> None:
+    try:
+        worker.stdin.close()
+    except OSError:
+        pass
+    if worker.wait() != 0:
+        with open(errors, "a", encoding="utf-8") as f:
+            f.write(f"the report worker exited with status {worker.returncode}\n")
+    worker.stdout.close()
 
 
 def _start(errors: Path) -> subprocess.Popen:
     from trainlab.tour._lanes import subprocess_env
 
     return subprocess.Popen([sys.executable, "-m", "trainlab.tour._worker", "render", str(errors)],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=subprocess_env())
 
 
-def _job(kind: str, folder: str, errors: Path) -> None:
+def draw_job(kind: str, folder: str, errors: Path) -> None:
+    """One job drawn here; a report that cannot be drawn is told in ``errors`` (a traceback), not raised."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -103,14 +167,18 @@ def _job(kind: str, folder: str, errors: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """The worker: one ``kind<TAB>folder`` job per line of standard input, until it closes."""
+    """The worker: one ``kind<TAB>folder`` job per line of standard input, until it closes; ``done`` on standard
+    output after each (anything else the drawing prints goes to standard error)."""
     errors = Path(argv[0])
+    said, sys.stdout = sys.stdout, sys.stderr
     from trainlab.report import write_report  # noqa: F401  (imported before the first job arrives)
     from trainlab.studies._report import write_study_report  # noqa: F401
 
     for line in sys.stdin:
         kind, _, folder = line.rstrip("\n").partition("\t")
         if folder:
-            _job(kind, folder, errors)
+            draw_job(kind, folder, errors)
+            said.write("done\n")
+            said.flush()
     return 0
 

@@ -125,7 +125,7 @@ def tour(
             for number in chosen[1:]:
                 deliver(Delivery(run_section(number, ctx)))
         else:
-            _in_lanes(chosen, ctx, workers, deliver)
+            _in_lanes(chosen, ctx, workers, deliver, renderer)
     finally:
         renderer.wait()  # the run and study reports, whose figures the tour's report shows
         result = Tour(folder, folder / REPORT, printer.sections(), time.perf_counter() - started, quick,
@@ -138,9 +138,10 @@ def tour(
     return result
 
 
-def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[Delivery], None]) -> None:
+def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[Delivery], None],
+              renderer: Renderer) -> None:
     """Hand the sections to whichever lane is free, the longest first (:data:`LANE_ORDER`); deliver each as it
-    finishes.
+    finishes. A lane with no section left draws the reports that wait for the renderer's worker.
 
     Section 6 (20 models) is the longest: started first, it runs in one lane while the other takes
     sections 7, 8 and 10, then the short ones fill both; the lines print in section order as they finish.
@@ -151,16 +152,20 @@ def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[
     lanes = Lanes(ctx, workers, threads)
     interrupted = True
     try:
-        while queue or any(lane.section is not None for lane in lanes.lanes):
+        while True:
             for lane in lanes.lanes:
-                if lane.section is None and queue and lane.alive:
+                if lane.idle and queue:
                     lane.send(queue.popleft())
+                elif lane.idle and (job := renderer.take()) is not None:
+                    lane.draw(*job)
             if queue and not any(lane.alive for lane in lanes.lanes):  # every worker died: say so for the rest
                 while queue:
                     number = queue.popleft()
                     error = f"no worker process left to run it (see {LOG})"
                     deliver(Delivery(Section(number, SECTIONS[number][1], error=error, line=f"FAILED: {error}")))
-            for delivery in lanes.wait(WAIT_S):
+            if not queue and all(lane.idle or not lane.alive for lane in lanes.lanes):
+                break
+            for delivery in lanes.wait(WAIT_S, renderer):
                 deliver(delivery)
         interrupted = False
     finally:
