@@ -44,8 +44,8 @@ SECTIONS: dict[int, tuple[str, str, str]] = {
 TRAINING = {4, 5, 6, 7, 8, 9, 10}  # the sections that train models (seconds to minutes each)
 # The order sections are handed out in when they run side by side: longest first (a full tour, 2026-11-29: 6: 61 s,
 # 7: 26 s, 8: 13 s, 10: 11 s, 5: 7 s, 2: 7 s, 4: 6 s, 9: 2 s, 3: 2.5 s, 1: 2 s, 11: none), so that the lane that
-# finishes first waits for the other as little as possible; of the short ones, those with a run report to draw
-# (9) before those without (3, 1, 11), so that the report worker is not left drawing alone at the end.
+# finishes first waits for the other as little as possible; but those with a run report to draw (4, 9) before those
+# without (2, 3, 1, 11), so that the reports are drawn while the last sections run, not after them.
 LANE_ORDER = (6, 7, 8, 10, 5, 4, 9, 2, 3, 1, 11)
 LANE_NICENESS = 5  # the lanes yield to the report worker (see main)
 ERRORS = "errors.txt"
