@@ -20,7 +20,8 @@ with the minimal fixes needed to run on TensorFlow 2.21 / Keras 3 and no plottin
 
 The tour is ``trainlab.tour(out=...)`` as ``trainlab tour`` runs it: every record, figure and report
 written, 5 seeds for section 6 and 3 for section 7 where the tutorial trained 1, sections two at a
-time in worker processes (each starts TensorFlow itself). Both are timed from the call to its return,
+time in worker processes (forked from one process that imports TensorFlow once; each starts its own
+runtime). Both are timed from the call to its return,
 after a warm-up. Prints each section's time both ways, the totals and the ratio, and the ratio per
 model trained (the tour trains 38 models, the baseline 13).
 
