@@ -347,7 +347,8 @@ def main(argv: list[str]) -> int:
 
 
 def _serve(ctx: Context, pair: tuple[int, int], threads: int, tick: float) -> None:
-    """A lane: start TensorFlow's runtime, then run each section read from the command pipe."""
+    """A lane: start TensorFlow's runtime, then do each job read from the command pipe (a section, or a report
+    to draw), saying on the status pipe when it is done."""
     start_tensorflow(threads=threads)  # after the fork: each lane its own runtime and thread pools
     startup: float | None = time.perf_counter() - tick
     found: dict[str, str] | None = versions()

@@ -33,7 +33,8 @@ class Tour:
         sections: each section's results, in order.
         seconds: the whole tour's wall time, starting TensorFlow and drawing the reports included.
         quick: whether it was a quick tour.
-        startup_seconds: the time it took to import and start TensorFlow (in each worker, at once).
+        startup_seconds: the time it took to import and start TensorFlow (imported once and shared by the
+            workers, each starting its own runtime).
         workers: how many sections ran at a time (0: all in this process).
     """
 
@@ -100,7 +101,7 @@ def tour(
     chosen = _chosen(only)
     mnist_path = _mnist(mnist)
     examples = find_examples()
-    if workers is None:  # two workers pay for starting TensorFlow twice: worth it when two sections train
+    if workers is None:  # two workers pay for a process and a runtime of their own: worth it when two sections train
         workers = 2 if (os.cpu_count() or 1) > 1 and len(TRAINING.intersection(chosen)) >= 2 else 0
     workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # POSIX pipes
     folder = rundir.new_run_dir("tour", out)
