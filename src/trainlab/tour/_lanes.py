@@ -277,7 +277,7 @@ class Lanes:
         """What the lanes finished (or died running) within ``timeout`` seconds; the renderer's worker is heard
         meanwhile (and given its next job), and a report a lane died drawing goes back to the renderer."""
         listening: list = [lane for lane in self.lanes if lane.alive]
-        if renderer.drawing:
+        if renderer.busy:
             listening.append(renderer)
         if not listening:
             return []

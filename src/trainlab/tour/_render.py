@@ -53,7 +53,7 @@ class Renderer:
         self.background = background
         self.pending: deque[tuple[str, str]] = deque()
         self._worker: subprocess.Popen | None = None
-        self._busy = False  # the worker is drawing a job
+        self.busy = False  # the worker is drawing a job (then fileno() tells when it is done)
 
     def start(self) -> None:
         """Start the worker now (it imports matplotlib and the report code while the lanes import TensorFlow)."""
@@ -77,11 +77,6 @@ class Renderer:
         self.pending.appendleft(job)
         self._feed()
 
-    @property
-    def drawing(self) -> bool:
-        """Whether the worker is drawing a job (then :meth:`fileno` tells when it is done)."""
-        return self._worker is not None and self._busy
-
     def fileno(self) -> int:
         """The worker's standard output, for ``select`` (see :meth:`receive`)."""
         return self._worker.stdout.fileno()
@@ -92,7 +87,7 @@ class Renderer:
         if not said:  # the worker died: draw the rest here
             self._drop()
         else:
-            self._busy = False
+            self.busy = False
         self._feed()
 
     def _submit(self, kind: str, folder: Path) -> None:
@@ -104,7 +99,7 @@ class Renderer:
         self._feed()
 
     def _feed(self) -> None:
-        while self.pending and not self._busy:
+        while self.pending and not self.busy:
             if self._worker is None:
                 draw_job(*self.pending.popleft(), self.errors)
                 continue
@@ -116,16 +111,16 @@ class Renderer:
                 self._drop()
                 continue
             self.pending.popleft()
-            self._busy = True
+            self.busy = True
 
     def _drop(self) -> None:
-        worker, self._worker, self._busy = self._worker, None, False
+        worker, self._worker, self.busy = self._worker, None, False
         if worker is not None:
             _end(worker, self.errors)
 
     def wait(self) -> None:
         """Let the worker finish every job and exit."""
-        while self._worker is not None and (self._busy or self.pending):
+        while self._worker is not None and (self.busy or self.pending):
             select.select([self], [], [])
             self.receive()
         if self._worker is not None:
