@@ -37,6 +37,16 @@ def test_the_worker_reports_a_failed_job_in_errors_txt(tmp_path):
     assert "run report of" in text and "is not a run directory" in text
 
 
+def test_waiting_sends_a_job_left_queued_instead_of_waiting_forever(tmp_path):
+    # The tour's loop can stop (an error, Ctrl-C) after a job was queued and before it went to the worker;
+    # wait() then waited for a worker that had nothing to do.
+    renderer = _render.Renderer(tmp_path / "errors.txt")
+    renderer.start()
+    renderer.pending.append(("run", str(tmp_path / "not-a-run")))
+    renderer.wait()
+    assert not renderer.pending and "is not a run directory" in (tmp_path / "errors.txt").read_text()
+
+
 @pytest.fixture
 def tiny_mnist(tmp_path):
     rng = np.random.default_rng(0)

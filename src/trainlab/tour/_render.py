@@ -121,6 +121,9 @@ class Renderer:
     def wait(self) -> None:
         """Let the worker finish every job and exit."""
         while self._worker is not None and (self.busy or self.pending):
+            if not self.busy:  # a job left waiting (the tour's loop stopped between queuing and sending it)
+                self._feed()
+                continue
             select.select([self], [], [])
             self.receive()
         if self._worker is not None:
