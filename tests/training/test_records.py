@@ -60,13 +60,17 @@ def test_histogram_buckets_are_tensorboards(values):
 
 
 def test_histograms_are_written_as_tensorboard_writes_them(tmp_path):
-    from trainlab.training.records import _histogram
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from trainlab.training.records import histogram_value
 
     values = np.random.default_rng(1).normal(size=(40, 8)).astype("float32")
-    for folder, write in (("ours", lambda: _histogram("dense/kernel", values, 3)),
-                          ("theirs", lambda: tf.summary.histogram("dense/kernel", values, step=3))):
-        with tf.summary.create_file_writer(str(tmp_path / folder)).as_default():
-            write()
+    ours = EventFileWriter(str(tmp_path / "ours"))
+    ours.add_event(event_pb2.Event(step=3, summary=summary_pb2.Summary(value=[histogram_value("dense/kernel", values)])))
+    ours.close()
+    with tf.summary.create_file_writer(str(tmp_path / "theirs")).as_default():
+        tf.summary.histogram("dense/kernel", values, step=3)
     read = {}
     for folder in ("ours", "theirs"):
         events = EventAccumulator(str(tmp_path / folder), size_guidance={"tensors": 0}).Reload()
