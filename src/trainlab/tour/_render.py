@@ -171,7 +171,9 @@ def main(argv: list[str]) -> int:
     said, sys.stdout = sys.stdout, sys.stderr
     from trainlab.report import write_report  # noqa: F401  (imported before the first job arrives)
     from trainlab.studies._report import write_study_report  # noqa: F401
+    from trainlab.tour._lanes import settle_imports
 
+    settle_imports()
     for line in sys.stdin:
         kind, _, folder = line.rstrip("\n").partition("\t")
         if folder:

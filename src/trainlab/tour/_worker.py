@@ -6,10 +6,14 @@ imports would be imported a second time as ``__main__``).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
 if __name__ == "__main__":
+    # No collection while the worker imports what it needs (TensorFlow and Keras make ~400k objects: the collector
+    # ran ~1.3 s of a lane's start-up); each main() then freezes what it imported and turns collection back on.
+    gc.disable()
     command, *rest = sys.argv[1:]
     if command == "lane":
         from trainlab.tour._lanes import main
