@@ -187,7 +187,6 @@ class _Board:
     """
 
     def __init__(self, log_dir: Path, histogram_freq: int, step_scalars: bool, model: keras.Model | None) -> None:
-        self.log_dir = log_dir
         self.train = EventFileWriter(str(log_dir / "train"), flush_secs=FLUSH_SECONDS)
         self.val = EventFileWriter(str(log_dir / "validation"), flush_secs=FLUSH_SECONDS)
         self.histogram_freq = histogram_freq
