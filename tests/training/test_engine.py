@@ -245,3 +245,41 @@ def test_one_call_gives_each_split_and_the_probe_as_separate_passes_do(eval_batc
     assert engine.evaluate_splits([(x, y)])[1] is None
     with pytest.raises(ValueError, match="cannot read"):
         engine.evaluate_splits([(x, y)], eval_batch + 1)
+
+
+def test_programs_called_through_their_concrete_functions_give_what_the_functions_give():
+    # The engine calls each traced program directly (one lookup per argument signature): every signature, the
+    # Python flags included (a fresh epoch or not, shuffled or in order), must pick the program the
+    # tf.function would, and a shorter last stretch of steps must not reuse a program that assumed more.
+    x, y = _data()
+    direct, through = (Engine([_member(5, dropout=0.2), _member(6)], batch_size=32) for _ in range(2))
+    for engine in (direct, through):
+        engine.evaluate_splits([(x, y)])
+    direct._train_fn = direct._train_fn.function  # the plain tf.function, looked up on every call
+    direct._splits_fn = direct._splits_fn.function
+    calls = [{"order": np.arange(96, dtype="int32")}, {"seed": (1, 2)}, {"seed": (1, 3), "start": 0, "stop": 1},
+             {"seed": (1, 3), "start": 1}, {}, {"seed": (1, 2), "start": 2, "reset": True}]
+    for kw in calls:
+        a, b = direct.train_epoch(x, y, **kw), through.train_epoch(x, y, **kw)
+        np.testing.assert_array_equal(a.loss, b.loss)
+        assert a.metrics == b.metrics
+        assert direct.evaluate_splits([(x[:40], y[:40]), (x, y)]) == through.evaluate_splits([(x[:40], y[:40]), (x, y)])
+    # Traced as often as the function itself was; one concrete function per signature called:
+    # (order, reset) (shuffle, reset) (shuffle, not reset) (range, reset).
+    assert through._train_fn.function.experimental_get_tracing_count() == direct._train_fn.experimental_get_tracing_count()
+    assert len(through._train_fn._concrete) == 4
+    tf.config.run_functions_eagerly(True)  # then the function runs as Python, as it would without the engine
+    try:
+        np.testing.assert_array_equal(direct.train_epoch(x, y, seed=(4, 4)).loss, through.train_epoch(x, y, seed=(4, 4)).loss)
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def test_a_program_signature_is_types_and_python_values():
+    from trainlab.training.engine import _signature
+
+    t = tf.zeros([3, 2])
+    assert _signature((t, [t, 1], "shuffle", True)) == _signature((tf.ones([3, 2]), [t, 1], "shuffle", True))
+    assert _signature((t, True)) != _signature((t, 1)) != _signature((t, 2))
+    assert _signature((t,)) != _signature((tf.zeros([4, 2]),)) != _signature((tf.zeros([3, 2], tf.int32),))
+    assert _signature((t.numpy(),)) is None and _signature(([t, tf.Variable(1.0)],)) is None
