@@ -24,6 +24,14 @@ def test_load_reads_every_records_file(run_dir):
     assert records.name == "synthetic"
 
 
+def test_without_steps_everything_else_is_read_as_before(run_dir):
+    path = run_dir(epochs=3, steps_per_epoch=2)
+    whole, light = load(path), load(path, steps=False)
+    assert light.steps == [] and whole.steps
+    assert (light.history, light.layers, light.summary, light.events) == (whole.history, whole.layers, whole.summary,
+                                                                         whole.events)
+
+
 def test_blank_validation_cells_are_left_out_of_the_series(run_dir):
     records = load(run_dir(epochs=7, validation_every=3))
     assert records.history[0]["val_loss"] is None

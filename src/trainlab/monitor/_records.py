@@ -120,11 +120,14 @@ class Records:
                 for name in names}
 
 
-def load(run_dir: str | Path) -> Records:
+def load(run_dir: str | Path, steps: bool = True) -> Records:
     """Read a run directory's records.
 
     Args:
         run_dir: a folder written by ``trainlab run`` or ``trainlab.train``.
+        steps: read ``steps.csv`` too. It holds a row per optimizer step, most of a run's records
+            (a tutorial section 7 run: 3000 rows against 150 in ``history.csv``); readers that only
+            want epochs, layers or weights (a study's figures) pass False and get ``steps`` empty.
 
     Returns:
         The records; ``steps``, ``layers``, ``summary``, ``recipe`` and ``weights`` are empty (or
@@ -151,7 +154,7 @@ def load(run_dir: str | Path) -> Records:
         raise TrainlabError(str(history_path), "holds no epochs yet (only a header, or nothing)")
     return Records(
         history=history,
-        steps=_read_csv(path / rundir.STEPS) if (path / rundir.STEPS).is_file() else [],
+        steps=_read_csv(path / rundir.STEPS) if steps and (path / rundir.STEPS).is_file() else [],
         layers=_read_csv(path / rundir.LAYERS) if (path / rundir.LAYERS).is_file() else [],
         summary=_read_summary(path / rundir.SUMMARY),
         run_dir=path,

@@ -78,13 +78,16 @@ class RunRecords:
 
 
 def load_runs(study: Study) -> dict[str, list[RunRecords]]:
-    """Per variant (study order), each run's records in seed order; a run without records has ``records=None``."""
+    """Per variant (study order), each run's records in seed order; a run without records has ``records=None``.
+
+    Without their steps (the figures plot epochs, layers and weights).
+    """
     runs: dict[str, list[RunRecords]] = {}
     for variant in study.variants:
         runs[variant] = []
         for seed, path in study.runs(variant):
             try:
-                records: Records | None = load(path)
+                records: Records | None = load(path, steps=False)
             except TrainlabError:
                 records = None
             runs[variant].append(RunRecords(seed, path, records))

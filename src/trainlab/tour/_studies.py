@@ -204,7 +204,7 @@ def weight_decay(ctx: Context) -> Section:
     best = {row["variant"]: row for row in study.summary}
     norms: dict[str, dict[str, list[float]]] = {}
     for row in study.results:
-        records = load(study.dir / "runs" / row["variant"] / f"seed{row['seed']}")
+        records = load(study.dir / "runs" / row["variant"] / f"seed{row['seed']}", steps=False)
         last = [r for r in records.layers if r["layer"] == "dense_1"][-1]
         kernel = records.weights.get("dense_1", {})
         values = kernel[max(kernel)] if kernel else np.array([])
