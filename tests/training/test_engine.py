@@ -283,3 +283,4 @@ def test_a_program_signature_is_types_and_python_values():
     assert _signature((t, True)) != _signature((t, 1)) != _signature((t, 2))
     assert _signature((t,)) != _signature((tf.zeros([4, 2]),)) != _signature((tf.zeros([3, 2], tf.int32),))
     assert _signature((t.numpy(),)) is None and _signature(([t, tf.Variable(1.0)],)) is None
+    assert _signature((t, float("nan"))) is None  # never equal to itself: it would miss every time

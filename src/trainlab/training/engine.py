@@ -149,11 +149,11 @@ class _Program:
 
 
 def _signature(value):
-    """What picks a traced program for ``value``: dtypes and shapes of tensors, Python scalars by type and value,
-    nested lists and tuples; None for anything else."""
+    """What picks a traced program for ``value``: dtypes and shapes of tensors, Python ints, bools and strings by
+    type and value, nested lists and tuples; None for anything else (a float: NaN is not equal to itself)."""
     if isinstance(value, tf.Tensor):
         return value.dtype, tuple(value.shape)
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, str)):
         return type(value), value
     if isinstance(value, (list, tuple)):
         parts = tuple(_signature(v) for v in value)
