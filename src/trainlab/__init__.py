@@ -27,7 +27,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {
     "callbacks", "config", "data", "diagnose", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
-    "schedules", "studies", "training", "report", "tour", "tracking",
+    "schedules", "studies", "training", "report", "rundir", "tools", "tour", "tracking",
 }
 
 __all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)

@@ -306,9 +306,9 @@ def _report(args: argparse.Namespace) -> int:
 
     if (Path(args.run_dir) / "study.json").is_file():  # a study directory: its tables, figures and page
         from trainlab.report.terminal import print_study_summary
-        from trainlab.studies._figures import study_figures
-        from trainlab.studies._report import write_study_report
-        from trainlab.studies._stats import write_tables
+        from trainlab.studies.figures import study_figures
+        from trainlab.studies.report import write_study_report
+        from trainlab.studies.stats import write_tables
 
         write_tables(args.run_dir)
         study_figures(args.run_dir)
@@ -413,7 +413,7 @@ def _as_flags(**flags: str) -> Iterator[None]:
 def _optimizers(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainlab.optimizers import race
+    from trainlab.tools.race import race
 
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     functions = [n.strip() for n in args.functions.split(",") if n.strip()]
@@ -430,7 +430,7 @@ def _optimizers(args: argparse.Namespace) -> int:
 def _schedules(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from trainlab import schedules
+    from trainlab.tools import schedule_plot
 
     if args.recipe is not None and args.specs:
         raise TrainlabError("--recipe", "plots the recipe's own schedule; give SPECs or --recipe, not both",
@@ -441,19 +441,19 @@ def _schedules(args: argparse.Namespace) -> int:
     if args.recipe is None and args.overrides:
         raise TrainlabError("--set", "applies to a --recipe only", args.overrides[0])
     if args.recipe is None:
-        specs = [schedules.parse_spec(text, f"specs[{i}]") for i, text in enumerate(args.specs)]
+        specs = [schedule_plot.parse_spec(text, f"specs[{i}]") for i, text in enumerate(args.specs)]
         with _as_flags(steps="--steps"):
-            figure = schedules.plot(specs, 500 if args.steps is None else args.steps)
+            figure = schedule_plot.plot(specs, 500 if args.steps is None else args.steps)
         note = None
         default = "schedules.png"
     else:
-        found = schedules.recipe_schedule(args.recipe, args.overrides)
+        found = schedule_plot.recipe_schedule(args.recipe, args.overrides)
         figure, note = found.figure(), [found.note, *found.caveats]
         default = f"{found.name}-schedule.png"
     out = Path(args.out or default)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TrainlabError("--out", "must end in .png, .svg or .pdf", str(out))
-    path = schedules.save_png(figure, out)
+    path = schedule_plot.save_png(figure, out)
     for line in note or ():
         print(line)
     print(f"figure: {path.resolve()}")
@@ -461,7 +461,7 @@ def _schedules(args: argparse.Namespace) -> int:
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    from trainlab.training.lr_find import lr_find
+    from trainlab.tools.lr_find import lr_find
 
     with _as_flags(steps="--steps", start="--start", end="--end"):
         result = lr_find(args.recipe, steps=args.steps, start=args.start, end=args.end, out=args.out,

@@ -105,7 +105,7 @@ def log_study(study_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | 
     Raises:
         TrainlabError: not a study directory, or the store refused.
     """
-    from trainlab.studies._stats import read_table
+    from trainlab.studies.stats import read_table
 
     path = Path(study_dir)
     study = _read_json(path / "study.json", "is not a study directory")
@@ -226,7 +226,7 @@ class _Store:
 
     def log_run(self, path: Path, summary: dict[str, Any], recipe: dict[str, Any], name: str,
                 parent: str | None, tags: dict[str, str]) -> str:
-        from trainlab.training import rundir
+        from trainlab import rundir
 
         diagnosis = summary.get("diagnosis") or []
         run_tags = {

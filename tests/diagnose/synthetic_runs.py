@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.training import rundir
-from trainlab.training.records import LAYER_COLUMNS, STEP_COLUMNS
+from trainlab import rundir
+from trainlab.training.record_writer import LAYER_COLUMNS, STEP_COLUMNS
 
 STEPS_PER_EPOCH = 10
 EPOCHS = 30

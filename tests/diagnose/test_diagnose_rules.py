@@ -53,8 +53,8 @@ def test_nonfinite_from_history_alone(records_dir):
 
 
 def _events(path, rows):
-    from trainlab.training.records import EVENT_COLUMNS
-    from trainlab.training.rundir import CsvRecords
+    from trainlab.training.record_writer import EVENT_COLUMNS
+    from trainlab.rundir import CsvRecords
 
     events = CsvRecords(path / "events.csv", EVENT_COLUMNS)
     events.write(rows)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trainlab.errors import TrainlabError
-from trainlab.monitor import Records, load
+from trainlab.rundir import Records, load
 
 
 def test_load_reads_every_records_file(run_dir):

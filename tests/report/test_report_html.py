@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from trainlab.errors import TrainlabError
-from trainlab.monitor import load
+from trainlab.rundir import load
 from trainlab.report import render_report, write_report
 
 # Stand-ins for rendered figures: the page only embeds the bytes (rendering is tested in tests/monitor).

@@ -7,7 +7,7 @@ import pytest
 import trainlab
 from trainlab import schedules
 from trainlab.errors import TrainlabError
-from trainlab.training import rundir
+from trainlab import rundir
 
 
 def test_per_epoch_is_constant_within_an_epoch_and_round_trips():

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainlab.training import rundir
+from trainlab import rundir
 
 LAYERS = ("dense_1", "dense_2", "output")
 LAYER_COLUMNS = ["epoch", "layer", "grad_norm", "weight_norm", "weight_l1", "update_ratio", "dead_fraction",

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from trainlab.errors import ArgumentError, TrainlabError
-from trainlab.studies._stats import (
+from trainlab.studies.stats import (
     COMPARISON_COLUMNS,
     SUMMARY_COLUMNS,
     best_variant,
@@ -289,7 +289,7 @@ def test_ranking_with_unequal_seeds_and_a_chosen_reference():
 @pytest.mark.parametrize("p, text", [(0.0499, "p=0.0499"), (0.0501, "p=0.05"), (0.61, "p=0.61"),
                                      (0.002, "p=0.002"), (0.0004, "p<0.001"), (0.0, "p=0")])
 def test_p_values_never_round_across_the_threshold(p, text):
-    from trainlab.studies._stats import _p_text
+    from trainlab.studies.stats import _p_text
 
     assert _p_text(p, 0.05) == text
 

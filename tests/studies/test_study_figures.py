@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from trainlab.studies._figures import (
+from trainlab.studies.figures import (
     curves_figure,
     final_figure,
     load_runs,
@@ -17,8 +17,8 @@ from trainlab.studies._figures import (
     variant_colors,
     weights_figure,
 )
-from trainlab.studies._report import write_study_report
-from trainlab.studies._stats import read_study
+from trainlab.studies.report import write_study_report
+from trainlab.studies.stats import read_study
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -218,7 +218,7 @@ def test_single_seed_studies_say_there_is_no_spread(make_study, monkeypatch):
     study_dir = make_study({"a": [0.9], "b": [0.8]}, epochs=2, weights=False)
     assert "one seed per variant" in caption(curves_figure(read_study(study_dir)))
     drawn = []
-    monkeypatch.setattr("trainlab.studies._report.study_figures",
+    monkeypatch.setattr("trainlab.studies.report.study_figures",
                         lambda d: drawn.append(d) or fake_figures(d, ("curves.png", "final.png")))
     page = write_study_report(study_dir).read_text(encoding="utf-8")
     assert drawn == [study_dir] and page.count("data:image/png;base64,") == 2  # the report drew what was missing

@@ -12,7 +12,7 @@ import trainlab
 from trainlab import cli
 from trainlab.errors import TrainlabError
 from trainlab.studies import load_study
-from trainlab.training import rundir
+from trainlab import rundir
 
 BASE = {
     "data": {"source": "synthetic_classification", "n_samples": 160, "n_features": 8},

@@ -12,7 +12,7 @@ import yaml
 from trainlab import cli
 from trainlab.config import load_recipe
 from trainlab.errors import TrainlabError
-from trainlab.training.lr_find import DIVERGE, ExponentialRamp, lr_find, range_test, smooth, summarize
+from trainlab.tools.lr_find import DIVERGE, ExponentialRamp, lr_find, range_test, smooth, summarize
 from trainlab.training.trainer import Trainer
 
 

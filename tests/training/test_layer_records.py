@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import trainlab
-from trainlab.training import rundir
+from trainlab import rundir
 from trainlab.training.engine import Engine, Member
 
 

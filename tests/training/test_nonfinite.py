@@ -8,7 +8,7 @@ import pytest
 
 import trainlab
 from trainlab.cli import main
-from trainlab.training import rundir
+from trainlab import rundir
 from trainlab.training.trainer import Trainer, fit_together
 
 STEPS = 5  # 160 training samples, batch 32

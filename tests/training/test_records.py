@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import trainlab
-from trainlab.training import rundir
+from trainlab import rundir
 
 
 def _scalars(path):
@@ -53,7 +53,7 @@ def test_tensorboard_can_be_turned_off(tmp_path, tiny_recipe):
 def test_histogram_buckets_are_tensorboards(values):
     from tensorboard.plugins.histogram.summary_v2 import _buckets
 
-    from trainlab.training.records import histogram_buckets
+    from trainlab.training.record_writer import histogram_buckets
 
     expected = _buckets(tf.constant(values), 30).numpy()
     np.testing.assert_allclose(histogram_buckets(values, 30), expected, rtol=1e-12, atol=0)
@@ -63,7 +63,7 @@ def test_histograms_are_written_as_tensorboard_writes_them(tmp_path):
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-    from trainlab.training.records import histogram_value
+    from trainlab.training.record_writer import histogram_value
 
     values = np.random.default_rng(1).normal(size=(40, 8)).astype("float32")
     ours = EventFileWriter(str(tmp_path / "ours"))

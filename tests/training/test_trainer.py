@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import trainlab
-from trainlab.training import rundir
+from trainlab import rundir
 
 
 def _csv_header(path):

@@ -12,7 +12,7 @@ import numpy as np
 
 from trainlab.diagnose._finding import Finding
 from trainlab.diagnose._series import fmt, last_lr
-from trainlab.monitor import Records
+from trainlab.rundir import Records
 
 # Share of a hidden relu layer's units dead at the last epoch that is worth a warning. A healthy
 # MLP (tutorial section 4, Adam 1e-3) ends with 0-15% dead units per layer; a run knocked over by

@@ -9,8 +9,8 @@ from trainlab.diagnose._activations import dead_relu, saturation
 from trainlab.diagnose._finding import SEVERITY_ORDER, Finding
 from trainlab.diagnose._gradients import exploding_gradients, nonfinite, vanishing_gradients
 from trainlab.diagnose._loss import divergence, lr_too_low, oscillation, overfitting, plateau
-from trainlab.monitor import Records
-from trainlab.monitor._records import as_records
+from trainlab.rundir import Records
+from trainlab.rundir import as_records
 
 Rule = Callable[[Records], "Finding | None"]
 

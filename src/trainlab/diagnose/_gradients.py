@@ -8,7 +8,7 @@ import numpy as np
 
 from trainlab.diagnose._finding import Finding
 from trainlab.diagnose._series import finite_epochs, finite_steps, fmt, last_lr
-from trainlab.monitor import Records
+from trainlab.rundir import Records
 
 # A step's gradient norm counts as a spike when it exceeds this many times the median of the
 # steps just before it. Mini-batch noise in healthy runs (tutorial section 4's model, Adam 1e-3,

@@ -6,7 +6,7 @@ import numpy as np
 
 from trainlab.diagnose._finding import Finding
 from trainlab.diagnose._series import finite_epochs, finite_steps, fmt, last_lr, moving_average
-from trainlab.monitor import Records
+from trainlab.rundir import Records
 
 # Divergence: the loss ends this many times above its minimum ...
 DIVERGE_FACTOR = 1.5

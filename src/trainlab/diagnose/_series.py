@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.monitor import Records
+from trainlab.rundir import Records
 
 
 def finite_epochs(records: Records, column: str) -> tuple[np.ndarray, np.ndarray]:

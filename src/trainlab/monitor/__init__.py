@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from trainlab.monitor._records import Records, load
+from trainlab.rundir import Records, load  # public here too; they live in trainlab.rundir
 
 if TYPE_CHECKING:
     from trainlab.monitor._curves import curves_figure
     from trainlab.monitor._layers import layers_figure
     from trainlab.monitor._monitor import monitor_figure
-    from trainlab.monitor._save import render_figures, save_figures
+    from trainlab.monitor._save import render_figures, save_figures, write_pngs
     from trainlab.monitor._weights import weights_figure
 
 _LAZY = {
@@ -31,6 +31,7 @@ _LAZY = {
     "weights_figure": "trainlab.monitor._weights",
     "render_figures": "trainlab.monitor._save",
     "save_figures": "trainlab.monitor._save",
+    "write_pngs": "trainlab.monitor._save",
 }
 
 __all__ = ["Records", "load", *_LAZY]

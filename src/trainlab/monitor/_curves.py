@@ -7,8 +7,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from trainlab.monitor import _axes as draw
-from trainlab.monitor._records import Records, as_records
+from trainlab.monitor import axes as draw
+from trainlab.rundir import Records, as_records
 
 MAX_COLUMNS = 3
 

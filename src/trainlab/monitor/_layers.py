@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
-from trainlab.monitor import _axes as draw
-from trainlab.monitor._records import Records, as_records
+from trainlab.monitor import axes as draw
+from trainlab.rundir import Records, as_records
 
 TITLES = ("Gradient norm per layer (mean over the epoch's steps)", "Weight norm per layer (end of epoch)",
           "Update ratio per layer: ‖W_end − W_start‖ / ‖W_start‖ over the epoch",

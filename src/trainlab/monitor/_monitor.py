@@ -12,8 +12,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from trainlab.monitor import _axes as draw
-from trainlab.monitor._records import Records, as_records
+from trainlab.monitor import axes as draw
+from trainlab.rundir import Records, as_records
 
 # Loss and metric panels switch to a log axis only for a blow-up (a diverging run), not for
 # ordinary progress; learning rates and gradient norms are read on a log axis sooner.

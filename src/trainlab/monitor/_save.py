@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from trainlab.monitor._axes import png_bytes
+from trainlab.monitor.axes import png_bytes
 from trainlab.monitor._curves import curves_figure
 from trainlab.monitor._layers import layers_figure
 from trainlab.monitor._monitor import monitor_figure
-from trainlab.monitor._records import Records, as_records, load
+from trainlab.rundir import Records, as_records, load
 from trainlab.monitor._weights import weights_figure
 
 FIGURES = {"monitor.png": monitor_figure, "curves.png": curves_figure, "layers.png": layers_figure,

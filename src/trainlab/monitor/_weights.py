@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from trainlab.monitor import _axes as draw
-from trainlab.monitor._records import Records, as_records
+from trainlab.monitor import axes as draw
+from trainlab.rundir import Records, as_records
 
 MAX_COLUMNS = 4
 MIN_BINS, MAX_BINS = 10, 60

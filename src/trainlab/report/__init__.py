@@ -5,7 +5,8 @@
     page = report.render_report(monitor.load("runs/basic"))   # the same page as a string
 
 Neither imports TensorFlow or touches a model; ``trainlab.report.terminal`` holds the
-terminal views (``trainlab run``'s summary, ``trainlab show``).
+terminal views (``trainlab run``'s summary, ``trainlab show``); ``trainlab.report.page`` is the
+page frame (style, navigation, embedded images) that run, study and tour pages share.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainlab.report._html import render_report, write_report
+    from trainlab.report._html import findings_html, render_report, write_report
 
-_LAZY = {"render_report": "trainlab.report._html", "write_report": "trainlab.report._html"}
+_LAZY = {
+    "findings_html": "trainlab.report._html",
+    "render_report": "trainlab.report._html",
+    "write_report": "trainlab.report._html",
+}
 
 __all__ = list(_LAZY)
 

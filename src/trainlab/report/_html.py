@@ -1,6 +1,6 @@
 """``report.html``: one self-contained page about a run, drawn from its records only.
 
-The page is framed and styled as every trainlab page is (:mod:`trainlab.report._page`): everything
+The page is framed and styled as every trainlab page is (:mod:`trainlab.report.page`): everything
 inline, a Content-Security-Policy that forbids loading anything else, so it opens offline, from an
 e-mail attachment or a CI artifact, and never touches the network. No JavaScript. Every piece of
 text from the records is HTML-escaped.
@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trainlab.monitor import Records, load
-from trainlab.report._page import escape as _e
-from trainlab.report._page import nav_and_body, page, png_uri
+from trainlab.rundir import Records, load
+from trainlab.report.page import escape as _e
+from trainlab.report.page import nav_and_body, page, png_uri
 
 REPORT = "report.html"
 
@@ -55,7 +55,7 @@ def write_report(run_dir: str | Path, *, save_figures: bool = False) -> Path:
         >>> write_report("runs/basic")  # doctest: +SKIP
         PosixPath('runs/basic/report.html')
     """
-    from trainlab.monitor._save import render_figures, write_pngs
+    from trainlab.monitor import render_figures, write_pngs
 
     records = load(run_dir)
     pngs = render_figures(records)
@@ -88,7 +88,7 @@ def render_report(records: Records, figures: Mapping[str, bytes] | None = None) 
         >>> page = render_report(monitor.load("runs/basic"))  # doctest: +SKIP
     """
     if figures is None:
-        from trainlab.monitor._save import render_figures
+        from trainlab.monitor import render_figures
 
         figures = render_figures(records)
     summary = records.summary

@@ -76,7 +76,7 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
     Raises:
         TrainlabError: the folder is not a run directory (the message names the file).
     """
-    from trainlab.monitor import load
+    from trainlab.rundir import load
 
     console = console or Console()
     records = load(run_dir)
@@ -102,7 +102,7 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
 
 def print_study_summary(study_dir: str | Path, console: Console | None = None) -> None:
     """Print a study's ranking table and, in words, which differences are noise (``trainlab study``)."""
-    from trainlab.studies._stats import COMPARISONS, SUMMARY, ranking, read_study, read_table
+    from trainlab.studies.stats import COMPARISONS, SUMMARY, ranking, read_study, read_table
 
     console = console or Console()
     study = read_study(study_dir)

@@ -1,4 +1,6 @@
-"""Learning-rate schedules: Keras' own by name, plus warm-up cosine, one-cycle and ``Scaled``; ``plot`` draws them.
+"""Learning-rate schedules: Keras' own by name, plus warm-up cosine, one-cycle and ``Scaled``.
+
+``plot`` (the schedule figures) is a tool that lives in :mod:`trainlab.tools.schedule_plot`; the names here still reach it.
 
 Example:
     >>> from trainlab import schedules
@@ -7,11 +9,13 @@ Example:
     >>> schedules.evaluate(lr, 1000)  # for a plot
 """
 
+import importlib
+from typing import Any
+
 from trainlab.errors import ArgumentError
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle, one_cycle
 from trainlab.schedules._per_epoch import PerEpoch
-from trainlab.schedules._plot import Curve, RecipeSchedule, curves, parse_spec, plot, recipe_schedule, save_png
 from trainlab.schedules._registry import build, evaluate, registry
 from trainlab.schedules._scaled import Scaled, as_scaled
 from trainlab.schedules._warmup_cosine import WarmupCosineDecay, warmup_cosine
@@ -37,3 +41,12 @@ __all__ = [
     "save_png",
     "warmup_cosine",
 ]
+
+_TOOL = {"Curve", "RecipeSchedule", "curves", "parse_spec", "plot", "recipe_schedule", "save_png"}
+
+
+def __getattr__(name: str) -> Any:
+    # The schedule plots are a tool above this package; import it only when asked (no import arrow runs back up).
+    if name in _TOOL:
+        return getattr(importlib.import_module("trainlab.tools.schedule_plot"), name)
+    raise AttributeError(f"module 'trainlab.schedules' has no attribute {name!r}")

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.studies._spec import Plan, StudySpec
-from trainlab.studies._stats import COMPARISONS, RESULTS, STUDY, SUMMARY, read_table
-from trainlab.training import rundir
+from trainlab.studies.stats import COMPARISONS, RESULTS, STUDY, SUMMARY, read_table
+from trainlab import rundir
 
 RESULT_COLUMNS = ["variant", "seed", "best_value", "best_epoch", "epochs_run", "wall_time_s", "executor", "status",
                   "error"]
@@ -267,12 +267,12 @@ def _write_results(study_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _analyse(study_dir: Path, figures: bool) -> None:
-    from trainlab.studies._stats import write_tables
+    from trainlab.studies.stats import write_tables
 
     write_tables(study_dir)
     if figures:
-        from trainlab.studies._figures import study_figures
-        from trainlab.studies._report import write_study_report
+        from trainlab.studies.figures import study_figures
+        from trainlab.studies.report import write_study_report
 
         study_figures(study_dir)
         write_study_report(study_dir)

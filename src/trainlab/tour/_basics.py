@@ -168,7 +168,7 @@ _RACE_STORY = (
 
 def optimizers(ctx: Context) -> Section:
     """Section 2: ``trainlab.optimizers.race`` on the tutorial's quadratic (and three harder functions)."""
-    from trainlab.optimizers import race
+    from trainlab.tools.race import race
 
     functions = ["quadratic"] if ctx.quick else ["quadratic", "rosenbrock", "ill_conditioned", "beale"]
     result = race(tutorial.RACE_OPTIMIZERS, functions, steps=tutorial.RACE_STEPS,
@@ -242,11 +242,12 @@ def schedules(ctx: Context) -> Section:
     import keras
 
     from trainlab import schedules as tl_schedules
+    from trainlab.tools import schedule_plot
 
     folder = ctx.folder("03-schedules")
     folder.mkdir(parents=True, exist_ok=False)
-    figure = tl_schedules.plot([*_TUTORIAL_SCHEDULES, _KERAS_WARMUP_COSINE], 500)
-    path = tl_schedules.save_png(figure, folder / "schedules.png")
+    figure = schedule_plot.plot([*_TUTORIAL_SCHEDULES, _KERAS_WARMUP_COSINE], 500)
+    path = schedule_plot.save_png(figure, folder / "schedules.png")
     spec = dict(tutorial.WARMUP_COSINE)
     schedule = tl_schedules.build(spec)
     int_step = schedule(50)  # a plain Python integer

@@ -31,7 +31,7 @@ def draw(kind: str, folder: str) -> None:
 
         write_report(folder, save_figures=True)
     else:
-        from trainlab.studies._report import write_study_report
+        from trainlab.studies.report import write_study_report
 
         write_study_report(folder)
 
@@ -170,7 +170,7 @@ def main(argv: list[str]) -> int:
     errors = Path(argv[0])
     said, sys.stdout = sys.stdout, sys.stderr
     from trainlab.report import write_report  # noqa: F401  (imported before the first job arrives)
-    from trainlab.studies._report import write_study_report  # noqa: F401
+    from trainlab.studies.report import write_study_report  # noqa: F401
     from trainlab.tour._lanes import settle_imports
 
     settle_imports()

@@ -1,6 +1,6 @@
 """The tour's ``report.html``: every section's figures, tables and numbers beside the tutorial's, on one page.
 
-Framed and styled as a run's report is (:mod:`trainlab.report._page`), with rules of its own for the
+Framed and styled as a run's report is (:mod:`trainlab.report.page`), with rules of its own for the
 comparison tables and verdicts: everything inline, figures as base64 PNG ``data:`` URIs, no JavaScript,
 a Content-Security-Policy that forbids any request, and every piece of text HTML-escaped. Links to the
 run and study directories are relative, so the tour's folder can be moved or shared whole.
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from trainlab.report._html import findings_html
-from trainlab.report._page import STYLE, page, png_uri
-from trainlab.report._page import escape as _e
+from trainlab.report import findings_html
+from trainlab.report.page import STYLE, page, png_uri
+from trainlab.report.page import escape as _e
 from trainlab.tour import _facts as tutorial
 from trainlab.tour._section import Section, seconds
 

@@ -173,7 +173,7 @@ def find_examples(start: Path | None = None) -> Path:
 
 def png(figure: MplFigure) -> bytes:
     """A matplotlib figure rendered by Agg as PNG bytes (no display, no pyplot state)."""
-    from trainlab.monitor._axes import png_bytes
+    from trainlab.monitor.axes import png_bytes
 
     return png_bytes(figure)
 

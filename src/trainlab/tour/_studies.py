@@ -84,7 +84,7 @@ _REGULARIZATION_STORY = (
 
 def regularization(ctx: Context) -> Section:
     """Section 6: ``examples/studies/regularization.yaml`` (dropout and batch norm over seeds, fused)."""
-    from trainlab.studies._stats import compare, ranking_text, summarize
+    from trainlab.studies.stats import compare, ranking_text, summarize
 
     study = run_study(ctx, "regularization", "06-regularization")
     seeds = study.spec.config.seeds
@@ -195,8 +195,8 @@ _WEIGHT_DECAY_STORY = (
 
 def weight_decay(ctx: Context) -> Section:
     """Section 7: ``examples/studies/weight_decay.yaml`` (L1, L2, both; the first layer's weights)."""
-    from trainlab.monitor import load
-    from trainlab.studies._stats import ranking_text, summarize
+    from trainlab.rundir import load
+    from trainlab.studies.stats import ranking_text, summarize
 
     study = run_study(ctx, "weight_decay", "07-weight-decay")
     seeds = study.spec.config.seeds

@@ -95,7 +95,7 @@ def tour(
         >>> result = trainlab.tour(out="runs/tour", quick=True)   # doctest: +SKIP
         >>> result.report, [s.seconds for s in result.sections]  # doctest: +SKIP
     """
-    from trainlab.training import rundir
+    from trainlab import rundir
 
     echo = echo or (lambda line: print(line, flush=True))
     chosen = _chosen(only)
@@ -223,7 +223,7 @@ def _mnist(mnist: str | Path | None) -> Path | None:
 def _write(result: Tour, ctx: Context, found_versions: dict[str, str]) -> None:
     """``tour.json`` (every section's numbers) and ``report.html``."""
     from trainlab.tour._report import render
-    from trainlab.training import rundir
+    from trainlab import rundir
 
     rundir.write_json(result.dir / TOUR_JSON, {
         "quick": result.quick, "seconds": result.seconds, "startup_seconds": result.startup_seconds,

@@ -28,11 +28,12 @@ from trainlab import data as tl_data
 from trainlab import losses, metrics, models, optimizers
 from trainlab.config import Recipe, load_recipe, parse_set
 from trainlab.errors import TrainlabError
-from trainlab.training import checkpoint, distribute, rundir
+from trainlab import rundir
+from trainlab.training import checkpoint, distribute
 from trainlab.training.engine import Engine, Member, steps_per_epoch
 from trainlab.training.interrupt import Interrupts
 from trainlab.training.loop import EpochLoop, Resume
-from trainlab.training.records import EVENT_COLUMNS, LAYER_COLUMNS, STEP_COLUMNS, Records
+from trainlab.training.record_writer import EVENT_COLUMNS, LAYER_COLUMNS, STEP_COLUMNS, RecordWriter
 
 
 @dataclass
@@ -328,7 +329,7 @@ class Trainer:
                 keep = resume.checkpoint.meta["records"] if resume.checkpoint is not None else {}
                 checkpoint.discard_after(run_dir, resume.checkpoint)
             tb = training.tensorboard
-            records = Records(
+            records = RecordWriter(
                 run_dir, self._history_columns(), tensorboard=tb.enabled, histogram_freq=tb.histogram_freq,
                 step_scalars=tb.steps, model=self.model, keep=keep,
             )
@@ -572,7 +573,7 @@ class _RunState:
 
     dir: Path
     cb_list: Any
-    records: Records
+    records: RecordWriter
     monitor: str
     summary: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -844,7 +845,7 @@ def monitor_mode(monitor: str) -> str:
 
 
 def _diagnosis(
-    history: list[dict[str, Any]], records: Records, summary: dict[str, Any], run_dir: Path
+    history: list[dict[str, Any]], records: RecordWriter, summary: dict[str, Any], run_dir: Path
 ) -> list[dict[str, Any]]:
     """The written diagnosis of the run's records (empty before the first epoch, unless training met non-finite values).
 
@@ -852,7 +853,7 @@ def _diagnosis(
     stopped early matters to some rules; the file still says "running" at this point).
     """
     from trainlab.diagnose import RULES, diagnose
-    from trainlab.monitor import Records as RunRecords
+    from trainlab.rundir import Records as RunRecords
 
     if not history:  # a run that gave up in its first epoch: only what events.csv says
         rows = RunRecords([], [], [], summary, run_dir, events=records.event_rows)

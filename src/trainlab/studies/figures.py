@@ -1,6 +1,6 @@
 """A study's figures, read from its directory: curves over seeds, final values, weights.
 
-    from trainlab.studies._figures import study_figures
+    from trainlab.studies.figures import study_figures
     study_figures("studies/regularization")   # curves.png, final.png (and weights.png)
 
 Each variant keeps one colour in every figure (its place in ``study.json``), so a reader
@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from trainlab.errors import TrainlabError
-from trainlab.monitor import Records, load
-from trainlab.monitor import _axes as draw
-from trainlab.studies._stats import Study, read_study, summarize
+from trainlab.rundir import Records, load
+from trainlab.monitor import axes as draw
+from trainlab.studies.stats import Study, read_study, summarize
 
 CURVES = "curves.png"
 FINAL = "final.png"
@@ -154,7 +154,7 @@ def curves_figure(study: Study, runs: dict[str, list[RunRecords]] | None = None)
     or diverged), the mean line turns dashed; the caption says so.
 
     Args:
-        study: :func:`trainlab.studies._stats.read_study`'s result.
+        study: :func:`trainlab.studies.stats.read_study`'s result.
         runs: :func:`load_runs`'s result (read here when not given).
 
     Returns:
@@ -273,7 +273,7 @@ def final_figure(study: Study) -> Figure:
     """Each run's best value of the study metric per variant: box plot, a dot per seed, the mean; best at the top.
 
     Args:
-        study: :func:`trainlab.studies._stats.read_study`'s result.
+        study: :func:`trainlab.studies.stats.read_study`'s result.
 
     Returns:
         The figure; its one axes has the variants as y tick labels, best mean first (top).
@@ -338,7 +338,7 @@ def weights_figure(study: Study, runs: dict[str, list[RunRecords]] | None = None
     run's last epoch, with ±1 standard deviation as error bars when there are 2 seeds or more.
 
     Args:
-        study: :func:`trainlab.studies._stats.read_study`'s result.
+        study: :func:`trainlab.studies.stats.read_study`'s result.
         runs: :func:`load_runs`'s result (read here when not given).
 
     Returns:

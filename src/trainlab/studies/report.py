@@ -1,6 +1,6 @@
 """A study's report: one self-contained HTML page (figures inline, no network) read from the study directory.
 
-    from trainlab.studies._report import write_study_report
+    from trainlab.studies.report import write_study_report
     write_study_report("studies/optimizers")     # studies/optimizers/report.html
 
 The page says what was compared and how (metric, mode, seeds, executors, wall time), the
@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from trainlab import __version__
-from trainlab.report._page import STYLE, nav_and_body, page, png_uri
-from trainlab.report._page import escape as _e
-from trainlab.studies._figures import CURVES, FINAL, WEIGHTS, study_figures
-from trainlab.studies._stats import COMPARISONS, SUMMARY, Study, read_study, read_table, ranking_text, write_tables
+from trainlab.report.page import STYLE, nav_and_body, page, png_uri
+from trainlab.report.page import escape as _e
+from trainlab.studies.figures import CURVES, FINAL, WEIGHTS, study_figures
+from trainlab.studies.stats import COMPARISONS, SUMMARY, Study, read_study, read_table, ranking_text, write_tables
 
 REPORT = "report.html"
 FIGURE_CAPTIONS = {
@@ -46,8 +46,8 @@ def write_study_report(study_dir: str | Path) -> Path:
     """Write ``report.html`` into a study directory.
 
     Reads ``summary.csv`` and ``comparisons.csv`` (computing them with
-    :func:`~trainlab.studies._stats.write_tables` when either is missing) and embeds the
-    figures as base64 PNGs (drawing them with :func:`~trainlab.studies._figures.study_figures`
+    :func:`~trainlab.studies.stats.write_tables` when either is missing) and embeds the
+    figures as base64 PNGs (drawing them with :func:`~trainlab.studies.figures.study_figures`
     when ``curves.png`` or ``final.png`` is missing). The page loads nothing from anywhere:
     inline CSS, inline images, relative links to the run directories.
 

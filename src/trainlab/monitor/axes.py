@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from trainlab.monitor._records import Records
+from trainlab.rundir import Records
 
 TRAIN = "tab:blue"
 VALIDATION = "tab:orange"

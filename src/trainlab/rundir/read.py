@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from trainlab.errors import TrainlabError
-from trainlab.training import rundir
+from trainlab.rundir import layout
 
 # history.csv columns that are neither the loss nor a metric; nor is any ``train_eval_`` column
 # (the training split re-evaluated in inference mode: a twin of the loss or of a metric).
@@ -146,7 +146,7 @@ def load(run_dir: str | Path, steps: bool = True) -> Records:
         raise TrainlabError(str(path), "is a file, not a run directory (give the folder trainlab run wrote)")
     if not path.is_dir():
         raise TrainlabError(str(path), "is not a run directory (no such folder)")
-    history_path = path / rundir.HISTORY
+    history_path = path / layout.HISTORY
     if not history_path.is_file():
         raise TrainlabError(str(history_path), "is missing: not a run directory, or training never started")
     history = _read_csv(history_path)
@@ -154,19 +154,19 @@ def load(run_dir: str | Path, steps: bool = True) -> Records:
         raise TrainlabError(str(history_path), "holds no epochs yet (only a header, or nothing)")
     return Records(
         history=history,
-        steps=_read_csv(path / rundir.STEPS) if steps and (path / rundir.STEPS).is_file() else [],
-        layers=_read_csv(path / rundir.LAYERS) if (path / rundir.LAYERS).is_file() else [],
-        summary=_read_summary(path / rundir.SUMMARY),
+        steps=_read_csv(path / layout.STEPS) if steps and (path / layout.STEPS).is_file() else [],
+        layers=_read_csv(path / layout.LAYERS) if (path / layout.LAYERS).is_file() else [],
+        summary=_read_summary(path / layout.SUMMARY),
         run_dir=path,
-        recipe=_read_text(path / rundir.RECIPE),
-        weights=_read_weights(path / rundir.WEIGHTS),
-        events=_read_csv(path / rundir.EVENTS) if (path / rundir.EVENTS).is_file() else [],
+        recipe=_read_text(path / layout.RECIPE),
+        weights=_read_weights(path / layout.WEIGHTS),
+        events=_read_csv(path / layout.EVENTS) if (path / layout.EVENTS).is_file() else [],
     )
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     try:
-        return rundir.read_csv(path)
+        return layout.read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise TrainlabError(str(path), f"cannot be read as a records CSV ({e})") from e
 

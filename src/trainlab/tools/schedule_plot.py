@@ -27,10 +27,7 @@ import tensorflow as tf
 import yaml
 
 from trainlab.errors import TrainlabError
-from trainlab.schedules._one_cycle import OneCycle
-from trainlab.schedules._per_epoch import PerEpoch
-from trainlab.schedules._registry import build, evaluate, registry
-from trainlab.schedules._warmup_cosine import WarmupCosineDecay
+from trainlab.schedules import OneCycle, PerEpoch, WarmupCosineDecay, build, evaluate, registry
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
     from matplotlib.figure import Figure
@@ -421,6 +418,6 @@ def _small_lengths(spec: Any, epochs: int) -> dict[str, Any]:
 
 def save_png(figure: Figure, path: str | Path) -> Path:
     """Render ``figure`` with Agg into ``path`` (format from the suffix), whole or not at all."""
-    from trainlab.monitor._axes import save
+    from trainlab.monitor.axes import save
 
     return save(figure, path)

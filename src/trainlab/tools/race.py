@@ -38,8 +38,8 @@ import tensorflow as tf
 
 from trainlab import checks
 from trainlab.errors import ArgumentError, TrainlabError, did_you_mean
-from trainlab.optimizers._registry import build as build_optimizer
-from trainlab.optimizers._registry import registry as optimizer_registry
+from trainlab.optimizers import build as build_optimizer
+from trainlab.optimizers import registry as optimizer_registry
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not by every `import trainlab.optimizers`
     from matplotlib.figure import Figure
@@ -284,7 +284,7 @@ class RaceResult:
         Raises:
             TrainlabError: ``out`` is a file or a folder that holds files.
         """
-        from trainlab.training import rundir
+        from trainlab import rundir
 
         folder = rundir.new_run_dir("race", out)
         save_png(self.figure(), folder / "race.png")
@@ -431,7 +431,7 @@ def _functions(functions: Sequence[str | TestFunction]) -> list[TestFunction]:
 
 def save_png(figure: Figure, path: Path) -> Path:
     """Render ``figure`` with Agg into ``path``, whole or not at all."""
-    from trainlab.monitor._axes import save
+    from trainlab.monitor.axes import save
 
     return save(figure, path)
 

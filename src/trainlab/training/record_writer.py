@@ -1,6 +1,6 @@
 """Where a run's records go: the CSV files of the run directory, and TensorBoard.
 
-The trainer hands every record to :class:`Records` once; it writes the rows to
+The trainer hands every record to :class:`RecordWriter` once; it writes the rows to
 ``history.csv``, ``steps.csv`` and ``layers.csv`` and, when enabled, the same values to
 TensorBoard event files (``tensorboard/train`` and ``tensorboard/validation``, with
 Keras' tag names: ``epoch_loss``, ``epoch_accuracy``, ...; per step ``batch_loss``,
@@ -25,7 +25,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
-from trainlab.training import rundir
+from trainlab import rundir
 
 STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm", "lr"]
 LAYER_COLUMNS = [
@@ -40,7 +40,7 @@ FLUSH_SECONDS = 3
 WEIGHT_SAMPLES = 10_000  # kernel values kept per layer in weights.npz (evenly spaced when there are more)
 
 
-class Records:
+class RecordWriter:
     """Writes a run's records as they come.
 
     Args:

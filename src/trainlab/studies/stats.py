@@ -6,7 +6,7 @@ small samples, answered here with Welch's t-test (unequal variances) or a percen
 bootstrap. Pure NumPy/SciPy on plain numbers; :func:`write_tables` reads and writes the
 study directory's CSV files::
 
-    from trainlab.studies._stats import compare, ranking_text, summarize
+    from trainlab.studies.stats import compare, ranking_text, summarize
     values = {"adam": [0.91, 0.92, 0.90], "sgd": [0.86, 0.88, 0.87]}
     print(ranking_text(summarize(values), compare(values, "max"), "max"))
 
