@@ -40,7 +40,7 @@ import tensorflow as tf  # noqa: E402
 
 import trainlab  # noqa: E402
 from trainlab.config.recipe import prefer_fused_threads  # noqa: E402
-from trainlab.training import rundir  # noqa: E402
+from trainlab import rundir  # noqa: E402
 
 STUDY = Path(__file__).parents[1] / "examples" / "studies" / "regularization.yaml"
 VARIANTS = {"none": (0.0, False), "dropout": ([0.3, 0.2, 0.1], False), "batch_norm": (0.0, True),

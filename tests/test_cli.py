@@ -270,7 +270,8 @@ def test_show_prints_a_run_from_its_records(recipe, tmp_path, capsys):
 
 
 def test_resume_continues_a_stopped_run_and_prints_its_summary(recipe, tmp_path, capsys):
-    from trainlab.training import checkpoint, rundir
+    from trainlab import rundir
+    from trainlab.training import checkpoint
 
     assert main(["run", "recipe.yaml", "-q", "--no-figures", "--out", str(tmp_path / "r")]) == 0
     capsys.readouterr()
@@ -313,7 +314,8 @@ def test_sigterm_stops_a_run_like_ctrl_c(recipe, tmp_path):
     assert summary["status"] == "interrupted" and summary["epochs_run"] >= 3
     assert (out_dir / "model.keras").exists()
     # A checkpoint where it stopped (after the step in flight): the records it counts are all there.
-    from trainlab.training import checkpoint, rundir
+    from trainlab import rundir
+    from trainlab.training import checkpoint
 
     found, passed_over = checkpoint.newest_valid(out_dir)
     assert passed_over == [] and found.meta["records"]["history"] == summary["epochs_run"]

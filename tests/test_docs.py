@@ -28,7 +28,8 @@ from pydantic import BaseModel
 from trainlab import callbacks, cli, data, losses, models, optimizers, regularizers, schedules
 from trainlab.config import DataConfig, Recipe, load_recipe
 from trainlab.config.loading import load_yaml
-from trainlab.training import records, rundir
+from trainlab import rundir
+from trainlab.training import record_writer as records
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

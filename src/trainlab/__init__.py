@@ -16,11 +16,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train": "trainlab.training.trainer",
-    "resume": "trainlab.training.trainer",
+    "train": "trainlab.training",
+    "resume": "trainlab.training",
     "study": "trainlab.studies",
-    "Run": "trainlab.training.trainer",
-    "Trainer": "trainlab.training.trainer",
+    "Run": "trainlab.training",
+    "Trainer": "trainlab.training",
     "Recipe": "trainlab.config",
     "load_recipe": "trainlab.config",
     "TrainlabError": "trainlab.errors",

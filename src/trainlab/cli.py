@@ -218,7 +218,7 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainlab.training.trainer import train
+    from trainlab.training import train
 
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else []) + _mlflow_override(args)
     if args.distribute is not None:
@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from trainlab.training.trainer import resume
+    from trainlab.training import resume
 
     run = resume(args.run_dir, verbose=0 if args.quiet else None)
     return _finish_run(run, args.figures)

@@ -17,7 +17,7 @@ distributed = pytest.importorskip("distributed")
 import trainlab  # noqa: E402
 from trainlab.errors import TrainlabError  # noqa: E402
 from trainlab.studies import _dask, load_study  # noqa: E402
-from trainlab.training import rundir  # noqa: E402
+from trainlab import rundir  # noqa: E402
 
 BASE = {
     "data": {"source": "synthetic_classification", "n_samples": 160, "n_features": 8},

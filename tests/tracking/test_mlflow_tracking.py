@@ -19,7 +19,7 @@ from trainlab.config import load_recipe  # noqa: E402
 from trainlab.errors import TrainlabError  # noqa: E402
 from trainlab.studies import load_study  # noqa: E402
 from trainlab.tracking import _flatten, log_run  # noqa: E402
-from trainlab.training import rundir  # noqa: E402
+from trainlab import rundir  # noqa: E402
 
 RECIPE = """\
 name: tracked

@@ -18,7 +18,8 @@ import pytest
 
 import trainlab
 from trainlab.errors import TrainlabError
-from trainlab.training import checkpoint, rundir
+from trainlab import rundir
+from trainlab.training import checkpoint
 
 RECORDS = ("history.csv", "steps.csv", "layers.csv")
 

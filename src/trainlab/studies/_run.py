@@ -143,7 +143,7 @@ def _train_group(
     plans: list[Plan], reason: str | None, spec: StudySpec, study_dir: Path, executors: dict[str, str]
 ) -> list[dict[str, Any]]:
     from trainlab import data as tl_data
-    from trainlab.training.trainer import Trainer, fit_together, fusable
+    from trainlab.training import Trainer, fit_together, fusable
 
     first = plans[0]
     data_seed = first.recipe.data.seed if first.recipe.data.seed is not None else first.recipe.seed
@@ -184,7 +184,7 @@ def _rounds(members: list[tuple[Plan, Any]]) -> list[list[tuple[Plan, Any]]]:
     grows with the members traced together. When the seeds' recipes differ in more than the
     seed (see :func:`~trainlab.training.trainer.same_program`), the group trains as one round.
     """
-    from trainlab.training.trainer import same_program
+    from trainlab.training import same_program
 
     by_seed: dict[int, list[tuple[Plan, Any]]] = {}
     for plan, trainer in members:
@@ -223,7 +223,7 @@ def _processes(spec: StudySpec, study_dir: Path, executors: dict[str, str]) -> l
 def _train_in_process(recipe: dict[str, Any], base_dir: str | None, out: str) -> tuple[dict, list]:
     """A worker process's job: one run; the summary and history come back (the files are on disk)."""
     from trainlab.config import load_recipe
-    from trainlab.training.trainer import Trainer
+    from trainlab.training import Trainer
 
     resolved, _, _ = load_recipe(recipe)
     run = Trainer(resolved, name=resolved.name, base_dir=Path(base_dir) if base_dir else None).fit(out)

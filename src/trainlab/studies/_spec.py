@@ -247,6 +247,6 @@ def _check_metric(metric: str, plan: Plan) -> None:
 
 
 def _mode(metric: str) -> str:
-    from trainlab.training.trainer import monitor_mode
+    from trainlab.training import monitor_mode
 
     return monitor_mode(metric)

@@ -44,7 +44,7 @@ from trainlab import rundir
 if TYPE_CHECKING:  # matplotlib and the trainer are imported when needed
     from matplotlib.figure import Figure
 
-    from trainlab.training.trainer import Trainer
+    from trainlab.training import Trainer
 
 BETA = 0.98  # smoothing of the loss curve (fastai's)
 DIVERGE = 4.0  # stop once the smoothed loss exceeds this times its minimum
@@ -237,7 +237,7 @@ def lr_find(
         >>> lr_find("examples/digits.yaml", steps=100).suggestion
     """
     from trainlab.config import load_recipe
-    from trainlab.training.trainer import Trainer
+    from trainlab.training import Trainer
 
     _check(steps, start, end)
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
@@ -272,7 +272,7 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
     Raises:
         TrainlabError: a bad number, or data streamed from ``tf.data`` (its length is unknown).
     """
-    from trainlab.training.engine import Engine, Member
+    from trainlab.training import Engine, Member
 
     _check(steps, start, end)
     if trainer.streamed:

@@ -270,7 +270,7 @@ def recipe_schedule(
     """
     from trainlab import data as tl_data
     from trainlab.config import load_recipe
-    from trainlab.training.engine import steps_per_epoch
+    from trainlab.training import steps_per_epoch
 
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
     training = recipe_obj.training
