@@ -1,8 +1,8 @@
-"""monitor._axes.render: one layout pass, one draw, titles left where matplotlib would leave them."""
+"""monitor.axes.render: one layout pass, one draw, titles left where matplotlib would leave them."""
 
 import numpy as np
 
-from trainlab.monitor import _axes
+from trainlab.monitor import axes as _axes
 
 
 def _figure():
