@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import os
 import re
 import signal
 import sys
@@ -18,6 +17,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from trainlab import runtime
 from trainlab.errors import TrainlabError, did_you_mean
 
 EXIT_FAILED = 1
@@ -25,6 +25,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
+
+# Verbs that only read run directories: they never load TensorFlow.
+_READERS = {"show", "report", "figures"}
 
 # What a positional argument with choices is called in messages: (key, word for one choice).
 _CHOICE_WORDS = {"verb": ("command", "command"), "kind": ("list", "kind"), "COMMAND": ("", "command")}
@@ -160,7 +163,6 @@ def _registries() -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trainlab`` console script; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threading.current_thread() is threading.main_thread():
         # While training, trainlab.training.interrupt defers this handler: the step in flight finishes
         # and a checkpoint is written first.
@@ -174,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             _parser().print_help()
             return EXIT_USAGE
+        if args.verb not in _READERS:
+            runtime.import_tensorflow()  # now, so that its start-up notices stay off the terminal
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return {"run": _run, "resume": _resume, "check": _check, "list": _list, "figures": _figures,

@@ -1,5 +1,7 @@
 """Fused kernels compute what Keras' own update computes, step for step."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -73,3 +75,27 @@ def test_fused_update_equals_keras_apply(make):
 )
 def test_other_optimizers_take_keras_own_path(opt):
     assert not _fused.fusable(opt)
+
+
+@pytest.mark.parametrize(("version", "tested"), [("3.10.0", True), ("3.15.1", True), ("3.9.2", False),
+                                                 ("3.16.0", False), ("4.0.0", False), ("3.16.0.dev2027", False)])
+def test_keras_versions_inside_the_tested_range(version, tested):
+    assert _fused.keras_tested(version) is tested
+
+
+def test_an_untested_keras_takes_keras_own_apply_with_one_warning(monkeypatch):
+    """A Keras newer than the tested ones: no fused kernel touches its private state; the updates are Keras' own."""
+    _fused._fused_kernels_allowed.cache_clear()
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
+    make = lambda: keras.optimizers.Adam(1e-2)  # noqa: E731
+    with pytest.warns(RuntimeWarning, match=r"keras 3\.99\.0 is outside the versions .* \(3\.10 to 3\.15\)"):
+        assert not _fused.fusable(make())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per version, not once per update
+        assert not _fused.fusable(make())
+        ref_losses, ref_weights, _ = _train(make, fused=False, steps=5)
+        losses, weights, _ = _train(make, fused=True, steps=5)
+    assert losses == ref_losses  # the same path: bit for bit
+    for a, b in zip(weights, ref_weights):
+        np.testing.assert_array_equal(a, b)
+    _fused._fused_kernels_allowed.cache_clear()

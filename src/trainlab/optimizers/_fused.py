@@ -8,18 +8,54 @@ formulas in one op per variable, on the optimizer's own slot variables. The form
 match Keras' ``update_step`` term for term (tests compare many steps against
 ``optimizer.apply``); anything else (weight decay, EMA, AMSGrad, gradient accumulation,
 loss scaling, a distribution strategy) takes Keras' own ``apply``.
+
+The kernels read Keras' private optimizer state (``_momentums``, ``_velocities``, ``_clip_gradients``,
+``_get_variable_index``), which a Keras release may change: with a Keras outside :data:`TESTED_KERAS`
+every update takes Keras' own ``apply`` (same results, slower), with one warning.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
+# The Keras versions (major, minor), first and last, whose optimizers tests/optimizers/test_fused.py
+# checked the fused kernels against. pyproject.toml caps Keras at the last one.
+TESTED_KERAS = ((3, 10), (3, 15))
+
+
+def keras_tested(version: str) -> bool:
+    """True when ``version`` (such as ``"3.15.1"``) is within :data:`TESTED_KERAS`."""
+    try:
+        major_minor = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:  # a development build such as "3.16.0.dev2026"
+        return False
+    return TESTED_KERAS[0] <= major_minor <= TESTED_KERAS[1]
+
+
+@functools.cache
+def _fused_kernels_allowed(version: str) -> bool:
+    if keras_tested(version):
+        return True
+    first, last = (".".join(map(str, v)) for v in TESTED_KERAS)
+    warnings.warn(
+        f"keras {version} is outside the versions trainlab's fused optimizer kernels were tested with "
+        f"({first} to {last}): optimizers update through Keras' own apply (the same updates, slower); "
+        "to check a newer Keras, run pytest tests/optimizers/test_fused.py with it",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return False
+
 
 def fusable(optimizer: keras.optimizers.Optimizer) -> bool:
-    """True when :func:`apply` can update with fused kernels for this optimizer."""
+    """True when :func:`apply` can update with fused kernels for this optimizer (and this Keras)."""
+    if not _fused_kernels_allowed(keras.__version__):
+        return False
     plain = (
         not optimizer.use_ema
         and optimizer.weight_decay is None
