@@ -165,16 +165,18 @@ def test_exploding_gradients_growth_is_an_error(records_dir):
 
 
 def _worst_spike_step_by_step(steps, norms):
-    """The spike rule as it reads: each step against the median of the window before it, one at a time."""
+    """The spike rule as it reads: each step against the median and the 90th percentile of the window
+    before it, one at a time."""
     worst = None
     for i in range(_gradients.SPIKE_MIN_CONTEXT, len(norms)):
-        reference = float(np.median(norms[max(0, i - _gradients.SPIKE_WINDOW):i]))
-        if reference <= 0:
+        window = norms[max(0, i - _gradients.SPIKE_WINDOW):i]
+        reference, high = float(np.median(window)), float(np.quantile(window, 0.9))
+        if reference <= 0 or norms[i] <= _gradients.SPIKE_FACTOR * high:
             continue
         ratio = float(norms[i] / reference)
         if ratio > _gradients.SPIKE_FACTOR and (worst is None or ratio > worst["spike_ratio"]):
             worst = {"spike_step": int(steps[i]), "spike_grad_norm": float(norms[i]),
-                     "reference_grad_norm": reference, "spike_ratio": ratio}
+                     "reference_grad_norm": reference, "high_grad_norm": high, "spike_ratio": ratio}
     return worst
 
 
