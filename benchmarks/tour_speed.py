@@ -18,10 +18,7 @@ and their ratios. Run from the repository root: ``python benchmarks/tour_speed.p
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,47 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import clean_env, load, machine_lines  # benchmarks/machine.py, beside this file
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BASELINE = HERE / "baselines" / "tutorial.py"
 TITLES = {1: "losses", 2: "optimizers", 3: "schedules", 4: "basic loop", 5: "advanced trainer",
           6: "dropout, batch norm", 7: "L1, L2", 8: "callbacks", 9: "custom callback", 10: "monitor"}
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "OPENBLAS_NUM_THREADS", "TRAINLAB_THREADS")
-
-
-# ------------------------------------------------------------------------------------------ the machine
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
-def machine_lines(env: dict[str, str], removed: list[str]) -> list[str]:
-    """The machine and the environment both processes get, as printed at the top."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    onednn = env.get("TF_ENABLE_ONEDNN_OPTS")
-    onednn = f"TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn is not None else \
-        "TF_ENABLE_ONEDNN_OPTS unset (TensorFlow's default: on for x86 CPUs)"
-    return [f"date: {datetime.datetime.now().astimezone().isoformat(timespec='minutes')}",
-            f"machine: {cpu_model()}, {cores} cores usable ({os.cpu_count()} online), {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}",
-            f"environment: {onednn}; thread settings removed: {', '.join(removed) or 'none were set'}",
-            f"load average at the start: {load():.2f}"]
-
-
-def clean_env() -> tuple[dict[str, str], list[str]]:
-    env = dict(os.environ)
-    removed = [name for name in THREAD_VARIABLES if env.pop(name, None) is not None]
-    return env, removed
 
 
 # ------------------------------------------------------------------------------------------ the runs
@@ -89,7 +52,7 @@ def run_tour(work: Path, quick: bool, sections: list[int], env: dict[str, str]) 
     out = work / "tour"
     command = [sys.executable, "-c", "import sys; from trainlab.cli import main; sys.exit(main())",
                "tour", "--out", str(out), "--only", *map(str, sections), *(["--quick"] if quick else [])]
-    wall, stdout = timed(command, env, work / "tour.log")
+    wall, _ = timed(command, env, work / "tour.log")
     facts = json.loads((out / "tour.json").read_text())
     failed = [s["number"] for s in facts["sections"] if s["error"]]
     if failed:
@@ -175,7 +138,6 @@ def main() -> None:
     args = parser.parse_args()
     sections = sorted(set(args.sections))
     env, removed = clean_env()
-    env["PYTHONUNBUFFERED"] = "1"
     for line in machine_lines(env, removed):
         print(line)
     what = "quick (--quick)" if args.quick else "full"
