@@ -102,13 +102,15 @@ def report(tours: list[dict], bases: list[dict], sections: list[int]) -> None:
         print(f"{number:>2}. {TITLES[number]:<20}{t:>9.1f}{b:>12.1f}{ratio(b, t) if tours and bases else '':>15}"
               f"{models:>25}")
     if tours:
+        workers = tours[0]["workers"]
+        where = (f"{median(tours, 'startup'):.1f} s of it starting TensorFlow in its {workers} worker processes"
+                 if workers else "all in one process")
         print(f"\nthe tour, whole process: {median(tours, 'wall'):.1f} s (it counts {median(tours, 'inside'):.1f} s "
-              f"itself, {median(tours, 'startup'):.1f} s of it starting TensorFlow in its {tours[0]['workers']} "
-              f"worker(s)); {sum(tours[0]['models'].values())} models trained, every record, figure and report "
-              f"written ({', '.join(f'{k} {v}' for k, v in tours[0]['versions'].items())})")
+              f"itself, {where}); models trained: {sum(tours[0]['models'].values())}, every record, figure and "
+              f"report written ({', '.join(f'{k} {v}' for k, v in tours[0]['versions'].items())})")
     if bases:
         print(f"the tutorial's code, whole process: {median(bases, 'wall'):.1f} s ({median(bases, 'imports'):.1f} s "
-              f"of it importing); {sum(bases[0]['models'].values())} models trained, its figures drawn; TensorFlow "
+              f"of it importing); models trained: {sum(bases[0]['models'].values())}, its figures drawn; TensorFlow "
               f"{bases[0]['versions']['tensorflow']}, Keras {bases[0]['versions']['keras']}, threads intra "
               f"{bases[0]['threads']['intra_op']} inter {bases[0]['threads']['inter_op']} (0: TensorFlow's default)")
         for number, fix in sorted(bases[0]["fixes"].items()):
