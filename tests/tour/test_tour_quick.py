@@ -2,7 +2,7 @@
 
 The tour runs once (the ``quick_tour`` fixture in conftest.py) through the command line, as a user
 runs it; the tests then read its ``tour.json``, terminal lines and ``report.html``. The facts below
-are copied from the tutorial's specification on purpose, not imported from ``trainlab.tour._facts``:
+are copied from the tutorial's specification on purpose, not imported from ``trainlab.tour.sections.facts``:
 a wrong fact in the tour must not check itself.
 """
 

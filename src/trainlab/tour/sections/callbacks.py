@@ -10,9 +10,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._runs import diagnosis_text, run_links, train
-from trainlab.tour._section import Compared, Context, Figure, Section, Table, png, png_file
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.sections.runs import diagnosis_text, run_links, train
+from trainlab.tour.section import Compared, Context, Figure, Section, Table, png, png_file
 
 LR_FIND_RATE = 0.011  # what `trainlab lr-find examples/digits.yaml` suggests as the schedule's start (README)
 
@@ -273,7 +273,7 @@ def custom_callback(ctx: Context) -> Section:
         story=_CUSTOM_STORY, compared=compared,
         tables=[Table(["epoch", "accuracy", "val_accuracy", "epoch time"], timer.lines,
                       "What the callback printed, epoch by epoch.")],
-        notes=["The callback is an ordinary Keras callback (trainlab/tour/_callbacks.py, class EpochTimer); it would "
+        notes=["The callback is an ordinary Keras callback (trainlab/tour/sections/callbacks.py, class EpochTimer); it would "
                "work unchanged with model.fit. Passed in the Python API: "
                "trainlab.train(recipe, callbacks=[EpochTimer()], data=trainlab.data.from_arrays(x, y, "
                "{'validation_split': 0.2}, seed=42))."],

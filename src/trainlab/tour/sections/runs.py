@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Section, num, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Section, num, png_file, relative
 
 
 def train(ctx: Context, recipe: str | Path | Mapping[str, Any], folder: str,

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Section, Table, interval, num, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Section, Table, interval, num, png_file, relative
 
 # Quick tours: two seeds (the fewest that give a spread) and fewer epochs; the same study files.
 QUICK_STUDY = {"seeds": [0, 1], "base.training.epochs": 30}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Figure, Section, Table, num, png, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Figure, Section, Table, num, png, png_file, relative
 
 _LOSS_STORY = (
     "The tutorial computed each loss on five hand-made examples: binary cross-entropy on probabilities and on "

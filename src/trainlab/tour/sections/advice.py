@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainlab.tour._section import Context, Section, Table
+from trainlab.tour.section import Context, Section, Table
 
 # (the tutorial's advice, what trainlab does about it, where the tour shows it)
 ADVICE = [
