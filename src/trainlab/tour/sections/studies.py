@@ -152,7 +152,8 @@ def regularization(ctx: Context) -> Section:
         tutorial_seconds=tutorial.REGULARIZATION_SECONDS,
         values={"seeds": list(seeds), "final": {v: summary[v] for v in printed}, "runs": runs,
                 "executors": dict(study.executors), "ranking": verdict["ranking"], "same_order": verdict["same_order"],
-                "beaten": verdict["beaten"], "below": verdict["below"], "order": verdict["order"],
+                "beaten": verdict["beaten"], "below": verdict["below"],
+                "worse_than_worst": verdict["worse_than_worst"], "order": verdict["order"],
                 "wall_time_s": wall},
     )
 
