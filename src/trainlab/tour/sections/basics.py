@@ -294,6 +294,7 @@ def schedules(ctx: Context) -> Section:
     schedule = tl_schedules.build(spec)
     int_step = schedule(50)  # a plain Python integer
     rate_at_50 = float(int_step.numpy())
+    halfway = spec["initial_learning_rate"] * 50 / spec["warmup_steps"]  # the linear warm-up at step 50
     restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
     steps = [0, 50, 100, 300, 550, 1000, 1200]
     ours = tl_schedules.evaluate(schedule, 1201)
@@ -305,7 +306,8 @@ def schedules(ctx: Context) -> Section:
     keras_difference = float(np.max(np.abs(ours - theirs)))
     compared = [
         Compared("custom schedule at step 50 (a Python int)", "float has no .numpy() (crash)",
-                 f"{rate_at_50:g}", "fixed", "a tensor for any step: int, NumPy, tensor, inside tf.function"),
+                 f"{rate_at_50:g}", "fixed" if abs(rate_at_50 - halfway) <= 1e-9 else "differs",
+                 f"a tensor for any step: int, NumPy, tensor, inside tf.function; halfway up the warm-up is {halfway:g}"),
         Compared("get_config / from_config", "no get_config", "round trip equal" if round_trip else "differs",
                  "fixed" if round_trip else "differs", "serialized with keras.optimizers.schedules.serialize"),
         Compared("a model whose Adam uses it, saved and loaded", "cannot be saved",

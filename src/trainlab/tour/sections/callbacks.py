@@ -295,8 +295,11 @@ def custom_callback(ctx: Context) -> Section:
                  "no" if timer.stopped_at is None else f"yes, at epoch {timer.stopped_at}",
                  "same" if timer.stopped_at is None else "differs",
                  f"the best validation accuracy was {best:.3f}: random labels carry nothing to learn"),
-        Compared("hooks called", "by model.fit", f"on_epoch_begin/on_epoch_end {len(timer.times)} times, on_train_end",
-                 "same", "trainlab's compiled loop drives Keras' callback protocol once per epoch"),
+        Compared("hooks called", "by model.fit", f"on_epoch_begin/on_epoch_end {len(timer.times)} times, on_train_end"
+                 + ("" if timer.mean_epoch_s is not None else " NOT called"),
+                 "same" if len(timer.times) == run.summary["epochs_run"] and timer.mean_epoch_s is not None else
+                 "differs", f"trainlab's compiled loop drives Keras' callback protocol once per epoch "
+                 f"({run.summary['epochs_run']} epochs ran)"),
         Compared("mean epoch time (the callback's own clock)", "printed", f"{timer.mean_epoch_s * 1000:.1f} ms", "new",
                  f"the first epoch builds the graph ({timer.times[0]:.1f} s); the others take "
                  f"{statistics.median(timer.times[1:]) * 1000:.0f} ms each: a whole epoch runs as one compiled call"),
