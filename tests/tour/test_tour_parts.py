@@ -114,6 +114,6 @@ def test_a_lane_that_dies_fails_its_section_and_the_other_lane_goes_on(fork, tmp
         assert delivered[1].error.startswith(f"the worker process running it (pid {second.pid}) ended")
         assert delivered[11].error is None and delivered[11].values
         assert not second.alive and first.alive
-        assert "run report of" in (tmp_path / "errors.txt").read_text()  # the lane's drawing failed as the worker's does
+        assert "run report of" in (tmp_path / "errors.txt").read_text()  # the lane's drawing failed as the worker's
     finally:
         lanes.close()

@@ -63,7 +63,8 @@ def test_section_2_the_caption_names_the_winner_and_checks_the_closed_form():
 def test_section_5_the_stop_is_described_from_the_run():
     assert runs.stop_compared(48, 33, True, 15).note.startswith("15 epochs after the best one (33), as patience 15")
     late = runs.stop_compared(52, 33, True, 15)
-    assert late.note.startswith("19 epochs after the best one (33), though patience is 15") and late.verdict == "differs"
+    assert late.note.startswith("19 epochs after the best one (33), though patience is 15")
+    assert late.verdict == "differs"
     assert runs.stop_compared(33, 18, True, 15).verdict == "same"  # the tutorial's epoch
     never = runs.stop_compared(100, 90, False, 15)
     assert never.trainlab == "100 (did not stop)" and never.note.startswith("did not stop")
@@ -138,7 +139,8 @@ def test_sections_6_and_7_say_which_executor_ran(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps({"wall_time_s": 4.0}))
     study = SimpleNamespace(results=[{}] * 8, dir=tmp_path, executors={"none": "sequential", "l1": "sequential"},
                             spec=SimpleNamespace(variants=["none", "l1"], config=SimpleNamespace(seeds=[0, 1, 2, 3])))
-    assert studies.study_headline(study, 36.9) == "8 runs (2 variants x 4 seeds, sequential) in 4.0 s (tutorial 36.9 s for 4)"
+    headline = studies.study_headline(study, 36.9)
+    assert headline == "8 runs (2 variants x 4 seeds, sequential) in 4.0 s (tutorial 36.9 s for 4)"
     study.executors = {"none": "fused (2 runs together, 4 seeds in turn in one traced program)",
                        "l1": "dask: fused (2 runs together)"}
     assert "(2 variants x 4 seeds, dask: fused, fused)" in studies.study_headline(study, 36.9)

@@ -51,7 +51,7 @@ def tour(
         workers: sections at a time, each in a worker process; 0 runs every section in this process, one
             after another, and draws the reports here too. Default: 2 when at least two of the chosen
             sections train models and the machine has two cores or more, else 0. Always 0 off POSIX
-            systems (the workers talk over POSIX pipes).
+            systems (the workers get their pipes as inherited file descriptors).
 
     Returns:
         A :class:`Tour`; ``report.html`` and ``tour.json`` are in its folder.
@@ -70,7 +70,7 @@ def tour(
     examples = find_examples()
     if workers is None:  # two workers pay for a process and a runtime of their own: worth it when two sections train
         workers = 2 if (os.cpu_count() or 1) > 1 and len(TRAINING.intersection(chosen)) >= 2 else 0
-    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # POSIX pipes
+    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # inherited pipes
     folder = rundir.new_run_dir("tour", out)
     ctx = Context(folder, quick, examples, mnist_path)
     renderer = Renderer(ctx.errors, background=workers > 0)

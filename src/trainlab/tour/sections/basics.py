@@ -106,7 +106,8 @@ def losses(ctx: Context) -> Section:
                         "alpha-weighted cross-entropy; larger gamma turns the loss of easy, well-classified "
                         "examples down, which is what a focal loss is for.")],
         values={"losses": computed, "sparse_per_sample": sparse, "categorical_per_sample": categorical,
-                "focal": focal, "focal_correct": correct, "focal_tutorial_formula": buggy, "focal_from_logits": focal_logits,
+                "focal": focal, "focal_correct": correct, "focal_tutorial_formula": buggy,
+                "focal_from_logits": focal_logits,
                 "focal_on_sigmoid": focal_sigmoid, "sparse_focal": sparse_focal,
                 "categorical_focal": categorical_focal, "tf_keras_has": removed, "keras_has": keras_has},
     )
@@ -307,7 +308,8 @@ def schedules(ctx: Context) -> Section:
     compared = [
         Compared("custom schedule at step 50 (a Python int)", "float has no .numpy() (crash)",
                  f"{rate_at_50:g}", "fixed" if abs(rate_at_50 - halfway) <= 1e-9 else "differs",
-                 f"a tensor for any step: int, NumPy, tensor, inside tf.function; halfway up the warm-up is {halfway:g}"),
+                 "a tensor for any step: int, NumPy, tensor, inside tf.function; halfway up the warm-up is "
+                 f"{halfway:g}"),
         Compared("get_config / from_config", "no get_config", "round trip equal" if round_trip else "differs",
                  "fixed" if round_trip else "differs", "serialized with keras.optimizers.schedules.serialize"),
         Compared("a model whose Adam uses it, saved and loaded", "cannot be saved",

@@ -313,7 +313,8 @@ def custom_callback(ctx: Context) -> Section:
         story=_CUSTOM_STORY, compared=compared,
         tables=[Table(["epoch", "accuracy", "val_accuracy", "epoch time"], timer.lines,
                       "What the callback printed, epoch by epoch.")],
-        notes=["The callback is an ordinary Keras callback (trainlab/tour/sections/callbacks.py, class EpochTimer); it would "
+        notes=["The callback is an ordinary Keras callback (trainlab/tour/sections/callbacks.py, class EpochTimer); "
+               "it would "
                "work unchanged with model.fit. Passed in the Python API: "
                "trainlab.train(recipe, callbacks=[EpochTimer()], data=trainlab.data.from_arrays(x, y, "
                "{'validation_split': 0.2}, seed=42))."],

@@ -222,7 +222,8 @@ def monitor(ctx: Context) -> Section:
               f"{accuracy:.3f}; diagnosis: {', '.join(f['rule'] for f in findings) or 'healthy'}; validation "
               + ("scaled with the training statistics" if leak["training_statistics"] else
                  "NOT scaled with the training statistics")
-              + (", int64 labels fine" if compared[1].verdict == "fixed" else f", labels {labels}: NOT the int64 case")),
+              + (", int64 labels fine" if compared[1].verdict == "fixed" else
+                 f", labels {labels}: NOT the int64 case")),
         story=_MONITOR_STORY, compared=compared,
         figures=[*png_file(run.dir / "monitor.png", "Training monitor (monitor.png)",
                            "Loss, accuracy, learning rate per step, gradient norm per step with the epoch mean and "
@@ -232,7 +233,8 @@ def monitor(ctx: Context) -> Section:
                  *png_file(run.dir / "layers.png", "Layers (layers.png)",
                            "Per layer: gradient norm, weight norm, update ratio and dead units per epoch.")],
         links=run_links(ctx, run, "monitor"), findings=findings, runs=1,
-        values={"epochs": epochs, "val_accuracy": accuracy, "leak": leak, "verdicts": {c.what: c.verdict for c in compared},
+        values={"epochs": epochs, "val_accuracy": accuracy, "leak": leak,
+                "verdicts": {c.what: c.verdict for c in compared},
                 "label_dtype": str(labels), "standardized": bool(data.standardized),
                 "diagnosis": [f["rule"] for f in findings], "wall_time_s": summary["wall_time_s"]},
     )
