@@ -7,7 +7,7 @@ beside the tutorial's own numbers::
 
     import trainlab
     result = trainlab.tour(out="runs/tour", quick=True)      # or trainlab.tour.tour(...)
-    result.report, result.section(6).values["same_order"]
+    result.report, result.section(6).values["ranking"]
 
 The module is callable: ``trainlab.tour(...)`` is :func:`tour`.
 """
