@@ -3,7 +3,7 @@
 A page is self-contained: its CSS in a ``<style>``, its figures as base64 PNG ``data:`` URIs, and a
 Content-Security-Policy that forbids loading anything else, so it opens offline, from an e-mail
 attachment or a CI artifact, and never touches the network. No JavaScript. The run report
-(:mod:`trainlab.report._html`) and the tour's page (:mod:`trainlab.tour._report`) are both drawn
+(:mod:`trainlab.report._html`) and the tour's page (:mod:`trainlab.tour.report`) are both drawn
 with :data:`STYLE`; a page that has classes of its own adds their rules after it.
 """
 

@@ -7,7 +7,7 @@ beside the tutorial's own numbers::
 
     import trainlab
     result = trainlab.tour(out="runs/tour", quick=True)      # or trainlab.tour.tour(...)
-    result.report, result.section(6).values["same_order"]
+    result.report, result.section(6).values["ranking"]
 
 The module is callable: ``trainlab.tour(...)`` is :func:`tour`.
 """
@@ -18,8 +18,9 @@ import sys
 import types
 from typing import Any
 
-from trainlab.tour._section import Compared, Context, Figure, Section, Table
-from trainlab.tour._tour import SECTIONS, Tour, load_tour, terminal_line, tour
+from trainlab.tour.section import Compared, Context, Figure, Section, Table, Tour
+from trainlab.tour.sections import SECTIONS
+from trainlab.tour.tour import load_tour, terminal_line, tour
 
 __all__ = ["SECTIONS", "Compared", "Context", "Figure", "Section", "Table", "Tour", "load_tour", "terminal_line",
            "tour"]

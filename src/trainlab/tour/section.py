@@ -1,4 +1,4 @@
-"""What a tour section produces, and what every section is given.
+"""What a tour section produces, what the whole tour produces, and what every section is given.
 
 A section is a function ``(Context) -> Section``: it runs one part of the tutorial with
 trainlab's public API, writes whatever run or study directories it makes under the tour's
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainlab.errors import TrainlabError
+
+ERRORS = "errors.txt"  # in the tour's folder: the traceback of every section or report that failed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -117,6 +119,39 @@ class Section:
         }
 
 
+@dataclass
+class Tour:
+    """A finished tour.
+
+    Attributes:
+        dir: the tour's folder: ``report.html``, ``tour.json`` and a folder per section that trained.
+        report: the path of ``report.html``.
+        sections: each section's results, in order.
+        seconds: the whole tour's wall time, starting TensorFlow and drawing the reports included.
+        quick: whether it was a quick tour.
+        startup_seconds: the time it took to import and start TensorFlow (imported once and shared by the
+            workers, each starting its own runtime).
+        workers: how many sections ran at a time (0: all in this process).
+    """
+
+    dir: Path
+    report: Path
+    sections: list[Section]
+    seconds: float
+    quick: bool
+    startup_seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def failed(self) -> list[Section]:
+        """The sections that raised an error."""
+        return [s for s in self.sections if s.error is not None]
+
+    def section(self, number: int) -> Section:
+        """The results of section ``number``."""
+        return next(s for s in self.sections if s.number == number)
+
+
 @dataclass(frozen=True)
 class Context:
     """What every section is given.
@@ -135,6 +170,11 @@ class Context:
     examples: Path
     mnist: Path | None = None
     drawings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> Path:
+        """Where a failed section's or report's traceback is appended."""
+        return self.out / ERRORS
 
     def draw_run(self, folder: Path) -> None:
         """Ask for a run directory's figures and ``report.html``, as ``trainlab run`` writes them."""

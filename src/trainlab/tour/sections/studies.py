@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Section, Table, interval, num, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Section, Table, interval, num, png_file, relative
 
 # Quick tours: two seeds (the fewest that give a spread) and fewer epochs; the same study files.
 QUICK_STUDY = {"seeds": [0, 1], "base.training.epochs": 30}
@@ -54,11 +54,16 @@ def time_compared(study: Any, tutorial_seconds: float) -> Compared:
                     f"{wall / runs:.2f} s per run against the tutorial's {tutorial_seconds / 4:.1f} s")
 
 
+def executors_text(study: Any) -> str:
+    """How the study's runs ran, from its record (``fused``, ``sequential``, ``processes``, ``dask: fused``...)."""
+    return ", ".join(sorted({how.split(" (")[0] for how in study.executors.values()})) or "no run"
+
+
 def study_headline(study: Any, tutorial_seconds: float) -> str:
     """The start of the section's terminal line: how many runs, how, in how long (the tutorial's four in how long)."""
     runs, wall = study_time(study)
-    return (f"{runs} runs ({len(study.spec.variants)} variants x {len(study.spec.config.seeds)} seeds, fused) in "
-            f"{wall:.1f} s (tutorial {tutorial_seconds} s for 4)")
+    return (f"{runs} runs ({len(study.spec.variants)} variants x {len(study.spec.config.seeds)} seeds, "
+            f"{executors_text(study)}) in {wall:.1f} s (tutorial {tutorial_seconds} s for 4)")
 
 
 def study_links(ctx: Context, study: Any, label: str) -> list[tuple[str, str]]:
@@ -78,22 +83,22 @@ _REGULARIZATION_STORY = (
     "(none 0.9533, dropout 0.9333, batch norm 0.9467, both 0.9467) and read a ranking into numbers that differ "
     "by one to three of its 150 validation samples. trainlab runs examples/studies/regularization.yaml: the same "
     "four variants over several seeds, the variants trained together in one compiled program, traced once and "
-    "reused for every seed, with a confidence interval for each mean and a test of each difference."
+    "reused for every seed (its executor, fused unless the study says otherwise, is named below), with a "
+    "confidence interval for each mean and a test of each difference."
 )
 
 
 def regularization(ctx: Context) -> Section:
     """Section 6: ``examples/studies/regularization.yaml`` (dropout and batch norm over seeds, fused)."""
-    from trainlab.studies.stats import compare, ranking_text, summarize
+    from trainlab.studies.stats import ranking_text, summarize
 
     study = run_study(ctx, "regularization", "06-regularization")
     seeds = study.spec.config.seeds
     final = final_values(study)
     summary = {row["variant"]: row for row in summarize(final)}
-    comparisons = compare(final, "max")
     best = {row["variant"]: row for row in study.summary}
     printed = tutorial.REGULARIZATION_ACCURACY
-    verdict = ranking_verdict(printed, final, comparisons)
+    verdict = ranking_verdict(printed, final)
     tol = tutorial.REGULARIZATION_TOLERANCE
     rows, compared = [], []
     for variant, value in printed.items():
@@ -112,7 +117,7 @@ def regularization(ctx: Context) -> Section:
     runs, wall = study_time(study)
     compared += [
         Compared("ranking", _order_text(printed), _order_text({v: summary[v]["mean"] for v in printed}),
-                 "differs" if not verdict["same_order"] else "same", verdict["sentence"]),
+                 "same" if verdict["ranking"] == "survives" else "differs", verdict["sentence"]),
         time_compared(study, tutorial.REGULARIZATION_SECONDS),
     ]
     table = Table(
@@ -133,7 +138,9 @@ def regularization(ctx: Context) -> Section:
         6, "Dropout and batch normalization compared",
         line=(study_headline(study, tutorial.REGULARIZATION_SECONDS) + "; final val acc "
               + ", ".join(f"{v} {summary[v]['mean']:.3f}" for v in printed)
-              + f"; the tutorial's ranking {'survives' if verdict['same_order'] else 'does not survive'}"),
+              + "; the tutorial's ranking " + {"survives": "survives", "does not survive": "does not survive",
+                                               "undecided": "is not decided by the seeds"}[verdict["ranking"]]
+              + f" (tests at {len(seeds)} seeds)"),
         story=_REGULARIZATION_STORY, compared=compared, tables=[table], notes=notes,
         figures=[*png_file(study.dir / "curves.png", "Curves over seeds (the study's curves.png)",
                            "Per variant, the mean training and validation loss and accuracy over seeds, with the "
@@ -144,35 +151,77 @@ def regularization(ctx: Context) -> Section:
         links=study_links(ctx, study, "regularization"), runs=runs,
         tutorial_seconds=tutorial.REGULARIZATION_SECONDS,
         values={"seeds": list(seeds), "final": {v: summary[v] for v in printed}, "runs": runs,
-                "executors": dict(study.executors), "same_order": verdict["same_order"],
-                "distinguishable": verdict["distinguishable"], "order": verdict["order"], "wall_time_s": wall},
+                "executors": dict(study.executors), "ranking": verdict["ranking"], "same_order": verdict["same_order"],
+                "beaten": verdict["beaten"], "below": verdict["below"],
+                "worse_than_worst": verdict["worse_than_worst"], "order": verdict["order"],
+                "wall_time_s": wall},
     )
 
 
 def ranking_verdict(printed: Mapping[str, float], values: Mapping[str, Sequence[float]],
-                    comparisons: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Does the tutorial's one-seed ranking survive the seeds? The order by mean, what the tests say, in words."""
+                    mode: str = "max") -> dict[str, Any]:
+    """Does the tutorial's one-seed ranking survive the seeds? Decided by the study's tests, not by the order of
+    the means: is the tutorial's best variant distinguishable from the best (then it does not survive), and is
+    its worst distinguishable from every other variant (then it survives)? Neither: the seeds cannot tell.
+
+    Args:
+        printed: the tutorial's value of each variant (one seed).
+        values: per variant, each seed's value.
+        mode: ``"max"`` if higher is better.
+
+    Returns:
+        ``ranking`` (``"survives"``, ``"does not survive"`` or ``"undecided"``), ``sentence`` (in words),
+        ``order`` (by mean, best first), ``same_order`` (the exact order of the tutorial's values, ties apart),
+        ``beaten`` (the tutorial's best variants distinguishable from the best), ``below`` (the variants
+        distinguishable from the tutorial's worst, better than it), ``worse_than_worst`` (distinguishable, worse).
+    """
+    from trainlab.studies.stats import compare
+
+    sign = 1 if mode == "max" else -1
     means = {v: float(np.nanmean(values[v])) for v in printed}
-    order = sorted(printed, key=lambda v: -means[v])
-    tutorial_order = sorted(printed, key=lambda v: -printed[v])
-    same = order == tutorial_order
-    distinguishable = [c["variant"] for c in comparisons if c["distinguishable"]]
-    best = order[0]
+    order = sorted(printed, key=lambda v: -sign * means[v])
+    n = min(len(values[v]) for v in printed)
+    tops = [v for v in printed if printed[v] == max(printed.values(), key=lambda x: sign * x)]
+    bottoms = [v for v in printed if printed[v] == min(printed.values(), key=lambda x: sign * x)]
+    to_best = {c["variant"]: c for c in compare({v: values[v] for v in printed}, mode)}
+    beaten = [v for v in tops if v in to_best and to_best[v]["distinguishable"]]
+    below, worse = [], []
+    for worst in bottoms:
+        for c in compare({v: values[v] for v in printed}, mode, reference=worst):
+            if c["distinguishable"] and c["variant"] not in bottoms:
+                (below if sign * c["difference"] > 0 else worse).append(c["variant"])
+    others = [v for v in printed if v not in bottoms]
+    at = f"at {n} seeds (Welch's t-test)"
+    if beaten or worse:
+        ranking = "does not survive"
+        why = [f"{_names(beaten)} {'is' if len(beaten) == 1 else 'are'} distinguishable from the best, '{order[0]}'"
+               ] if beaten else []
+        why += [f"{_names(worse)} {'is' if len(worse) == 1 else 'are'} distinguishably below the tutorial's worst, "
+                f"{_names(bottoms)}"] if worse else []
+        sentence = f"The tutorial's ranking does not survive {at}: " + "; ".join(why) + "."
+    elif sorted(set(below)) == sorted(others) and len(bottoms) == 1:
+        ranking = "survives"
+        sentence = (f"The tutorial's ranking survives {at}: its best, {_names(tops)}, is not distinguishable from "
+                    f"the best, and its worst, {_names(bottoms)}, is distinguishably below every other variant.")
+    else:
+        ranking = "undecided"
+        sentence = (f"The seeds cannot decide the tutorial's ranking {at}: its best, {_names(tops)}, is not "
+                    f"distinguishable from the best, but its worst, {_names(bottoms)}, is not distinguishable from "
+                    f"{_names([v for v in others if v not in below])}.")
     spread = max(float(np.nanmax(values[v]) - np.nanmin(values[v])) for v in printed)
     gap = max(printed.values()) - min(printed.values())
-    head = ("The tutorial's ranking survives" if same else "The tutorial's ranking does not survive")
-    n = min(len(values[v]) for v in printed)
-    named = " and ".join(f"'{v}'" for v in distinguishable)
-    sentence = (f"{head}: over {n} seeds the means rank {_order_text(means)}. "
-                + (f"{named} {'is' if len(distinguishable) == 1 else 'are'} distinguishable from '{best}' "
-                   f"(Welch's t-test, p < 0.05); the other differences are noise at {n} seeds. "
-                   if distinguishable else
-                   f"No variant is distinguishable from '{best}' (Welch's t-test, p < 0.05): the differences are "
-                   f"noise at {n} seeds. ")
-                + f"One variant's seeds alone spread over {spread:.3f}, against {gap:.3f} between the tutorial's "
-                  "best and worst variant.")
-    return {"same_order": same, "order": order, "distinguishable": distinguishable, "sentence": sentence,
-            "seed_spread": spread, "tutorial_gap": gap}
+    sentence += (f" The means rank {_order_text(means)}; one variant's seeds alone spread over {spread:.3f}, against "
+                 f"{gap:.3f} between the tutorial's best and worst variant.")
+    tutorial_order = sorted(printed, key=lambda v: -sign * printed[v])
+    same = all(sign * means[a] >= sign * means[b] for a, b in zip(tutorial_order, tutorial_order[1:])
+               if printed[a] != printed[b])
+    return {"ranking": ranking, "sentence": sentence, "order": order, "same_order": same, "beaten": beaten,
+            "below": sorted(set(below)), "worse_than_worst": sorted(set(worse)), "seed_spread": spread,
+            "tutorial_gap": gap}
+
+
+def _names(variants: Sequence[str]) -> str:
+    return " and ".join(f"'{v}'" for v in variants) or "none"
 
 
 def _order_text(values: Mapping[str, float]) -> str:
@@ -222,7 +271,8 @@ def weight_decay(ctx: Context) -> Section:
     compared = [
         Compared("first layer's L1 norm: none vs L1 0.01", "bars (no numbers)",
                  f"{means['none']['l1']:.1f} vs {means['l1']['l1']:.1f}", "new",
-                 "the L1 penalty drives most first-layer weights to (almost) zero"),
+                 f"with the L1 penalty {means['l1']['near_zero']:.0%} of the first layer's weights are below 0.001, "
+                 f"without it {means['none']['near_zero']:.0%}"),
         Compared("share of first-layer weights below 0.001", "histogram",
                  ", ".join(f"{v} {means[v]['near_zero']:.0%}" for v in study.spec.variants), "new",
                  "from each run's weights.npz, after the last epoch"),

@@ -6,28 +6,27 @@ time (tracing a graph is single-threaded Python), and drawing a run's four figur
 worker fills that core. It calls what ``trainlab run`` and ``trainlab study`` call:
 :func:`trainlab.report.write_report` and the study report.
 
-The worker is a plain ``python -m trainlab.tour._worker render ERRORS`` reading one job per line on its
-standard input (``run<TAB>folder`` or ``study<TAB>folder``), not a multiprocessing pool: a pool
-re-imports the caller's main script, which a script that calls ``trainlab.tour()`` unguarded by
-``if __name__ == "__main__"`` does not survive.
+The worker is ``python -m trainlab.tour.workers render ERRORS FD``: it receives one ``(kind, folder)``
+job at a time on a :mod:`multiprocessing.connection` pipe and answers ``"done"`` after each.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
-import sys
 import traceback
 import warnings
 from collections import deque
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+
+from trainlab.tour.workers.startup import settle_imports, worker_command, worker_env
 
 
 def draw(kind: str, folder: str) -> None:
     """One job: a run's figures and ``report.html`` (``kind="run"``), or a study's (``"study"``)."""
     if kind == "run":
-        from trainlab.report import write_report
+        from trainlab.report import write_report  # matplotlib: imported by the worker before its first job
 
         write_report(folder, save_figures=True)
     else:
@@ -36,12 +35,23 @@ def draw(kind: str, folder: str) -> None:
         write_study_report(folder)
 
 
+def draw_job(kind: str, folder: str, errors: Path) -> None:
+    """One job drawn here; a report that cannot be drawn is told in ``errors`` (a traceback), not raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            draw(kind, folder)
+    except Exception:  # a report that cannot be drawn leaves its figures out, not the tour
+        with open(errors, "a", encoding="utf-8") as f:
+            f.write(f"{kind} report of {folder}:\n{traceback.format_exc()}\n")
+
+
 class Renderer:
     """Draws run and study reports: in a worker process, one job at a time, or here.
 
     Jobs wait here, in the order they came, and go to the worker one at a time as it finishes the
-    one before (it says ``done`` on its standard output); an idle tour lane can take one too
-    (:meth:`take`), so that the reports left when the last sections end are drawn side by side.
+    one before; an idle tour lane can take one too (:meth:`take`), so that the reports left when the
+    last sections end are drawn side by side.
 
     Args:
         errors: a file where a failed job's traceback is appended.
@@ -53,12 +63,19 @@ class Renderer:
         self.background = background
         self.pending: deque[tuple[str, str]] = deque()
         self._worker: subprocess.Popen | None = None
+        self._conn: Connection | None = None
         self.busy = False  # the worker is drawing a job (then fileno() tells when it is done)
 
     def start(self) -> None:
         """Start the worker now (it imports matplotlib and the report code while the lanes import TensorFlow)."""
         if self.background and self._worker is None:
-            self._worker = _start(self.errors)
+            self._conn, theirs = Pipe()
+            try:
+                self._worker = subprocess.Popen(
+                    worker_command("render", str(self.errors), str(theirs.fileno())), pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=worker_env())
+            finally:
+                theirs.close()  # the worker's alone: its end closes when it exits
 
     def run(self, folder: Path) -> None:
         """Draw a run directory's figures and report."""
@@ -78,16 +95,16 @@ class Renderer:
         self._feed()
 
     def fileno(self) -> int:
-        """The worker's standard output, for ``select`` (see :meth:`receive`)."""
-        return self._worker.stdout.fileno()
+        """The worker's end of the pipe, for ``multiprocessing.connection.wait`` (see :meth:`receive`)."""
+        return self._conn.fileno()
 
     def receive(self) -> None:
-        """Read what the worker said (call when :meth:`fileno` is readable) and hand it the next job."""
-        said = os.read(self.fileno(), 4096)
-        if not said:  # the worker died: draw the rest here
-            self._drop()
-        else:
+        """Hear the worker (call when :meth:`fileno` is readable) and hand it the next job."""
+        try:
+            self._conn.recv()
             self.busy = False
+        except (EOFError, OSError):  # the worker died: draw the rest here
+            self._drop()
         self._feed()
 
     def _submit(self, kind: str, folder: Path) -> None:
@@ -103,10 +120,8 @@ class Renderer:
             if self._worker is None:
                 draw_job(*self.pending.popleft(), self.errors)
                 continue
-            kind, folder = self.pending[0]
             try:
-                self._worker.stdin.write(f"{kind}\t{folder}\n")
-                self._worker.stdin.flush()
+                self._conn.send(self.pending[0])
             except OSError:  # the worker died: draw here instead
                 self._drop()
                 continue
@@ -116,7 +131,13 @@ class Renderer:
     def _drop(self) -> None:
         worker, self._worker, self.busy = self._worker, None, False
         if worker is not None:
-            _end(worker, self.errors)
+            self._end(worker)
+
+    def _end(self, worker: subprocess.Popen) -> None:
+        self._conn.close()  # the worker reads the end of its jobs and exits
+        if worker.wait() != 0:
+            with open(self.errors, "a", encoding="utf-8") as f:
+                f.write(f"the report worker exited with status {worker.returncode}\n")
 
     def wait(self) -> None:
         """Let the worker finish every job and exit."""
@@ -124,61 +145,29 @@ class Renderer:
             if not self.busy:  # a job left waiting (the tour's loop stopped between queuing and sending it)
                 self._feed()
                 continue
-            select.select([self], [], [])
+            wait([self])
             self.receive()
         if self._worker is not None:
             worker, self._worker = self._worker, None
-            _end(worker, self.errors)
+            self._end(worker)
         for job in self.pending:  # none unless the worker died at the start
             draw_job(*job, self.errors)
         self.pending.clear()
 
 
-def _end(worker: subprocess.Popen, errors: Path) -> None:
-    try:
-        worker.stdin.close()
-    except OSError:
-        pass
-    if worker.wait() != 0:
-        with open(errors, "a", encoding="utf-8") as f:
-            f.write(f"the report worker exited with status {worker.returncode}\n")
-    worker.stdout.close()
-
-
-def _start(errors: Path) -> subprocess.Popen:
-    from trainlab.tour._lanes import subprocess_env
-
-    return subprocess.Popen([sys.executable, "-m", "trainlab.tour._worker", "render", str(errors)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=subprocess_env())
-
-
-def draw_job(kind: str, folder: str, errors: Path) -> None:
-    """One job drawn here; a report that cannot be drawn is told in ``errors`` (a traceback), not raised."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            draw(kind, folder)
-    except Exception:  # a report that cannot be drawn leaves its figures out, not the tour
-        with open(errors, "a", encoding="utf-8") as f:
-            f.write(f"{kind} report of {folder}:\n{traceback.format_exc()}\n")
-
-
 def main(argv: list[str]) -> int:
-    """The worker: one ``kind<TAB>folder`` job per line of standard input, until it closes; ``done`` on standard
-    output after each (anything else the drawing prints goes to standard error)."""
-    errors = Path(argv[0])
-    said, sys.stdout = sys.stdout, sys.stderr
+    """The worker: ``ERRORS FD``; one ``(kind, folder)`` job at a time from the pipe ``FD`` until it closes,
+    ``"done"`` after each."""
+    errors, fd = Path(argv[0]), int(argv[1])
     from trainlab.report import write_report  # noqa: F401  (imported before the first job arrives)
     from trainlab.studies.report import write_study_report  # noqa: F401
-    from trainlab.tour._lanes import settle_imports
 
     settle_imports()
-    for line in sys.stdin:
-        kind, _, folder = line.rstrip("\n").partition("\t")
-        if folder:
+    with Connection(fd) as conn:
+        while True:
+            try:
+                kind, folder = conn.recv()
+            except EOFError:  # the tour closed its end: no more jobs
+                return 0
             draw_job(kind, folder, errors)
-            said.write("done\n")
-            said.flush()
-    return 0
-
+            conn.send("done")

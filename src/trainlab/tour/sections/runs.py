@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Section, num, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Section, num, png_file, relative
 
 
 def train(ctx: Context, recipe: str | Path | Mapping[str, Any], folder: str,
@@ -88,6 +89,20 @@ def basic(ctx: Context) -> Section:
     )
 
 
+def stop_compared(epochs: int, best_epoch: int, stopped_early: bool, patience: int) -> Compared:
+    """Where early stopping ended the run, against the tutorial's epoch 33, and how far after the best epoch."""
+    if stopped_early:
+        after = epochs - best_epoch
+        note = (f"{after} epochs after the best one ({best_epoch}), "
+                + (f"as patience {patience} says" if after == patience else f"though patience is {patience}"))
+    else:
+        note = f"did not stop: all {epochs} epochs ran, the best was epoch {best_epoch}"
+    same = stopped_early and epochs == tutorial.ADVANCED_STOP_EPOCH
+    return Compared("stopped at epoch", str(tutorial.ADVANCED_STOP_EPOCH),
+                    f"{epochs}" + ("" if stopped_early else " (did not stop)"), "same" if same else "differs",
+                    note + ("" if same else "; another initialization and batch order move it"))
+
+
 def training_time(run: Any, tutorial_seconds: float, tutorial_epochs: int, how: str, more: str = "") -> Compared:
     """The run's training time beside the tutorial's (``tutorial_epochs`` epochs, trained ``how``), and why they
     differ (``more`` adds to the note)."""
@@ -132,19 +147,19 @@ def advanced(ctx: Context) -> Section:
     epochs, wall = summary["epochs_run"], summary["wall_time_s"]
     accuracy = best["val_accuracy"]
     tol = tutorial.VAL_ACCURACY_TOLERANCE
+    saved = bool(summary["restored_best_weights"]) and (run.dir / "model.keras").is_file()
     compared = [
-        Compared("stopped at epoch", str(tutorial.ADVANCED_STOP_EPOCH),
-                 f"{epochs}" + ("" if summary["stopped_early"] else " (did not stop)"), "differs",
-                 f"15 epochs after the best one ({summary['best_epoch']}); another initialization and batch order "
-                 "move it"),
+        stop_compared(epochs, summary["best_epoch"], bool(summary["stopped_early"]),
+                      run.recipe.training.early_stopping.patience),
         Compared("validation accuracy (restored best weights)", f"about {tutorial.ADVANCED_VAL_ACCURACY}",
                  f"{accuracy:.4f}", "same" if abs(accuracy - tutorial.ADVANCED_VAL_ACCURACY) <= tol else "differs",
                  f"within {tol}"),
         training_time(run, tutorial.ADVANCED_SECONDS, tutorial.ADVANCED_STOP_EPOCH, "compiled",
                       "; trainlab also records per-step and per-layer statistics, TensorBoard files and the model"),
         Compared("metric.reset_states(), model.save_weights('best.h5')", "fail on Keras 3",
-                 "metrics restart every epoch; model.keras", "fixed",
-                 f"model.keras holds the weights of epoch {summary['best_epoch']}"),
+                 "metrics restart every epoch; model.keras", "fixed" if saved else "differs",
+                 f"model.keras holds the weights of epoch {summary['best_epoch']}" if saved else
+                 "the best weights were NOT restored and saved as model.keras"),
     ]
     return Section(
         5, "An advanced trainer",
@@ -190,17 +205,13 @@ def monitor(ctx: Context) -> Section:
     """Section 10: the tutorial's monitored run as a recipe; its monitor figure and diagnosis."""
     run = train(ctx, MONITOR_RECIPE, "10-monitor", {"training.epochs": 20} if ctx.quick else None)
     summary, data = run.summary, run.data
-    leak = _scaling_leak(data)
+    leak = scaling_check(data)
     labels = np.asarray(data.y_val).dtype
+    accuracy = summary["final"]["val_accuracy"]
     findings = summary.get("diagnosis") or []
     compared = [
-        Compared("validation features scaled with", "the validation set's own mean and std (a leak)",
-                 "the training split's mean and std", "fixed",
-                 f"after scaling, the validation features' mean is {leak['mean']:.3f} and std {leak['std']:.3f} "
-                 f"(own statistics force 0 and 1); the tutorial's scaling moves each value by up to "
-                 f"{leak['max_shift']:.3f} standard deviations"),
-        Compared("accuracy with int64 labels", "crash (float vs int64)", f"{summary['final']['val_accuracy']:.4f}",
-                 "fixed", f"labels arrive as {labels}; trainlab converts them to what the loss reads"),
+        scaling_compared(leak),
+        labels_compared(labels, accuracy),
         Compared("gradient norm", "mean per epoch", "every step, with the epoch mean and max; per layer", "new"),
         Compared("diagnosis", "none", diagnosis_text(summary), "new"),
     ]
@@ -208,9 +219,11 @@ def monitor(ctx: Context) -> Section:
     return Section(
         10, "Training monitor",
         line=(f"{_epochs_note(ctx, epochs, 100)} in {summary['wall_time_s']:.1f} s, val acc "
-              f"{summary['final']['val_accuracy']:.3f}; diagnosis: "
-              f"{', '.join(f['rule'] for f in findings) or 'healthy'}; "
-              f"validation scaled with the training statistics, int64 labels fine"),
+              f"{accuracy:.3f}; diagnosis: {', '.join(f['rule'] for f in findings) or 'healthy'}; validation "
+              + ("scaled with the training statistics" if leak["training_statistics"] else
+                 "NOT scaled with the training statistics")
+              + (", int64 labels fine" if compared[1].verdict == "fixed" else
+                 f", labels {labels}: NOT the int64 case")),
         story=_MONITOR_STORY, compared=compared,
         figures=[*png_file(run.dir / "monitor.png", "Training monitor (monitor.png)",
                            "Loss, accuracy, learning rate per step, gradient norm per step with the epoch mean and "
@@ -220,16 +233,48 @@ def monitor(ctx: Context) -> Section:
                  *png_file(run.dir / "layers.png", "Layers (layers.png)",
                            "Per layer: gradient norm, weight norm, update ratio and dead units per epoch.")],
         links=run_links(ctx, run, "monitor"), findings=findings, runs=1,
-        values={"epochs": epochs, "val_accuracy": summary["final"]["val_accuracy"], "leak": leak,
+        values={"epochs": epochs, "val_accuracy": accuracy, "leak": leak,
+                "verdicts": {c.what: c.verdict for c in compared},
                 "label_dtype": str(labels), "standardized": bool(data.standardized),
                 "diagnosis": [f["rule"] for f in findings], "wall_time_s": summary["wall_time_s"]},
     )
 
 
-def _scaling_leak(data: Any) -> dict[str, float]:
-    """How the validation split's scaling (training statistics) differs from the tutorial's (its own)."""
+def scaling_check(data: Any) -> dict[str, Any]:
+    """How the validation split was scaled: with the training split's statistics (the training features then have
+    mean 0 and std 1 per column, and the validation features do not), and how far the tutorial's scaling (the
+    validation set's own statistics) would move each value."""
+    x_train = np.asarray(data.x_train, np.float64)
     x_val = np.asarray(data.x_val, np.float64)
     raw = x_val * data.std + data.mean
     own = (raw - raw.mean(axis=0)) / raw.std(axis=0)
-    return {"mean": float(x_val.mean()), "std": float(x_val.std(axis=0).mean()),
-            "max_shift": float(np.max(np.abs(own - x_val)))}
+    shift = float(np.max(np.abs(own - x_val)))
+    training = bool(data.standardized and np.allclose(x_train.mean(axis=0), 0, atol=1e-4)
+                    and np.allclose(x_train.std(axis=0), 1, atol=1e-3) and shift > 1e-6)
+    return {"mean": float(x_val.mean()), "std": float(x_val.std(axis=0).mean()), "max_shift": shift,
+            "training_statistics": training}
+
+
+def labels_compared(labels: np.dtype, accuracy: float) -> Compared:
+    """The row for the tutorial's crash on int64 labels: ``fixed`` when the labels were int64 and the run measured a
+    finite accuracy with them."""
+    fine = labels == np.int64 and math.isfinite(accuracy)
+    return Compared("accuracy with int64 labels", "crash (float vs int64)", f"{accuracy:.4f}",
+                    "fixed" if fine else "differs",
+                    f"labels arrive as {labels}; " + ("trainlab converts them to what the loss reads" if fine else
+                                                      "the tutorial's int64 case was NOT replayed, or NOT fine"))
+
+
+def scaling_compared(leak: dict[str, Any]) -> Compared:
+    """The row for the tutorial's leak: ``fixed`` only when the run scaled the validation split with the training
+    split's statistics (:func:`scaling_check`)."""
+    if not leak["training_statistics"]:
+        return Compared("validation features scaled with", "the validation set's own mean and std (a leak)",
+                        "NOT the training split's mean and std", "differs",
+                        f"after scaling, the validation features' mean is {leak['mean']:.3f} and std "
+                        f"{leak['std']:.3f}; the largest move to the tutorial's scaling is {leak['max_shift']:.3g}")
+    return Compared("validation features scaled with", "the validation set's own mean and std (a leak)",
+                    "the training split's mean and std", "fixed",
+                    f"after scaling, the validation features' mean is {leak['mean']:.3f} and std {leak['std']:.3f} "
+                    f"(own statistics force 0 and 1); the tutorial's scaling moves each value by up to "
+                    f"{leak['max_shift']:.3f} standard deviations")

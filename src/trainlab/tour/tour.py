@@ -7,52 +7,21 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainlab import rundir
 from trainlab.errors import TrainlabError
-from trainlab.tour._lanes import (
-    ERRORS, LANE_ORDER, LOG, SECTIONS, TRAINING, Delivery, Lanes, run_section, start_tensorflow, versions,
-)
-from trainlab.tour._render import Renderer
-from trainlab.tour._section import Context, Section, find_examples, seconds
+from trainlab.tour.section import Context, Section, Tour, find_examples, seconds
+from trainlab.tour import sections
+from trainlab.tour.sections import SECTIONS, TRAINING
+from trainlab.tour.workers.lanes import LANE_ORDER, Delivery, Lanes
+from trainlab.tour.workers.render import Renderer
+from trainlab.tour.workers.startup import LOG, start_tensorflow, versions
 
 TOUR_JSON = "tour.json"
 REPORT = "report.html"
 WAIT_S = 1.0  # the longest the tour waits for a lane without looking again
-
-
-@dataclass
-class Tour:
-    """A finished tour.
-
-    Attributes:
-        dir: the tour's folder: ``report.html``, ``tour.json`` and a folder per section that trained.
-        report: the path of ``report.html``.
-        sections: each section's results, in order.
-        seconds: the whole tour's wall time, starting TensorFlow and drawing the reports included.
-        quick: whether it was a quick tour.
-        startup_seconds: the time it took to import and start TensorFlow (imported once and shared by the
-            workers, each starting its own runtime).
-        workers: how many sections ran at a time (0: all in this process).
-    """
-
-    dir: Path
-    report: Path
-    sections: list[Section]
-    seconds: float
-    quick: bool
-    startup_seconds: float = 0.0
-    workers: int = 0
-
-    @property
-    def failed(self) -> list[Section]:
-        """The sections that raised an error."""
-        return [s for s in self.sections if s.error is not None]
-
-    def section(self, number: int) -> Section:
-        return next(s for s in self.sections if s.number == number)
 
 
 def tour(
@@ -82,7 +51,7 @@ def tour(
         workers: sections at a time, each in a worker process; 0 runs every section in this process, one
             after another, and draws the reports here too. Default: 2 when at least two of the chosen
             sections train models and the machine has two cores or more, else 0. Always 0 off POSIX
-            systems (the workers talk over POSIX pipes).
+            systems (the workers get their pipes as inherited file descriptors).
 
     Returns:
         A :class:`Tour`; ``report.html`` and ``tour.json`` are in its folder.
@@ -95,18 +64,16 @@ def tour(
         >>> result = trainlab.tour(out="runs/tour", quick=True)   # doctest: +SKIP
         >>> result.report, [s.seconds for s in result.sections]  # doctest: +SKIP
     """
-    from trainlab import rundir
-
     echo = echo or (lambda line: print(line, flush=True))
     chosen = _chosen(only)
     mnist_path = _mnist(mnist)
     examples = find_examples()
     if workers is None:  # two workers pay for a process and a runtime of their own: worth it when two sections train
         workers = 2 if (os.cpu_count() or 1) > 1 and len(TRAINING.intersection(chosen)) >= 2 else 0
-    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # POSIX pipes
+    workers = max(0, min(int(workers), len(chosen))) if len(chosen) > 1 and os.name == "posix" else 0  # inherited pipes
     folder = rundir.new_run_dir("tour", out)
     ctx = Context(folder, quick, examples, mnist_path)
-    renderer = Renderer(folder / ERRORS, background=workers > 0)
+    renderer = Renderer(ctx.errors, background=workers > 0)
     renderer.start()
     started = time.perf_counter()
     printer = _Printer(chosen, echo)
@@ -123,9 +90,9 @@ def tour(
     try:
         if workers == 0:
             startup = start_tensorflow()  # before the first section, whose time it is not part of
-            deliver(Delivery(run_section(chosen[0], ctx), startup, versions()))
+            deliver(Delivery(sections.run(chosen[0], ctx), startup, versions()))
             for number in chosen[1:]:
-                deliver(Delivery(run_section(number, ctx)))
+                deliver(Delivery(sections.run(number, ctx)))
         else:
             _in_lanes(chosen, ctx, workers, deliver, renderer)
     finally:
@@ -134,9 +101,9 @@ def tour(
                       facts["startup"], workers)
         _write(result, ctx, facts["versions"] or {"trainlab": _trainlab_version()})
         _tidy(folder)
-    failed = f"; {len(result.failed)} FAILED, see {folder / ERRORS}" if result.failed else ""
+    failures = f"; {len(result.failed)} FAILED, see {ctx.errors}" if result.failed else ""
     echo(f"report: {result.report}  ({len(result.sections)} section{'s' if len(result.sections) != 1 else ''} in "
-         f"{seconds(result.seconds)}, {seconds(result.startup_seconds)} of it starting TensorFlow{failed})")
+         f"{seconds(result.seconds)}, {seconds(result.startup_seconds)} of it starting TensorFlow{failures})")
     return result
 
 
@@ -162,9 +129,7 @@ def _in_lanes(chosen: list[int], ctx: Context, workers: int, deliver: Callable[[
                     lane.draw(*job)
             if queue and not any(lane.alive for lane in lanes.lanes):  # every worker died: say so for the rest
                 while queue:
-                    number = queue.popleft()
-                    error = f"no worker process left to run it (see {LOG})"
-                    deliver(Delivery(Section(number, SECTIONS[number][1], error=error, line=f"FAILED: {error}")))
+                    deliver(Delivery(sections.failed(queue.popleft(), f"no worker process left to run it (see {LOG})")))
             if not queue and all(lane.idle or not lane.alive for lane in lanes.lanes):
                 break
             for delivery in lanes.wait(WAIT_S, renderer):
@@ -222,8 +187,7 @@ def _mnist(mnist: str | Path | None) -> Path | None:
 
 def _write(result: Tour, ctx: Context, found_versions: dict[str, str]) -> None:
     """``tour.json`` (every section's numbers) and ``report.html``."""
-    from trainlab.tour._report import render
-    from trainlab import rundir
+    from trainlab.tour.report import render  # the report's page code: not needed before the tour ends
 
     rundir.write_json(result.dir / TOUR_JSON, {
         "quick": result.quick, "seconds": result.seconds, "startup_seconds": result.startup_seconds,
@@ -237,12 +201,10 @@ def _write(result: Tour, ctx: Context, found_versions: dict[str, str]) -> None:
 
 
 def _tidy(folder: Path) -> None:
-    """Remove the workers' log when they had nothing to say, and any result a worker left half-written."""
+    """Remove the workers' log when they had nothing to say."""
     log = folder / LOG
     if log.is_file() and not log.read_text(encoding="utf-8", errors="replace").strip():
         log.unlink()
-    for leftover in folder.glob(".section-*.pickle*"):
-        leftover.unlink()
 
 
 def _trainlab_version() -> str:

@@ -9,17 +9,14 @@ run and study directories are relative, so the tour's folder can be moved or sha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from trainlab.report import findings_html
 from trainlab.report.page import STYLE, page, png_uri
 from trainlab.report.page import escape as _e
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Section, seconds
-
-if TYPE_CHECKING:
-    from trainlab.tour._tour import Tour
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Section, Tour, seconds
 
 _VERDICTS = {"same": ("agrees", "ok"), "fixed": ("fixed", "info"), "differs": ("differs", "warn"),
              "new": ("new", "new")}

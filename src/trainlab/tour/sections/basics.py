@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._section import Compared, Context, Figure, Section, Table, num, png, png_file, relative
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.section import Compared, Context, Figure, Section, Table, num, png, png_file, relative
 
 _LOSS_STORY = (
     "The tutorial computed each loss on five hand-made examples: binary cross-entropy on probabilities and on "
@@ -46,8 +46,10 @@ def losses(ctx: Context) -> Section:
     }
     sparse = per_sample({"name": "sparse_categorical_crossentropy", "from_logits": True}, labels, logits)
     categorical = per_sample({"name": "categorical_crossentropy", "from_logits": True}, one_hot, logits)
-    focal = value({"name": "focal", "alpha": 0.25, "gamma": 2.0}, yb, pb)
+    focal = focal_value(yb, pb)
+    correct = _correct_focal(np.asarray(yb), np.asarray(pb), alpha=0.25, gamma=2.0)
     buggy = _tutorial_focal(np.asarray(yb), np.asarray(pb), alpha=0.25, gamma=2.0)
+    focal_fixed = abs(focal - correct) <= tutorial.LOSS_TOLERANCE
     focal_logits = value({"name": "focal", "from_logits": True}, yb, lb)
     focal_sigmoid = value("focal", yb, 1.0 / (1.0 + np.exp(-np.asarray(lb))))
     sparse_focal = per_sample({"name": "sparse_categorical_focal", "from_logits": True}, labels, logits)
@@ -66,10 +68,12 @@ def losses(ctx: Context) -> Section:
         _vector(categorical), _verdict(categorical, tutorial.SPARSE_PER_SAMPLE, tol),
         "the same as the sparse form, as the tutorial says"))
     compared.append(Compared(
-        "focal loss (alpha 0.25, gamma 2)", num(tutorial.FOCAL_PRINTED, 5), num(focal, 5), "fixed",
+        "focal loss (alpha 0.25, gamma 2)", num(tutorial.FOCAL_PRINTED, 5), num(focal, 5),
+        "fixed" if focal_fixed else "differs",
         f"the tutorial's bug: averaging the cross-entropy over the batch first and then weighting gives "
-        f"{buggy:.7f} (recomputed here), its printed value; each element weighted first gives "
-        f"{tutorial.FOCAL_CORRECT}, Keras' BinaryFocalCrossentropy(apply_class_balancing=True)"))
+        f"{buggy:.7f} (recomputed here), its printed value; each element weighted first gives {correct:.7f} "
+        f"(recomputed here; Keras' BinaryFocalCrossentropy(apply_class_balancing=True) gives "
+        f"{tutorial.FOCAL_CORRECT}): trainlab's value " + ("agrees" if focal_fixed else f"does NOT agree, to {tol:g}")))
     for name, present in removed.items():
         compared.append(Compared(
             f"tf.keras.losses.{name}", "called (crashes)", "exists" if present else "AttributeError",
@@ -87,24 +91,43 @@ def losses(ctx: Context) -> Section:
         "The forms of the focal loss the tutorial asked for but did not write: from logits (equal to the "
         "probability form on the sigmoid of the logits) and multi-class (integer or one-hot labels, the same "
         "values).")
-    matched = sum(c.verdict == "same" for c in compared)
-    checked = sum(c.verdict in ("same", "differs") for c in compared)
+    printed = compared[:len(computed) + 2]  # the values the tutorial printed right (the focal loss apart)
+    matched = sum(c.verdict == "same" for c in printed)
+    checked = len(printed)
     section = Section(
         1, "Loss functions",
         line=(f"{matched} of {checked} printed values match to {tol:g}; focal {focal:.5f} "
-              f"(the tutorial's bug: {tutorial.FOCAL_PRINTED}); "
-              f"{sum(not v for v in removed.values())} removed tf.keras names replaced"),
+              + (f"(the tutorial's bug: {tutorial.FOCAL_PRINTED}); " if focal_fixed else
+                 f"does NOT match the correct {correct:.5f}; ")
+              + f"{sum(not v for v in removed.values())} removed tf.keras names replaced"),
         story=_LOSS_STORY, compared=compared, tables=[forms],
         figures=[Figure("Focal loss against cross-entropy", png(_focal_figure()),
                         "The loss of one positive example as the probability it is given rises: gamma 0 is "
                         "alpha-weighted cross-entropy; larger gamma turns the loss of easy, well-classified "
                         "examples down, which is what a focal loss is for.")],
         values={"losses": computed, "sparse_per_sample": sparse, "categorical_per_sample": categorical,
-                "focal": focal, "focal_tutorial_formula": buggy, "focal_from_logits": focal_logits,
+                "focal": focal, "focal_correct": correct, "focal_tutorial_formula": buggy,
+                "focal_from_logits": focal_logits,
                 "focal_on_sigmoid": focal_sigmoid, "sparse_focal": sparse_focal,
                 "categorical_focal": categorical_focal, "tf_keras_has": removed, "keras_has": keras_has},
     )
     return section
+
+
+def focal_value(y_true: list[float], y_pred: list[float]) -> float:
+    """trainlab's focal loss (alpha 0.25, gamma 2) on the tutorial's binary example."""
+    from trainlab import losses as tl_losses
+
+    return float(tl_losses.build({"name": "focal", "alpha": 0.25, "gamma": 2.0})(np.asarray(y_true),
+                                                                                   np.asarray(y_pred)))
+
+
+def _correct_focal(y: np.ndarray, p: np.ndarray, alpha: float, gamma: float) -> float:
+    """The focal loss by its definition (Lin et al. 2017): each element's cross-entropy weighted, then the mean."""
+    cross_entropy = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    p_true = y * p + (1 - y) * (1 - p)
+    alpha_true = y * alpha + (1 - y) * (1 - alpha)
+    return float(np.mean(alpha_true * (1 - p_true) ** gamma * cross_entropy))
 
 
 def _tutorial_focal(y: np.ndarray, p: np.ndarray, alpha: float, gamma: float) -> float:
@@ -189,35 +212,55 @@ def optimizers(ctx: Context) -> Section:
                 cells.append(f"not reached (final {final[pair]:.2g})")
         rows.append([function, *cells])
     quadratic = {opt: to_tol[(opt, "quadratic")] for opt in tutorial.RACE_OPTIMIZERS}
-    fastest = min((s, o) for o, s in quadratic.items() if s is not None)[1]
+    fastest = min(((s, o) for o, s in quadratic.items() if s is not None), default=(None, None))[1]
     compared = [
         Compared("SGD on the quadratic: loss after 50 steps", "plotted", f"{final[('sgd', 'quadratic')]:.3e}",
                  "new", f"the closed form 8 (1 - 2 lr)^(2t) gives {closed_form:.3e}"),
         Compared("steps to loss < 0.001 on the quadratic", "plotted",
                  ", ".join(f"{o} {s if s is not None else 'never'}" for o, s in quadratic.items()), "new",
-                 "Adagrad's steps shrink too fast to get there in 50 steps"),
+                 "Adagrad's steps shrink too fast to get there in 50 steps" if quadratic["adagrad"] is None else
+                 f"Adagrad gets there at step {quadratic['adagrad']}"),
         Compared(f"50 steps x 5 optimizers x {len(functions)} function{'s' if len(functions) > 1 else ''}",
                  "1 function, eager loop", "one compiled program", "new"),
     ]
     return Section(
         2, "Optimizers compared",
-        line=(f"quadratic: {fastest} first below 1e-3 (step {quadratic[fastest]}), SGD at step {quadratic['sgd']}, "
+        line=((f"quadratic: {fastest} first below 1e-3 (step {quadratic[fastest]})" if fastest else
+               "quadratic: none below 1e-3") + f", SGD at step {quadratic['sgd'] or 'never'}, "
               f"Adagrad {quadratic['adagrad'] or 'never'}; {len(functions)} "
               f"function{'s' if len(functions) > 1 else ''} x 5 optimizers raced"),
         story=_RACE_STORY, compared=compared,
         tables=[Table(["function", *tutorial.RACE_OPTIMIZERS], rows,
-                      "The step at which each optimizer got the loss below 0.001 (and its loss after 50 steps). "
-                      "On the bowl, momentum gets there first and SGD follows its closed form"
-                      + (" (--quick races the tutorial's bowl only)." if ctx.quick else
-                         "; on the curved (Rosenbrock) and steep (Beale) functions plain SGD and momentum diverge "
-                         "at this rate, and on the rotated ill-conditioned bowl the per-coordinate scaling of Adam "
-                         "and RMSprop does not help."))],
+                      race_caption(functions, to_tol, final, diverged, closed_form)
+                      + (" (--quick races the tutorial's bowl only.)" if ctx.quick else ""))],
         figures=png_file(folder / "race.png", "Optimizers raced",
                          "Loss per step on a log axis, one panel per function; the dashed line is 0.001."),
         links=[("race.json and race.png", relative(ctx, folder))],
         values={"steps_to_tol": {f"{o}/{f}": s for (o, f), s in to_tol.items()},
                 "final_loss": {f"{o}/{f}": v for (o, f), v in final.items()}, "sgd_closed_form": closed_form},
     )
+
+
+def race_caption(functions: list[str], to_tol: dict, final: dict, diverged: dict, closed_form: float) -> str:
+    """The race table's caption, from the race's numbers: who got below 0.001 first on the bowl, whether SGD
+    followed its closed form (within 5%), and per other function who diverged and who got there."""
+    names = tutorial.RACE_OPTIMIZERS
+    reached = sorted((to_tol[(o, "quadratic")], o) for o in names if to_tol[(o, "quadratic")] is not None)
+    sgd = final[("sgd", "quadratic")]
+    parts = [f"On the bowl, {reached[0][1]} gets there first (step {reached[0][0]})" if reached else
+             "On the bowl, none gets there",
+             f"SGD follows its closed form ({sgd:.3e} against {closed_form:.3e})"
+             if abs(sgd - closed_form) <= 0.05 * closed_form else
+             f"SGD does NOT follow its closed form ({sgd:.3e} against {closed_form:.3e})"]
+    for function in functions:
+        if function == "quadratic":
+            continue
+        gone = [o for o in names if diverged[(o, function)] is not None]
+        there = [o for o in names if to_tol[(o, function)] is not None]
+        parts.append(f"on {function}, {', '.join(gone) or 'none'} diverge{'s' if len(gone) == 1 else ''} at this "
+                     f"rate and {', '.join(there) or 'none'} get{'s' if len(there) == 1 else ''} below 0.001")
+    return "The step at which each optimizer got the loss below 0.001 (and its loss after 50 steps). " + \
+        "; ".join(parts) + "."
 
 
 # ----------------------------------------------------------------------------------------------- section 3
@@ -252,6 +295,7 @@ def schedules(ctx: Context) -> Section:
     schedule = tl_schedules.build(spec)
     int_step = schedule(50)  # a plain Python integer
     rate_at_50 = float(int_step.numpy())
+    halfway = spec["initial_learning_rate"] * 50 / spec["warmup_steps"]  # the linear warm-up at step 50
     restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
     steps = [0, 50, 100, 300, 550, 1000, 1200]
     ours = tl_schedules.evaluate(schedule, 1201)
@@ -263,7 +307,9 @@ def schedules(ctx: Context) -> Section:
     keras_difference = float(np.max(np.abs(ours - theirs)))
     compared = [
         Compared("custom schedule at step 50 (a Python int)", "float has no .numpy() (crash)",
-                 f"{rate_at_50:g}", "fixed", "a tensor for any step: int, NumPy, tensor, inside tf.function"),
+                 f"{rate_at_50:g}", "fixed" if abs(rate_at_50 - halfway) <= 1e-9 else "differs",
+                 "a tensor for any step: int, NumPy, tensor, inside tf.function; halfway up the warm-up is "
+                 f"{halfway:g}"),
         Compared("get_config / from_config", "no get_config", "round trip equal" if round_trip else "differs",
                  "fixed" if round_trip else "differs", "serialized with keras.optimizers.schedules.serialize"),
         Compared("a model whose Adam uses it, saved and loaded", "cannot be saved",

@@ -10,11 +10,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from trainlab.tour import _facts as tutorial
-from trainlab.tour._runs import diagnosis_text, run_links, train
-from trainlab.tour._section import Compared, Context, Figure, Section, Table, png, png_file
-
-LR_FIND_RATE = 0.011  # what `trainlab lr-find examples/digits.yaml` suggests as the schedule's start (README)
+from trainlab.tour.sections import facts as tutorial
+from trainlab.tour.sections.runs import diagnosis_text, run_links, train
+from trainlab.tour.section import Compared, Context, Figure, Section, Table, png, png_file, relative
 
 _CALLBACKS_STORY = (
     "The tutorial's callbacks demo trained an MLP (128-64, dropout 0.2) on 5000 MNIST digits for up to 50 epochs "
@@ -26,37 +24,39 @@ _CALLBACKS_STORY = (
     "made. trainlab runs examples/digits.yaml: scikit-learn's bundled 8x8 digits (or a local mnist.npz, with "
     "--mnist), the per-epoch decay written as the optimizer's schedule, and reduce-on-plateau scaling that "
     "schedule instead of fighting it. The recipe's own rate decays so fast that its validation loss never "
-    "stalls; a second run at the rate trainlab lr-find suggests for this recipe (0.011; without the TensorBoard "
-    "histograms, the checkpoint and the log) shows the plateau rule at work."
+    "stalls. So the tour first runs trainlab lr-find on the same recipe and data (the learning-rate range test, "
+    "100 steps), then trains a second run at the rate it suggests (without the TensorBoard histograms, the "
+    "checkpoint and the log), which shows the plateau rule at work."
 )
 
 
 def callbacks(ctx: Context) -> Section:
-    """Section 8: ``examples/digits.yaml`` (all six callbacks), and the same at lr-find's rate to show the plateau
-    rule scaling the schedule."""
+    """Section 8: ``examples/digits.yaml`` (all six callbacks); lr-find on it, and the same recipe at lr-find's
+    suggestion to show the plateau rule scaling the schedule."""
     from trainlab import schedules
+    from trainlab.tools.lr_find import lr_find
 
     recipe = ctx.recipe("digits.yaml")
     data: dict[str, Any] = {}
     if ctx.mnist is not None:
         data["data"] = {"source": "mnist", "path": str(ctx.mnist), **_mnist_subset(ctx.mnist), "validation_split": 0.15}
-    # The recipe as it is (fewer epochs in a quick tour); and at lr-find's rate, where early stopping ends the
-    # run after about 22 epochs in either tour, once the plateau rule has fired.
+    found = lr_find(recipe, out=ctx.folder("08-lr-find"), overrides=dict(data) or None)
+    rate = found.suggestion
+    # The recipe as it is (fewer epochs in a quick tour); and at lr-find's suggestion, where early stopping ends
+    # the run once the plateau rule has fired. Only its learning rate matters there: no TensorBoard histograms,
+    # no checkpoint, no CSV log.
     slow = {**data, **({"training.epochs": 10} if ctx.quick else {})}
-    # Only its learning rate matters: no TensorBoard histograms, no checkpoint, no CSV log.
-    fast_rate = {**data, "optimizer.learning_rate.initial_learning_rate": LR_FIND_RATE,
-                 "training.tensorboard": False, "training.callbacks": []}
+    fast_rate = {**data, "optimizer.learning_rate.initial_learning_rate": rate, "training.tensorboard": False,
+                 "training.callbacks": []}
     run = train(ctx, recipe, "08-callbacks", slow)
-    fast = train(ctx, recipe, "08-callbacks-lr-0.011", fast_rate)
-    curves = {}
-    for label, r, overrides in (("recipe (0.001)", run, slow), (f"lr-find's rate ({LR_FIND_RATE})", fast,
-                                                                   fast_rate)):
-        planned = schedules.recipe_schedule(recipe, overrides)  # the schedule alone, per step of the run
-        curves[label] = _lr_curve(r, planned)
+    fast = train(ctx, recipe, f"08-callbacks-lr-{rate:g}", fast_rate) if rate is not None else None
+    fast_label = f"lr-find's suggestion ({rate:.2g})" if rate is not None else ""
+    curves = {"recipe (0.001)": _lr_curve(run, schedules.recipe_schedule(recipe, slow))}
+    if fast is not None:  # the schedule alone, per step of the run
+        curves[fast_label] = _lr_curve(fast, schedules.recipe_schedule(recipe, fast_rate))
     source = "MNIST (local mnist.npz)" if ctx.mnist else "digits (scikit-learn, bundled)"
-    summary, fast_summary = run.summary, fast.summary
+    summary = run.summary
     fired = {label: c["fired"] for label, c in curves.items()}
-    fast_fired = curves[f"lr-find's rate ({LR_FIND_RATE})"]["fired"]
     exact = all(c["exact"] for c in curves.values())
     artifacts = _artifacts(run)
     compared = [
@@ -65,42 +65,79 @@ def callbacks(ctx: Context) -> Section:
                  f"validation, {summary['data']['splits']['test']['n']} test samples"),
         Compared("the demo ran", "never", f"{summary['epochs_run']} epochs, test accuracy "
                  f"{summary['test']['accuracy']:.4f}", "new", diagnosis_text(summary)),
-        Compared("rate after a plateau reduction", "set back to 0.001 x 0.9^epoch next epoch",
-                 "the schedule x 0.5 per reduction, kept", "fixed",
-                 ("recorded rate / schedule is a power of 0.5 at every epoch" if exact else
-                  "the recorded rate is NOT the schedule times a power of 0.5")
-                 + "; reductions: " + "; ".join(
-                     f"{label}: {'epochs ' + ', '.join(map(str, f)) if f else 'none'}" for label, f in fired.items())),
-        Compared(f"at lr-find's rate {LR_FIND_RATE}", "–",
-                 f"val loss {fast_summary['best_value']:.3f} at epoch {fast_summary['best_epoch']} (recipe: "
-                 f"{summary['best_value']:.3f} at epoch {summary['best_epoch']}); test accuracy "
-                 f"{fast_summary['test']['accuracy']:.4f}", "new",
-                 "stopped early" if fast_summary["stopped_early"] else "ran every epoch"),
+        plateau_compared(curves),
+        lr_find_compared(found, fast, summary),
     ]
     table = Table(["callback (the tutorial's settings)", "in examples/digits.yaml", "what this run shows"],
                   artifacts, "Every callback of the tutorial's demo, as the recipe names it and what it left in the "
                              "run directory.")
+    fast_fired = fired.get(fast_label, [])
+    line = f"{source}: {summary['epochs_run']} epochs, test acc {summary['test']['accuracy']:.3f}; "
+    if fast is None:
+        line += "lr-find made no suggestion (see its figure)"
+    else:
+        line += (f"at lr-find's suggestion {rate:.2g} the plateau rule fired at epochs "
+                 f"{', '.join(map(str, fast_fired)) or 'none'} and the rate "
+                 + ("kept the schedule's shape (exact)" if exact else "did NOT keep the schedule's shape"))
     return Section(
         8, "Built-in callbacks",
-        line=(f"{source}: {summary['epochs_run']} epochs, test acc {summary['test']['accuracy']:.3f}; at lr-find's "
-              f"rate {LR_FIND_RATE} the plateau rule fired at epochs {', '.join(map(str, fast_fired)) or 'none'} and "
-              f"the rate kept the schedule's shape ({'exact' if exact else 'NOT exact'})"),
+        line=line,
         story=_CALLBACKS_STORY, compared=compared, tables=[table],
-        figures=[Figure("Learning rate with reduce-on-plateau scaling the schedule", png(_lr_figure(curves)),
+        figures=[*png_file(found.dir / "lr_find.png", "lr-find on examples/digits.yaml (lr_find.png)",
+                           "The learning-rate range test: the training loss as the rate grows step by step, and "
+                           f"the rate it suggests ({found.rule}) for the second run."),
+                 Figure("Learning rate with reduce-on-plateau scaling the schedule", png(_lr_figure(curves)),
                         "Left: the learning rate each epoch trained at (solid) against the schedule alone, "
                         "0.001 x 0.9^epoch, which is also what the tutorial's LearningRateScheduler would have "
                         "set every epoch (dashed); a triangle marks each plateau reduction, after which the rate "
                         "stays halved and keeps decaying. Right: the validation loss that triggered them."),
                  *png_file(run.dir / "curves.png", "Training curves of examples/digits.yaml (curves.png)",
                            "Loss and accuracy per epoch, train, validation, and the training split re-evaluated.")],
-        links=[*run_links(ctx, run, "digits.yaml"), *run_links(ctx, fast, f"digits.yaml at {LR_FIND_RATE}")],
-        findings=summary.get("diagnosis"), runs=2,
+        links=[*run_links(ctx, run, "digits.yaml"), ("lr-find: lr_find.json and lr_find.png", relative(ctx, found.dir)),
+               *(run_links(ctx, fast, f"digits.yaml at {rate:g}") if fast is not None else [])],
+        findings=summary.get("diagnosis"), runs=1 + (fast is not None),
         values={"source": source, "epochs": summary["epochs_run"], "test_accuracy": summary["test"]["accuracy"],
-                "fast_test_accuracy": fast_summary["test"]["accuracy"], "plateau_epochs": fired,
-                "scale_is_power_of_half": exact,
+                "fast_test_accuracy": fast.summary["test"]["accuracy"] if fast is not None else None,
+                "lr_find": {"suggestion": rate, "rule": found.rule, "setting": found.setting()},
+                "plateau_epochs": fired, "scale_is_power_of_half": exact,
                 "scales": {label: c["scale"].tolist() for label, c in curves.items()},
+                "verdicts": {c.what: c.verdict for c in compared},
                 "artifacts": {row[0]: row[2] for row in artifacts}},
     )
+
+
+def plateau_compared(curves: dict[str, dict[str, Any]]) -> Compared:
+    """The row for the tutorial's bug (its scheduler undid each plateau reduction): ``fixed`` only when every run's
+    recorded rate is exactly the schedule times a power of 0.5 and at least one reduction fired to show it."""
+    exact = all(c["exact"] for c in curves.values())
+    fired = {label: c["fired"] for label, c in curves.items()}
+    reductions = "; reductions: " + "; ".join(
+        f"{label}: {'epochs ' + ', '.join(map(str, f)) if f else 'none'}" for label, f in fired.items())
+    if not exact:
+        return Compared("rate after a plateau reduction", "set back to 0.001 x 0.9^epoch next epoch",
+                        "NOT the schedule x a power of 0.5", "differs",
+                        "the recorded rate is NOT the schedule times a power of 0.5" + reductions)
+    if not any(fired.values()):
+        return Compared("rate after a plateau reduction", "set back to 0.001 x 0.9^epoch next epoch",
+                        "no reduction fired", "differs",
+                        "the rate followed the schedule exactly, but no reduction fired to check" + reductions)
+    return Compared("rate after a plateau reduction", "set back to 0.001 x 0.9^epoch next epoch",
+                    "the schedule x 0.5 per reduction, kept", "fixed",
+                    "recorded rate / schedule is a power of 0.5 at every epoch" + reductions)
+
+
+def lr_find_compared(found: Any, fast: Any, summary: dict[str, Any]) -> Compared:
+    """The row for lr-find's suggestion and the run trained at it (``fast``: None when it made none)."""
+    if fast is None:
+        return Compared("lr-find's suggestion", "–", "none", "new", "; ".join(found.notes) or "no usable minimum")
+    fast_summary = fast.summary
+    return Compared(
+        f"at lr-find's suggestion {found.suggestion:.2g} ({found.rule})", "–",
+        f"val loss {fast_summary['best_value']:.3f} at epoch {fast_summary['best_epoch']} (recipe: "
+        f"{summary['best_value']:.3f} at epoch {summary['best_epoch']}); test accuracy "
+        f"{fast_summary['test']['accuracy']:.4f}", "new",
+        ("stopped early" if fast_summary["stopped_early"] else "ran every epoch")
+        + f"; {found.setting()}, from trainlab lr-find run on the same recipe and data")
 
 
 def _mnist_subset(path: Any) -> dict[str, int]:
@@ -258,8 +295,11 @@ def custom_callback(ctx: Context) -> Section:
                  "no" if timer.stopped_at is None else f"yes, at epoch {timer.stopped_at}",
                  "same" if timer.stopped_at is None else "differs",
                  f"the best validation accuracy was {best:.3f}: random labels carry nothing to learn"),
-        Compared("hooks called", "by model.fit", f"on_epoch_begin/on_epoch_end {len(timer.times)} times, on_train_end",
-                 "same", "trainlab's compiled loop drives Keras' callback protocol once per epoch"),
+        Compared("hooks called", "by model.fit", f"on_epoch_begin/on_epoch_end {len(timer.times)} times, on_train_end"
+                 + ("" if timer.mean_epoch_s is not None else " NOT called"),
+                 "same" if len(timer.times) == run.summary["epochs_run"] and timer.mean_epoch_s is not None else
+                 "differs", f"trainlab's compiled loop drives Keras' callback protocol once per epoch "
+                 f"({run.summary['epochs_run']} epochs ran)"),
         Compared("mean epoch time (the callback's own clock)", "printed", f"{timer.mean_epoch_s * 1000:.1f} ms", "new",
                  f"the first epoch builds the graph ({timer.times[0]:.1f} s); the others take "
                  f"{statistics.median(timer.times[1:]) * 1000:.0f} ms each: a whole epoch runs as one compiled call"),
@@ -273,7 +313,8 @@ def custom_callback(ctx: Context) -> Section:
         story=_CUSTOM_STORY, compared=compared,
         tables=[Table(["epoch", "accuracy", "val_accuracy", "epoch time"], timer.lines,
                       "What the callback printed, epoch by epoch.")],
-        notes=["The callback is an ordinary Keras callback (trainlab/tour/_callbacks.py, class EpochTimer); it would "
+        notes=["The callback is an ordinary Keras callback (trainlab/tour/sections/callbacks.py, class EpochTimer); "
+               "it would "
                "work unchanged with model.fit. Passed in the Python API: "
                "trainlab.train(recipe, callbacks=[EpochTimer()], data=trainlab.data.from_arrays(x, y, "
                "{'validation_split': 0.2}, seed=42))."],
