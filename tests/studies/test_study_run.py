@@ -154,16 +154,16 @@ def test_processes_executor_matches_sequential(tmp_path):
 
 
 def test_a_run_that_raises_is_reported_not_dropped(tmp_path, monkeypatch):
-    from trainlab.studies import _run
+    from trainlab.studies.executors import local
 
-    real = _run._train_group
+    real = local.train_group
 
-    def flaky(plans, reason, spec, study_dir, executors):
-        if plans[0].variant == "dropout":
+    def flaky(group, spec, study_dir):
+        if group.plans[0].variant == "dropout":
             raise RuntimeError("worker lost")
-        return real(plans, reason, spec, study_dir, executors)
+        return real(group, spec, study_dir)
 
-    monkeypatch.setattr(_run, "_train_group", flaky)
+    monkeypatch.setattr(local, "train_group", flaky)
     study = trainlab.study(_spec(executor="sequential", seeds=[0]), out=tmp_path / "s", figures=False)
     rows = {r["variant"]: r for r in study.results}
     assert rows["plain"]["status"] == "completed"
