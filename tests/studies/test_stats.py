@@ -13,6 +13,7 @@ from trainlab.studies.stats import (
     SUMMARY_COLUMNS,
     best_variant,
     compare,
+    holm,
     ranking,
     ranking_text,
     read_study,
@@ -162,19 +163,38 @@ def test_failed_runs_are_left_out_and_noted():
 
 
 @pytest.mark.parametrize("test", ["welch", "bootstrap"])
-def test_no_spread_on_either_side_with_different_values_is_distinguishable(test):
+def test_no_spread_on_either_side_cannot_be_tested(test):
+    # Every seed gave one value per variant (accuracies on a small validation set move in steps of 1/n):
+    # the seeds show no spread, so no test can be made; the old code declared p = 0, "distinguishable".
     (row,) = compare({"adam": [0.96] * 4, "sgd": [0.9533] * 3}, "max", test=test)
-    assert row["distinguishable"] is True
+    assert row["distinguishable"] is False
     assert row["difference"] == pytest.approx(-0.0067)
-    assert row["ci_low"] == row["ci_high"] == pytest.approx(-0.0067)
-    assert row["p_value"] == 0.0 and "p=0 by convention" in row["note"]
+    assert all(math.isnan(row[k]) for k in ("p_value", "p_adjusted", "ci_low", "ci_high", "statistic"))
+    assert row["note"] == ("no test: every seed gave the same value within each variant (0.9533 against 0.96), "
+                           "so the seeds show no spread to weigh the difference against")
+    assert row["n_comparisons"] == 0
+    values = {"adam": [0.96] * 4, "sgd": [0.9533] * 3}
+    assert ranking_text(summarize(values), [row], "max").splitlines()[1] == (
+        "sgd: 0.953 (n=3), cannot be tested against adam (n=4): every seed gave the same value within each "
+        "variant, so there is no spread to weigh the difference (-0.0067) against.")
 
 
 @pytest.mark.parametrize("test", ["welch", "bootstrap"])
-def test_no_spread_and_same_values_is_not_distinguishable(test):
+def test_no_spread_and_same_values_cannot_be_tested_either(test):
     (row,) = compare({"adam": [0.9533] * 3, "sgd": [0.9533] * 5}, "max", test=test)
-    assert row["p_value"] == 1.0 and row["distinguishable"] is False and row["difference"] == 0.0
-    assert "p=1 by convention" in row["note"]
+    assert math.isnan(row["p_value"]) and row["distinguishable"] is False and row["difference"] == 0.0
+    assert "no test: every seed gave the same value within each variant (0.9533 on both sides)" in row["note"]
+
+
+def test_untestable_pairs_stay_out_of_the_family():
+    values = {"a": [0.96] * 3, "b": [0.9533] * 3, "c": [0.90, 0.91, 0.92]}
+    rows = {r["variant"]: r for r in compare(values, "max")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's "nearly identical data" warning for [0.96] * 3
+        p_ac = stats.ttest_ind(values["c"], values["a"], equal_var=False).pvalue
+        p_bc = stats.ttest_ind(values["c"], values["b"], equal_var=False).pvalue
+    assert rows["c"]["n_comparisons"] == rows["b"]["n_comparisons"] == 2  # a-c and b-c; a-b has no spread
+    assert rows["c"]["p_adjusted"] == pytest.approx(holm([p_ac, p_bc])[0])
 
 
 def test_no_spread_on_one_side_only_is_an_ordinary_welch_test():
@@ -216,8 +236,11 @@ def test_bootstrap_is_reproducible_and_seeded():
     other = compare(values, "max", test="bootstrap", seed=2)[0]
     assert (first[0]["ci_low"], first[0]["ci_high"], first[0]["p_value"]) != \
         (other["ci_low"], other["ci_high"], other["p_value"])
-    # Each comparison reseeds: dropping a variant does not change another's result.
-    assert compare({"adam": A, "sgd": B}, "max", test="bootstrap", seed=1)[0] == first[0]
+    # Each comparison reseeds: dropping a variant does not change another's result (its correction aside:
+    # the family of comparisons shrinks with the variants).
+    family = ("p_adjusted", "n_comparisons", "distinguishable")
+    alone = compare({"adam": A, "sgd": B}, "max", test="bootstrap", seed=1)[0]
+    assert {k: v for k, v in alone.items() if k not in family} == {k: v for k, v in first[0].items() if k not in family}
 
 
 def test_bootstrap_of_identical_distributions_has_a_large_p():
@@ -255,11 +278,14 @@ def test_ranking_sentences_say_best_distinguishable_and_noise():
     text = ranking_text(summarize(values), compare(values, "max"), "max", metric="val_accuracy")
     best, dropout, sgd = text.splitlines()
     assert best == f"adam is best on val_accuracy (0.911 ± {np.std(A, ddof=1):.3g} sd, n=5)."
-    p_sgd = stats.ttest_ind(B, A, equal_var=False).pvalue
-    assert 0.001 < p_sgd < 0.01
-    assert sgd == f"sgd: 0.869, 0.0416 lower than adam, distinguishable (p={p_sgd:.2g})."
-    assert dropout.startswith("dropout: 0.909, not distinguishable from adam (p=")
-    assert dropout.endswith("): the difference is noise at 5 seeds.")
+    p = {pair: stats.ttest_ind(values[pair[0]], values[pair[1]], equal_var=False).pvalue
+         for pair in [("sgd", "adam"), ("dropout", "adam"), ("sgd", "dropout")]}
+    p_sgd, p_dropout, _ = holm(list(p.values()))  # every pair: the reference was picked after the fact
+    assert 0.001 < p_sgd < 0.01 and p_sgd == pytest.approx(3 * p[("sgd", "adam")])
+    assert sgd == f"sgd: 0.869, 0.0416 lower than adam, distinguishable (p={p_sgd:.2g}, Holm-adjusted for 3 comparisons)."
+    low, high = stats.ttest_ind(values["dropout"], A, equal_var=False).confidence_interval(0.95)
+    assert dropout == (f"dropout: 0.909, not distinguishable from adam at 5 seeds (p={p_dropout:.2g}, Holm-adjusted "
+                       f"for 3 comparisons): the difference is -0.002, 95% CI [{low:.3g}, {high:.3g}].")
 
 
 def test_ranking_sentences_for_edge_cases():
@@ -283,7 +309,8 @@ def test_ranking_with_unequal_seeds_and_a_chosen_reference():
     assert lines[0].startswith("adam: 0.911, 0.0416 higher than sgd, distinguishable (p=")
     assert lines[1].startswith("sgd is the reference (0.869")
     close = {"adam": A, "dropout": [x - 0.001 for x in B[:4]] + [0.93, 0.92]}
-    assert "noise at 6 and 5 seeds" in ranking_text(summarize(close), compare(close, "max"), "max")
+    assert "not distinguishable from adam at 6 and 5 seeds (p=" in ranking_text(summarize(close), compare(close, "max"),
+                                                                            "max")
 
 
 @pytest.mark.parametrize("p, text", [(0.0499, "p=0.0499"), (0.0501, "p=0.05"), (0.61, "p=0.61"),
