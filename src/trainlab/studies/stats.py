@@ -372,6 +372,24 @@ def ranking_text(summary_rows: Sequence[Mapping[str, Any]], comparisons: Sequenc
     return "\n".join(row["sentence"] for row in ranking(summary_rows, comparisons, mode, metric))
 
 
+def reference_text(comparisons: Sequence[Mapping[str, Any]]) -> str:
+    """The reference of :func:`compare`'s rows, how it was chosen and what the p-values are corrected for, in words.
+
+    Example:
+        >>> reference_text(compare({"a": [0.91, 0.92], "b": [0.86, 0.88], "c": [0.8, 0.9]}, "max"))
+        'a, the best mean, chosen after the fact; p-values Holm-adjusted for 3 comparisons (every pair of variants)'
+    """
+    first = comparisons[0]
+    chosen = first.get("reference_chosen")
+    how = {"best mean": "the best mean, chosen after the fact", "given": "chosen in advance"}.get(
+        str(chosen), "the best mean, chosen after the fact, with p-values not corrected (written by an older trainlab)")
+    m = first.get("n_comparisons")
+    if isinstance(m, int) and m > 1 and chosen:
+        every = " (every pair of variants)" if chosen == "best mean" else ""
+        how += f"; p-values Holm-adjusted for {m} comparisons{every}"
+    return f"{first['reference']}, {how}"
+
+
 def _sentence(row: Mapping[str, Any], comparison: Mapping[str, Any], n_variants: int, first: bool,
               metric: str | None) -> str:
     label, n, failed = row["variant"], row["n"], row["n_failed"]
@@ -396,10 +414,11 @@ def _sentence(row: Mapping[str, Any], comparison: Mapping[str, Any], n_variants:
                 f"within each variant, so there is no spread to weigh the difference "
                 f"({_num(comparison['difference'])}) against{failures}.")
     alpha = 1 - comparison["confidence"]
-    p = _p_text(comparison["p_adjusted"], alpha)
+    adjusted = comparison.get("p_adjusted", comparison["p_value"])  # a table written before the correction: none
+    p = _p_text(adjusted, alpha)
     if comparison.get("n_comparisons", 1) > 1:
         p += f", Holm-adjusted for {comparison['n_comparisons']} comparisons"
-        if comparison["p_value"] < alpha <= comparison["p_adjusted"]:
+        if comparison["p_value"] < alpha <= adjusted:
             p += f"; {_p_text(comparison['p_value'], alpha)} alone"
     difference = comparison["difference"]
     if comparison["distinguishable"]:
