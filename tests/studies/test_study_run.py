@@ -153,6 +153,20 @@ def test_processes_executor_matches_sequential(tmp_path):
         assert a[key][-1]["val_loss"] == pytest.approx(b[key][-1]["val_loss"], rel=1e-4)
 
 
+def test_a_run_that_raises_in_a_worker_process_is_reported_not_dropped(tmp_path):
+    # 'too_big' fails in its worker (a batch larger than the training set is found with the data in hand).
+    spec = _spec(vary={"plain": {}, "too_big": {"training.batch_size": 1000}}, seeds=[0], executor="processes",
+                 workers=1)
+    spec["base"] = {**BASE, "training": {**BASE["training"], "epochs": 1}}
+    study = trainlab.study(spec, out=tmp_path / "p", figures=False)
+    rows = {r["variant"]: r for r in study.results}
+    assert rows["plain"]["status"] == "completed" and rows["too_big"]["status"] == "failed"
+    assert rows["too_big"]["error"] == ("TrainlabError: training.batch_size: must be <= the training set size "
+                                        "(128 samples), got 1000")
+    assert study.executors == {"plain": "processes (1 workers)", "too_big": "failed"}
+    assert json.loads((study.dir / "study.json").read_text())["status"] == "completed"
+
+
 def test_a_run_that_raises_is_reported_not_dropped(tmp_path, monkeypatch):
     from trainlab.studies.executors import local
 

@@ -22,6 +22,10 @@ from trainlab.studies.executors.base import Executor
 from trainlab.studies.groups import Group, Result, failed_row, result_row, run_dir, train_group
 
 
+class RunError(RuntimeError):
+    """A run's exception as it left its worker process, ``<type>: <message>`` (trainlab's own errors do not pickle)."""
+
+
 class InProcess(Executor):
     """``fused`` and ``sequential``: the groups one after another in this process.
 
@@ -60,8 +64,8 @@ class Processes(Executor):
                 try:
                     summary, history = job.result()
                 except Exception as exc:  # noqa: BLE001 (reported in results.csv, as the other executors do)
-                    yield Result(failed_row(plan, f"{type(exc).__name__}: {exc}", "processes"), "failed",
-                                 raised=True)
+                    error = str(exc) if isinstance(exc, RunError) else f"{type(exc).__name__}: {exc}"
+                    yield Result(failed_row(plan, error, "processes"), "failed", raised=True)
                     continue
                 yield Result(result_row(plan, summary, history, self.spec, "processes",
                                         summary.get("wall_time_s")), how)
@@ -71,6 +75,9 @@ def train_in_process(recipe: dict[str, Any], base_dir: str | None, out: str) -> 
     """A worker process's job: one run; the summary and history come back (the files are on disk)."""
     from trainlab.training import Trainer  # TensorFlow: loaded in the worker processes only
 
-    resolved, _, _ = load_recipe(recipe)
-    run = Trainer(resolved, name=resolved.name, base_dir=Path(base_dir) if base_dir else None).fit(out)
+    try:
+        resolved, _, _ = load_recipe(recipe)
+        run = Trainer(resolved, name=resolved.name, base_dir=Path(base_dir) if base_dir else None).fit(out)
+    except Exception as exc:  # noqa: BLE001 (sent back as text)
+        raise RunError(f"{type(exc).__name__}: {exc}") from None
     return run.summary, run.history
