@@ -78,7 +78,7 @@ def train_group(group: Group, spec: StudySpec, study_dir: Path) -> list[Result]:
         Exception: whatever training raised; the caller reports the group's runs as failed.
     """
     from trainlab import data as tl_data  # TensorFlow: loaded when a study trains, not when it is read
-    from trainlab.training import Trainer, fusable
+    from trainlab.training import Trainer, fusable  # TensorFlow, as above
 
     first = group.plans[0]
     data_seed = first.recipe.data.seed if first.recipe.data.seed is not None else first.recipe.seed

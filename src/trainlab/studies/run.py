@@ -131,7 +131,7 @@ def _analyse(study_dir: Path, figures: bool) -> None:
     write_tables(study_dir)
     if figures:
         from trainlab.studies.figures import study_figures  # matplotlib: only when figures are drawn
-        from trainlab.studies.report import write_study_report
+        from trainlab.studies.report import write_study_report  # matplotlib, as above
 
         study_figures(study_dir)
         write_study_report(study_dir)
