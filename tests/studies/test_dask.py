@@ -16,7 +16,8 @@ distributed = pytest.importorskip("distributed")
 
 import trainlab  # noqa: E402
 from trainlab.errors import TrainlabError  # noqa: E402
-from trainlab.studies import _dask, load_study  # noqa: E402
+from trainlab.studies import load_study  # noqa: E402
+from trainlab.studies.executors import dask as _dask  # noqa: E402
 from trainlab import rundir  # noqa: E402
 
 BASE = {
@@ -111,9 +112,9 @@ def test_a_task_that_raises_is_retried_once_then_reported(scheduler, tmp_path, m
 
 def test_groups_split_until_every_worker_has_a_task():
     spec = load_study(_spec(vary={"a": {}, "b": {}, "c": {"training.batch_size": 16}}, seeds=[0, 1, 2]))
-    from trainlab.studies._run import _groups
+    from trainlab.studies.groups import plan_groups
 
-    groups = _groups(spec)
+    groups = plan_groups(spec)
     assert [len(plans) for plans, _ in groups] == [6, 3]
     assert [len(plans) for plans, _ in _dask._tasks(groups, 2)] == [6, 3]
     assert sorted(len(plans) for plans, _ in _dask._tasks(groups, 4)) == [1, 2, 3, 3]

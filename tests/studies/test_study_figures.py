@@ -185,7 +185,9 @@ def test_report_of_the_tutorial_study(tutorial_study):
     assert (tutorial_study / "summary.csv").is_file() and (tutorial_study / "comparisons.csv").is_file()
     assert "<h1>synthetic-study: study report</h1>" in page
     assert "batch_norm is best on val_accuracy (0.957 ± 0.0076 sd, n=5)." in page
-    assert "batch_norm+dropout: 0.942, 0.0157 lower than batch_norm, distinguishable (p=0.012) " \
+    # p=0.012 alone; the reference was picked after the fact, so all 6 pairs of the 4 variants are corrected for.
+    assert "batch_norm+dropout: 0.942, not distinguishable from batch_norm at 4 and 5 seeds (p=0.074, Holm-adjusted " \
+           "for 6 comparisons; p=0.012 alone): the difference is -0.0157, 95% CI [-0.0267, -0.0046] " \
            "(1 of 5 runs failed and is left out)." in page
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert [base64.b64decode(i) for i in images] == [PNG + b"curves.png", PNG + b"final.png", PNG + b"weights.png"]
@@ -235,3 +237,30 @@ def test_report_escapes_every_label(make_study):
     assert f"<h1>{html.escape('<script>alert(1)</script>')}: study report</h1>" in page
     assert f"{html.escape(label)} is best on val_accuracy" in page
     assert 'href="runs/a%3Cb%3E%26%22c%27/seed0/"' in page
+
+
+def test_report_says_the_reference_was_picked_as_the_best_and_corrected_for(tutorial_study):
+    fake_figures(tutorial_study)
+    page = write_study_report(tutorial_study).read_text(encoding="utf-8")
+    said = ("batch_norm, the best mean, chosen after the fact; p-values Holm-adjusted for 6 comparisons "
+            "(every pair of variants)")
+    assert f"<b>reference</b> {said}" in page and f"The reference: {said}." in page
+    assert "<th>p (Holm)</th>" in page and "is not a proof that the variants are equal" in page
+    # batch_norm+dropout against batch_norm: p=0.012 alone, 0.074 once the 6 pairs are corrected for.
+    assert re.search(r"<td>0\.0124</td><td>0\.0742</td><td class=\"text\">no</td>", page)
+
+
+def test_terminal_summary_shows_the_adjusted_p_and_the_reference(tutorial_study):
+    from rich.console import Console
+
+    from trainlab.report.terminal import print_study_summary
+    from trainlab.studies.stats import write_tables
+
+    write_tables(tutorial_study)
+    console = Console(record=True, width=200)
+    print_study_summary(tutorial_study, console)
+    text = console.export_text()
+    assert "p (Holm)" in text and "0.0124" in text and "0.0742" in text
+    assert ("reference: batch_norm, the best mean, chosen after the fact; p-values Holm-adjusted for 6 comparisons "
+            "(every pair of variants)") in text
+    assert "batch_norm+dropout: 0.942, not distinguishable from batch_norm at 4 and 5 seeds (p=0.074" in text

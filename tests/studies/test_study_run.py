@@ -153,17 +153,31 @@ def test_processes_executor_matches_sequential(tmp_path):
         assert a[key][-1]["val_loss"] == pytest.approx(b[key][-1]["val_loss"], rel=1e-4)
 
 
+def test_a_run_that_raises_in_a_worker_process_is_reported_not_dropped(tmp_path):
+    # 'too_big' fails in its worker (a batch larger than the training set is found with the data in hand).
+    spec = _spec(vary={"plain": {}, "too_big": {"training.batch_size": 1000}}, seeds=[0], executor="processes",
+                 workers=1)
+    spec["base"] = {**BASE, "training": {**BASE["training"], "epochs": 1}}
+    study = trainlab.study(spec, out=tmp_path / "p", figures=False)
+    rows = {r["variant"]: r for r in study.results}
+    assert rows["plain"]["status"] == "completed" and rows["too_big"]["status"] == "failed"
+    assert rows["too_big"]["error"] == ("TrainlabError: training.batch_size: must be <= the training set size "
+                                        "(128 samples), got 1000")
+    assert study.executors == {"plain": "processes (1 workers)", "too_big": "failed"}
+    assert json.loads((study.dir / "study.json").read_text())["status"] == "completed"
+
+
 def test_a_run_that_raises_is_reported_not_dropped(tmp_path, monkeypatch):
-    from trainlab.studies import _run
+    from trainlab.studies.executors import local
 
-    real = _run._train_group
+    real = local.train_group
 
-    def flaky(plans, reason, spec, study_dir, executors):
-        if plans[0].variant == "dropout":
+    def flaky(group, spec, study_dir):
+        if group.plans[0].variant == "dropout":
             raise RuntimeError("worker lost")
-        return real(plans, reason, spec, study_dir, executors)
+        return real(group, spec, study_dir)
 
-    monkeypatch.setattr(_run, "_train_group", flaky)
+    monkeypatch.setattr(local, "train_group", flaky)
     study = trainlab.study(_spec(executor="sequential", seeds=[0]), out=tmp_path / "s", figures=False)
     rows = {r["variant"]: r for r in study.results}
     assert rows["plain"]["status"] == "completed"

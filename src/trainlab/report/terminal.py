@@ -101,8 +101,9 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
 
 
 def print_study_summary(study_dir: str | Path, console: Console | None = None) -> None:
-    """Print a study's ranking table and, in words, which differences are noise (``trainlab study``)."""
-    from trainlab.studies.stats import COMPARISONS, SUMMARY, ranking, read_study, read_table
+    """Print a study's ranking table, how the reference was chosen, and in words which differences the seeds
+    can tell apart (``trainlab study``)."""
+    from trainlab.studies.stats import COMPARISONS, SUMMARY, ranking, read_study, read_table, reference_text
 
     console = console or Console()
     study = read_study(study_dir)
@@ -111,17 +112,20 @@ def print_study_summary(study_dir: str | Path, console: Console | None = None) -
     rows = ranking(summary, comparisons, study.mode, study.metric)
     wall = f" in {study.wall_time_s:.1f} s" if study.wall_time_s is not None else ""
     table = Table(title=f"{study.name}: {study.metric} ({study.mode}), {len(study.seeds)} seeds{wall}")
-    for column in ("rank", "variant", "mean", "std", "95% CI", "n", "vs best", "p"):
+    for column in ("rank", "variant", "mean", "std", "95% CI", "n", "vs best", "p", "p (Holm)"):
         table.add_column(column, justify="left" if column == "variant" else "right", no_wrap=True)
     for row in rows:
         diff = row.get("difference")
-        p = row.get("p_value")
+        p, adjusted = row.get("p_value"), row.get("p_adjusted")
         table.add_row(
             str(row["rank"]), str(row["variant"]), _num(row.get("mean")), _num(row.get("std")),
             f"[{_num(row.get('ci_low'))}, {_num(row.get('ci_high'))}]", str(row.get("n")),
             "best" if diff is None or diff != diff else f"{diff:+.3g}", "" if p is None else _num(p),
+            "" if adjusted is None else _num(adjusted),
         )
     console.print(table)
+    if comparisons:
+        console.print(f"reference: {reference_text(comparisons)}", highlight=False, soft_wrap=True)
     ran: dict[str, list[str]] = {}
     for variant, how in study.executors.items():
         ran.setdefault(how, []).append(variant)

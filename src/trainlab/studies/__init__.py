@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from trainlab.studies._run import Study, run_study
-from trainlab.studies._spec import StudyConfig, StudySpec, load_study
+from trainlab.config import parse_set
+from trainlab.studies.run import Study, run_study
+from trainlab.studies.spec import StudyConfig, StudySpec, load_study
 
 __all__ = ["Study", "StudyConfig", "StudySpec", "load_study", "run_study", "study"]
 
@@ -49,8 +50,6 @@ def study(
         >>> s = trainlab.study("examples/studies/optimizers.yaml", seeds=[0, 1])  # doctest: +SKIP
         >>> [(r["variant"], r["mean"]) for r in s.summary]                          # doctest: +SKIP
     """
-    from trainlab.config import parse_set
-
     merged = dict(overrides.items() if isinstance(overrides, Mapping) else (parse_set(s) for s in overrides or ()))
     merged.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
     return run_study(load_study(spec, merged), out, figures=figures)

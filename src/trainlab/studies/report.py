@@ -21,7 +21,16 @@ from trainlab import __version__
 from trainlab.report.page import STYLE, nav_and_body, page, png_uri
 from trainlab.report.page import escape as _e
 from trainlab.studies.figures import CURVES, FINAL, WEIGHTS, study_figures
-from trainlab.studies.stats import COMPARISONS, SUMMARY, Study, read_study, read_table, ranking_text, write_tables
+from trainlab.studies.stats import (
+    COMPARISONS,
+    SUMMARY,
+    Study,
+    ranking_text,
+    read_study,
+    read_table,
+    reference_text,
+    write_tables,
+)
 
 REPORT = "report.html"
 FIGURE_CAPTIONS = {
@@ -107,18 +116,21 @@ def _facts(study: Study, comparisons: Sequence[Mapping[str, Any]]) -> str:
         f"<b>wall time</b> {_e(wall)}",
         f"<b>test</b> {_e(test)}, two-sided, {_e(f'{confidence:.0%}')} confidence",
     ]
+    if comparisons:
+        items.append(f"<b>reference</b> {_e(reference_text(comparisons))}")
     return f'<p class="facts">{" · ".join(items)}</p>'
 
 
 def _ranking(study: Study, summary: Sequence[Mapping[str, Any]], comparisons: Sequence[Mapping[str, Any]]) -> str:
     sentences = ranking_text(summary, comparisons, study.mode, study.metric).splitlines()
     paragraphs = "\n".join(f"<p>{_e(s)}</p>" for s in sentences)
-    caveat = ("Every variant is compared with the reference (the best mean unless chosen otherwise). "
-              "&ldquo;Not distinguishable&rdquo; means the difference is within what changing the seed alone produces "
-              "at this many seeds: more seeds may or may not separate them. The reference is picked after the fact "
-              "and the p-values are not corrected for the number of comparisons, so a borderline "
-              "&ldquo;distinguishable&rdquo; deserves a rerun with more seeds before it is believed.")
-    return f'<div class="ranking">\n{paragraphs}\n</div>\n<p class="caveat">{caveat}</p>'
+    caveat = ("&ldquo;Distinguishable&rdquo; means the p-value, adjusted with Holm&rsquo;s method for the number of "
+              "comparisons, is below 1 &minus; the confidence. When the reference is the best mean, it was picked "
+              "after the fact, so any pair of variants could have been the one shown: the correction then counts every "
+              "pair. &ldquo;Not distinguishable at N seeds&rdquo; is not a proof that the variants are equal: the "
+              "interval of the difference says how large a difference these seeds leave possible, and more seeds "
+              "may separate them.") if comparisons else ""
+    return f'<div class="ranking">\n{paragraphs}\n</div>' + (f'\n<p class="caveat">{caveat}</p>' if caveat else "")
 
 
 def _summary_table(study: Study, summary: Sequence[Mapping[str, Any]]) -> str:
@@ -140,15 +152,17 @@ def _comparisons_table(comparisons: Sequence[Mapping[str, Any]]) -> str:
         return "<p>A single variant: nothing to compare.</p>"
     level = next((c["confidence"] for c in comparisons if _finite(c.get("confidence"))), 0.95)
     head = ["variant", "reference", "n", "difference (variant &minus; reference)", f"{level:.0%} CI", "p-value",
-            "distinguishable", "note"]
+            "p (Holm)", "distinguishable", "note"]
     rows, classes = [], []
     for c in comparisons:
         n = f"{c['n']} vs {c['n_reference']}"
         rows.append([_e(c["variant"]), _e(c["reference"]), _e(n), _num(c["difference"]),
-                     _interval(c["ci_low"], c["ci_high"]), _p(c["p_value"]),
+                     _interval(c["ci_low"], c["ci_high"]), _p(c["p_value"]), _p(c.get("p_adjusted")),
                      "yes" if c["distinguishable"] else "no", _e(c.get("note") or "")])
         classes.append("yes" if c["distinguishable"] else "")
-    return _table(head, rows, classes, text_columns={0, 1, 6, 7}, escaped_head=True)
+    note = (f'<p class="caveat">The reference: {_e(reference_text(comparisons))}. The interval and the p-value are '
+            "each comparison's alone; &ldquo;distinguishable&rdquo; is decided on the adjusted p-value.</p>")
+    return _table(head, rows, classes, text_columns={0, 1, 7, 8}, escaped_head=True) + note
 
 
 def _variants_table(study: Study) -> str:

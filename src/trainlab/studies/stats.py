@@ -16,30 +16,35 @@ statistic: a diverged run says something about the variant, but not its mean.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from trainlab.errors import ArgumentError, TrainlabError
-
-STUDY = "study.json"
-RESULTS = "results.csv"
-SUMMARY = "summary.csv"
-COMPARISONS = "comparisons.csv"
+from trainlab.errors import ArgumentError
+# The study directory's files, reached here too: readers of a study import them from this module.
+from trainlab.studies.tables import (
+    COMPARISONS,
+    MODES,
+    RESULTS,
+    STUDY,
+    SUMMARY,
+    Study,
+    read_study,
+    read_table,
+    to_float,
+    write_csv,
+)
 
 SUMMARY_COLUMNS = ["variant", "n", "n_failed", "mean", "std", "sem", "ci_low", "ci_high", "min", "max", "median",
                    "confidence"]
-COMPARISON_COLUMNS = ["variant", "reference", "test", "n", "n_reference", "mean", "mean_reference", "difference",
-                      "ci_low", "ci_high", "statistic", "df", "p_value", "distinguishable", "confidence", "note"]
-MODES = ("max", "min")
+COMPARISON_COLUMNS = ["variant", "reference", "reference_chosen", "test", "n", "n_reference", "mean", "mean_reference",
+                      "difference", "ci_low", "ci_high", "statistic", "df", "p_value", "p_adjusted", "n_comparisons",
+                      "distinguishable", "confidence", "note"]
 TESTS = ("welch", "bootstrap")
 NAN = math.nan
 
@@ -99,42 +104,48 @@ def compare(
     n_boot: int = 10000,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Each variant against a reference: the difference of means, its interval, a p-value.
+    """Each variant against a reference: the difference of means, its interval, a p-value and its correction.
 
-    ``welch``: Welch's two-sided t-test (no equal-variance assumption) and the
-    Welch–Satterthwaite interval of the difference. ``bootstrap``: ``n_boot`` resamples of
-    each side (with replacement, ``numpy.random.default_rng(seed)``, first the variant's
-    indices, shape ``(n_boot, n)``, then the reference's), the percentile interval of the
-    resampled differences, and the two-sided p-value
-    ``min(1, 2 * min(#(d* <= 0) + 1, #(d* >= 0) + 1) / (n_boot + 1))``, which agrees with the
-    percentile interval (p < 1 - confidence roughly when the interval excludes 0) and is never
-    exactly 0 from a finite number of resamples. Each comparison reseeds, so a result does
-    not depend on which other variants are in the study.
+    ``welch``: Welch's two-sided t-test and its interval of the difference
+    (``scipy.stats.ttest_ind(equal_var=False)``). ``bootstrap``: ``scipy.stats.bootstrap`` of the
+    difference of means, ``n_boot`` independent resamples of each side, its percentile interval,
+    and the two-sided p-value ``min(1, 2 * min(#(d* <= 0) + 1, #(d* >= 0) + 1) / (n_boot + 1))``
+    from the resampled differences, which agrees with the interval and is never exactly 0.
+    Each comparison reseeds (``numpy.random.default_rng(seed)``).
 
-    When neither side varies (every seed gave the same value, as a deterministic run or a
-    small validation set can), the t statistic is undefined; it is settled explicitly
-    rather than left to a NaN: different values are distinguishable with p = 0 (no seed of
-    one variant came near any seed of the other), equal values are not, with p = 1. A
-    ``note`` says so.
+    Several comparisons in one study would find a "difference" by chance far more often than
+    once in twenty, so the p-values are adjusted with Holm's method across a family, and
+    ``distinguishable`` is decided on the adjusted value. When the reference is the best mean,
+    picked after the fact, the family is every pair of variants: the best against the worst is
+    the largest of all pairwise differences, so correcting only the k - 1 comparisons shown
+    still finds a difference among identical variants more often than ``1 - confidence``. A
+    reference given in advance makes a family of its k - 1 comparisons.
+
+    When neither side varies (every seed gave one value, as a deterministic run or a small
+    validation set can), the seeds give no spread to weigh a difference against: no test is
+    made, the p-value and interval are NaN, and a ``note`` says so.
 
     Args:
         values: per variant label, one value per seed; NaN or infinite values (failed runs) are left out.
         mode: ``"max"`` if higher is better (accuracy), ``"min"`` if lower is (loss).
-        reference: the variant the others are compared with; by default the best by mean in
-            ``mode`` (the first such, on a tie; the first variant when none has a finite value).
-        confidence: the level of the intervals; a comparison is distinguishable when
-            p < 1 - confidence.
+        reference: the variant the others are compared with, chosen in advance; by default the
+            best by mean in ``mode`` (the first such, on a tie; the first variant when none has a
+            finite value).
+        confidence: the level of the intervals; a comparison is distinguishable when its adjusted
+            p-value is below 1 - confidence.
         test: ``"welch"`` or ``"bootstrap"``.
         n_boot: bootstrap resamples.
         seed: the bootstrap's random seed.
 
     Returns:
         One dict per variant other than the reference, in the order of ``values``, with the
-        keys of ``COMPARISON_COLUMNS``: ``difference`` is variant mean minus reference mean,
-        ``ci_low``/``ci_high`` its interval, ``statistic`` and ``df`` the t statistic and
-        degrees of freedom (NaN for the bootstrap), ``p_value``, ``distinguishable`` (bool) and
-        ``note`` (empty, or why the answer is special). With fewer than 2 finite values on
-        either side the p-value and interval are NaN and ``distinguishable`` is False.
+        keys of ``COMPARISON_COLUMNS``: ``reference_chosen`` (``best mean`` or ``given``),
+        ``difference`` (variant mean minus reference mean), ``ci_low``/``ci_high`` its interval
+        (this comparison alone), ``statistic`` and ``df`` (NaN for the bootstrap), ``p_value``
+        (this comparison alone), ``p_adjusted`` (Holm, across ``n_comparisons`` tests),
+        ``distinguishable`` (bool) and ``note`` (empty, or why the answer is special). With fewer
+        than 2 finite values on either side, or no spread on either, the p-values and interval
+        are NaN and ``distinguishable`` is False.
 
     Raises:
         ArgumentError: an unknown ``mode``, ``test`` or ``reference``, a ``confidence`` outside
@@ -152,21 +163,59 @@ def compare(
     if test == "bootstrap" and n_boot < 1:
         raise ArgumentError("n_boot", "must be >= 1", n_boot)
     samples = {label: _finite(sample) for label, sample in values.items()}
+    chosen = "given"
     if reference is None:
-        reference = best_variant({label: s for label, (s, _) in samples.items()}, mode)
+        reference, chosen = best_variant({label: s for label, (s, _) in samples.items()}, mode), "best mean"
     elif reference not in samples:
         raise ArgumentError("reference", f"must be one of the variants ({', '.join(samples)})", reference)
-    ref, ref_failed = samples[reference]
+    shown = [(label, reference) for label in samples if label != reference]
+    family = shown
+    if chosen == "best mean":  # any pair could have been the one shown: every pair belongs to the family
+        labels = list(samples)
+        family = shown + [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if reference not in (a, b)]
+    testable = [pair for pair in family if _testable(samples[pair[0]][0], samples[pair[1]][0])]
+    tested = dict(zip(testable, _tests([(samples[a][0], samples[b][0]) for a, b in testable], confidence, test,
+                                       n_boot, seed)))
+    adjusted = dict(zip(tested, holm([result["p_value"] for result in tested.values()])))
     rows = []
-    for label, (sample, failed) in samples.items():
-        if label == reference:
-            continue
-        row = _compare_pair(sample, ref, confidence, test, n_boot, seed)
-        row.update(variant=label, reference=reference, test=test, confidence=confidence)
+    for label, _ in shown:
+        (sample, failed), (ref, ref_failed) = samples[label], samples[reference]
+        row = _pair_row(sample, ref)
+        row.update(tested.get((label, reference), {}))
+        row.update(variant=label, reference=reference, reference_chosen=chosen, test=test, confidence=confidence,
+                   p_adjusted=adjusted.get((label, reference), NAN), n_comparisons=len(tested))
+        row["distinguishable"] = bool(row["p_adjusted"] < 1 - confidence)
         notes = [row["note"], _failed_note(label, failed), _failed_note(reference, ref_failed)]
         row["note"] = "; ".join(note for note in notes if note)
         rows.append({column: row[column] for column in COMPARISON_COLUMNS})
     return rows
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: the family-wise error stays below alpha when each adjusted p is read at alpha.
+
+    The smallest of m p-values is multiplied by m, the next by m - 1, and so on; each adjusted
+    value is at least the one before it (in the order of the raw values) and at most 1.
+
+    Args:
+        p_values: the raw p-values of one family of tests (all finite).
+
+    Returns:
+        The adjusted p-values, in the order given.
+
+    Example:
+        >>> holm([0.01, 0.04, 0.03])
+        [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    if not m:
+        return []
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return [float(x) for x in adjusted]
 
 
 def best_variant(values: Mapping[str, Sequence[float]], mode: str) -> str:
@@ -186,58 +235,71 @@ def best_variant(values: Mapping[str, Sequence[float]], mode: str) -> str:
     return pick(scored, key=lambda pair: pair[1])[0]
 
 
-def _compare_pair(a: np.ndarray, b: np.ndarray, confidence: float, test: str, n_boot: int,
-                  seed: int) -> dict[str, Any]:
+def _testable(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two samples can be tested: 2 values or more on each side, and some spread on one side at least."""
+    return len(a) >= 2 and len(b) >= 2 and not (np.ptp(a) == 0 and np.ptp(b) == 0)
+
+
+def _pair_row(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """A comparison's counts and means, its test's fields NaN, and a note when it cannot be tested."""
     row: dict[str, Any] = {"n": len(a), "n_reference": len(b), "mean": _mean(a), "mean_reference": _mean(b),
-                           "statistic": NAN, "df": NAN, "ci_low": NAN, "ci_high": NAN, "p_value": NAN,
-                           "distinguishable": False, "note": ""}
+                           "statistic": NAN, "df": NAN, "ci_low": NAN, "ci_high": NAN, "p_value": NAN, "note": ""}
     row["difference"] = row["mean"] - row["mean_reference"]
     if len(a) < 2 or len(b) < 2:
         row["note"] = f"too few runs to test (n={len(a)} against {len(b)}; at least 2 seeds on each side are needed)"
-        return row
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        row.update(_no_spread(row["difference"]))
-    elif test == "welch":
-        row.update(_welch(a, b, confidence))
-    else:
-        row.update(_bootstrap(a, b, confidence, n_boot, seed))
-    row["distinguishable"] = bool(row["p_value"] < 1 - confidence)
+    elif not _testable(a, b):
+        row["note"] = _no_spread_note(row["mean"], row["mean_reference"])
     return row
 
 
-def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> dict[str, Any]:
-    va, vb = _std(a) ** 2 / len(a), _std(b) ** 2 / len(b)
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    difference = _mean(a) - _mean(b)
-    t = difference / se
-    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
-    return {"statistic": t, "df": df, "p_value": float(2 * stats.t.sf(abs(t), df)),
-            "ci_low": difference - half, "ci_high": difference + half}
+def _tests(pairs: Sequence[tuple[np.ndarray, np.ndarray]], confidence: float, test: str, n_boot: int,
+           seed: int) -> list[dict[str, Any]]:
+    """Each pair's test (first minus second): p-value, interval, and for Welch the statistic and df."""
+    if test == "bootstrap":
+        return [_bootstrap(a, b, confidence, n_boot, seed) for a, b in pairs]
+    results: list[dict[str, Any]] = [{} for _ in pairs]
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for k, (a, b) in enumerate(pairs):
+        by_shape.setdefault((len(a), len(b)), []).append(k)
+    for ks in by_shape.values():  # one scipy call per shape: its overhead, not the arithmetic, is the cost
+        for k, result in zip(ks, _welch(np.stack([pairs[k][0] for k in ks]), np.stack([pairs[k][1] for k in ks]),
+                                        confidence)):
+            results[k] = result
+    return results
+
+
+def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> list[dict[str, Any]]:
+    """Welch's t-test of each row of ``a`` against the same row of ``b`` (``scipy.stats.ttest_ind``)."""
+    with warnings.catch_warnings():
+        # One side may have no spread (every seed the same value): scipy warns of precision loss in its
+        # variance, which is exactly 0 there; the test stays valid on the other side's spread.
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        result = stats.ttest_ind(a, b, axis=1, equal_var=False)
+        interval = result.confidence_interval(confidence)
+    return [{"statistic": float(t), "df": float(df), "p_value": float(p), "ci_low": float(low), "ci_high": float(high)}
+            for t, df, p, low, high in zip(result.statistic, result.df, result.pvalue, interval.low, interval.high)]
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, confidence: float, n_boot: int, seed: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    ia = rng.integers(0, len(a), size=(n_boot, len(a)))
-    ib = rng.integers(0, len(b), size=(n_boot, len(b)))
-    diffs = a[ia].mean(axis=1) - b[ib].mean(axis=1)
-    alpha = 1 - confidence
-    low, high = np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    result = stats.bootstrap((a, b), _difference_of_means, n_resamples=n_boot, confidence_level=confidence,
+                             method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    diffs = result.bootstrap_distribution
     tail = min(np.count_nonzero(diffs <= 0), np.count_nonzero(diffs >= 0)) + 1
     note = ""
     if min(len(a), len(b)) < 5:
         note = "bootstrap with fewer than 5 seeds on a side understates the spread; welch is safer"
-    return {"p_value": float(min(1.0, 2 * tail / (n_boot + 1))), "ci_low": float(low), "ci_high": float(high),
-            "note": note}
+    return {"p_value": float(min(1.0, 2 * tail / (n_boot + 1))), "ci_low": float(result.confidence_interval.low),
+            "ci_high": float(result.confidence_interval.high), "note": note}
 
 
-def _no_spread(difference: float) -> dict[str, Any]:
-    if difference == 0:
-        return {"p_value": 1.0, "ci_low": 0.0, "ci_high": 0.0,
-                "note": "every seed of both variants gave the same value: no difference (p=1 by convention)"}
-    return {"p_value": 0.0, "ci_low": difference, "ci_high": difference,
-            "note": "every seed gave the same value within each variant, and the two values differ: "
-                    "distinguishable (p=0 by convention; the t statistic is undefined)"}
+def _difference_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return a.mean(axis=axis) - b.mean(axis=axis)
+
+
+def _no_spread_note(value: float, reference: float) -> str:
+    values = f"{value:.6g} on both sides" if value == reference else f"{value:.6g} against {reference:.6g}"
+    return (f"no test: every seed gave the same value within each variant ({values}), so the seeds show no "
+            "spread to weigh the difference against")
 
 
 def _failed_note(label: str, failed: int) -> str:
@@ -260,7 +322,7 @@ def ranking(summary_rows: Sequence[Mapping[str, Any]], comparisons: Sequence[Map
         One dict per variant, best mean first (variants without a finite value last, in their
         original order): ``rank`` (1-based), the summary keys, ``reference``, ``difference``,
         ``p_value``, ``distinguishable`` and ``note`` (NaN/False/empty for the reference
-        itself), and ``sentence``.
+        itself; ``p_adjusted`` beside ``p_value``), and ``sentence``.
 
     Raises:
         ArgumentError: an unknown ``mode``.
@@ -283,6 +345,7 @@ def ranking(summary_rows: Sequence[Mapping[str, Any]], comparisons: Sequence[Map
         comparison = by_variant.get(summary["variant"], {})
         row = {"rank": rank, **summary, "reference": reference,
                "difference": comparison.get("difference", NAN), "p_value": comparison.get("p_value", NAN),
+               "p_adjusted": comparison.get("p_adjusted", NAN),
                "distinguishable": bool(comparison.get("distinguishable", False)), "note": comparison.get("note", "")}
         row["sentence"] = _sentence(row, comparison, len(summary_rows), first=rank == 1, metric=metric)
         rows.append(row)
@@ -296,8 +359,9 @@ def ranking_text(summary_rows: Sequence[Mapping[str, Any]], comparisons: Sequenc
     Example output::
 
         adam is best on val_accuracy (0.912 ± 0.008 sd, n=5).
-        sgd: 0.871, 0.041 lower than adam, distinguishable (p=0.002).
-        dropout: 0.909, not distinguishable from adam (p=0.61): the difference is noise at 5 seeds.
+        sgd: 0.871, 0.041 lower than adam, distinguishable (p=0.006, Holm-adjusted for 3 comparisons).
+        dropout: 0.909, not distinguishable from adam at 5 seeds (p=1, Holm-adjusted for 3 comparisons):
+        the difference is -0.003, 95% CI [-0.017, 0.011].
 
     Args:
         summary_rows: :func:`summarize`'s rows.
@@ -306,6 +370,24 @@ def ranking_text(summary_rows: Sequence[Mapping[str, Any]], comparisons: Sequenc
         metric: the metric's name, said in the first sentence when given.
     """
     return "\n".join(row["sentence"] for row in ranking(summary_rows, comparisons, mode, metric))
+
+
+def reference_text(comparisons: Sequence[Mapping[str, Any]]) -> str:
+    """The reference of :func:`compare`'s rows, how it was chosen and what the p-values are corrected for, in words.
+
+    Example:
+        >>> reference_text(compare({"a": [0.91, 0.92], "b": [0.86, 0.88], "c": [0.8, 0.9]}, "max"))
+        'a, the best mean, chosen after the fact; p-values Holm-adjusted for 3 comparisons (every pair of variants)'
+    """
+    first = comparisons[0]
+    chosen = first.get("reference_chosen")
+    how = {"best mean": "the best mean, chosen after the fact", "given": "chosen in advance"}.get(
+        str(chosen), "the best mean, chosen after the fact, with p-values not corrected (written by an older trainlab)")
+    m = first.get("n_comparisons")
+    if isinstance(m, int) and m > 1 and chosen:
+        every = " (every pair of variants)" if chosen == "best mean" else ""
+        how += f"; p-values Holm-adjusted for {m} comparisons{every}"
+    return f"{first['reference']}, {how}"
 
 
 def _sentence(row: Mapping[str, Any], comparison: Mapping[str, Any], n_variants: int, first: bool,
@@ -320,21 +402,32 @@ def _sentence(row: Mapping[str, Any], comparison: Mapping[str, Any], n_variants:
         on = f" on {metric}" if metric else ""
         alone = "" if n_variants > 1 else ", the only variant"
         return f"{label} {role}{on} ({_num(row['mean'])}{spread}, n={n}{alone}){failures}."
-    reference = comparison["reference"]
+    reference, ref_n = comparison["reference"], comparison["n_reference"]
     head = f"{label}: {_num(row['mean'])}"
     if not _is_finite(comparison["p_value"]):
-        ref_n = comparison["n_reference"]
         if ref_n == 0:
             return f"{head} (n={n}), cannot be compared: every run of {reference} failed{failures}."
-        return (f"{head} (n={n}), cannot be told apart from {reference} (n={ref_n}): "
-                f"at least 2 successful seeds on each side are needed{failures}.")
-    p = _p_text(comparison["p_value"], 1 - comparison["confidence"])
+        if n < 2 or ref_n < 2:
+            return (f"{head} (n={n}), cannot be told apart from {reference} (n={ref_n}): "
+                    f"at least 2 successful seeds on each side are needed{failures}.")
+        return (f"{head} (n={n}), cannot be tested against {reference} (n={ref_n}): every seed gave the same value "
+                f"within each variant, so there is no spread to weigh the difference "
+                f"({_num(comparison['difference'])}) against{failures}.")
+    alpha = 1 - comparison["confidence"]
+    adjusted = comparison.get("p_adjusted", comparison["p_value"])  # a table written before the correction: none
+    p = _p_text(adjusted, alpha)
+    if comparison.get("n_comparisons", 1) > 1:
+        p += f", Holm-adjusted for {comparison['n_comparisons']} comparisons"
+        if comparison["p_value"] < alpha <= adjusted:
+            p += f"; {_p_text(comparison['p_value'], alpha)} alone"
+    difference = comparison["difference"]
     if comparison["distinguishable"]:
-        difference = comparison["difference"]
         direction = "higher" if difference > 0 else "lower"
         return f"{head}, {_num(abs(difference))} {direction} than {reference}, distinguishable ({p}){failures}."
-    seeds = f"{n} seeds" if n == comparison["n_reference"] else f"{n} and {comparison['n_reference']} seeds"
-    return f"{head}, not distinguishable from {reference} ({p}): the difference is noise at {seeds}{failures}."
+    seeds = f"{n} seeds" if n == ref_n else f"{n} and {ref_n} seeds"
+    level = f"{comparison['confidence']:.0%}"
+    return (f"{head}, not distinguishable from {reference} at {seeds} ({p}): the difference is "
+            f"{_num(difference)}, {level} CI [{_num(comparison['ci_low'])}, {_num(comparison['ci_high'])}]{failures}.")
 
 
 def _num(value: float) -> str:
@@ -353,88 +446,6 @@ def _p_text(p: float, alpha: float) -> str:
 
 
 # --- the study directory -----------------------------------------------------------------------------------------
-
-@dataclass
-class Study:
-    """A study directory's ``study.json`` and ``results.csv``, read back.
-
-    Attributes:
-        dir: the study directory.
-        name, metric, mode: from ``study.json``.
-        variants: variant label -> its overrides, in ``study.json`` order (then any label
-            only ``results.csv`` names).
-        seeds: the seeds, in ``study.json`` order.
-        executors: variant label -> the executor that ran it.
-        wall_time_s: the whole study's wall time, or None.
-        results: the rows of ``results.csv``.
-    """
-
-    dir: Path
-    name: str
-    metric: str
-    mode: str
-    variants: dict[str, Any]
-    seeds: list[Any]
-    executors: dict[str, str] = field(default_factory=dict)
-    wall_time_s: float | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
-
-    def values(self, column: str = "best_value") -> dict[str, list[float]]:
-        """Per variant (in order), a ``results.csv`` column's values, seed order; blanks become NaN."""
-        out: dict[str, list[float]] = {label: [] for label in self.variants}
-        for row in self._sorted_results():
-            out.setdefault(str(row["variant"]), []).append(_cell(row.get(column)))
-        return out
-
-    def runs(self, variant: str) -> list[tuple[Any, Path]]:
-        """``(seed, run directory)`` of each of a variant's runs in ``results.csv``, seed order."""
-        return [(row.get("seed"), self.run_dir(variant, row.get("seed")))
-                for row in self._sorted_results() if str(row["variant"]) == variant]
-
-    def run_dir(self, variant: str, seed: Any) -> Path:
-        return self.dir / "runs" / variant / f"seed{seed}"
-
-    def _sorted_results(self) -> list[dict[str, Any]]:
-        rank = {s: k for k, s in enumerate(self.seeds)}
-        return sorted(self.results, key=lambda r: rank.get(r.get("seed"), len(rank)))
-
-
-def read_study(study_dir: str | Path) -> Study:
-    """Read ``study.json`` and ``results.csv`` of a study directory.
-
-    Raises:
-        TrainlabError: either file is missing or unreadable, ``mode`` is not max/min, or
-            ``results.csv`` has no ``variant`` column.
-    """
-    path = Path(study_dir)
-    spec_path, results_path = path / STUDY, path / RESULTS
-    for needed in (spec_path, results_path):
-        if not needed.is_file():
-            raise TrainlabError(str(needed), "is missing: not a study directory, or the study has not finished")
-    try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise TrainlabError(str(spec_path), f"cannot be read as JSON ({e})") from e
-    try:
-        results = _read_csv(results_path)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise TrainlabError(str(results_path), f"cannot be read as CSV ({e})") from e
-    if not isinstance(spec, dict):
-        raise TrainlabError(str(spec_path), "must hold a JSON object", type(spec).__name__)
-    mode = spec.get("mode", "max")
-    if mode not in MODES:
-        raise TrainlabError(f"{spec_path}: mode", "must be max or min", mode)
-    if results and "variant" not in results[0]:
-        raise TrainlabError(str(results_path), "has no variant column")
-    variants = dict(spec.get("variants") or {})
-    for row in results:
-        variants.setdefault(str(row["variant"]), {})
-    wall = spec.get("wall_time_s")
-    return Study(dir=path, name=str(spec.get("name") or path.name), metric=str(spec.get("metric") or "best_value"),
-                 mode=mode, variants=variants, seeds=list(spec.get("seeds") or []),
-                 executors=dict(spec.get("executors") or {}),
-                 wall_time_s=float(wall) if isinstance(wall, (int, float)) else None, results=results)
-
 
 def write_tables(study_dir: str | Path, *, confidence: float = 0.95, test: str = "welch",
                  n_boot: int = 10000, seed: int = 0) -> tuple[Path, Path]:
@@ -460,73 +471,18 @@ def write_tables(study_dir: str | Path, *, confidence: float = 0.95, test: str =
     summary = summarize(values, confidence)
     comparisons = compare(values, study.mode, confidence=confidence, test=test, n_boot=n_boot, seed=seed)
     summary_path, comparisons_path = study.dir / SUMMARY, study.dir / COMPARISONS
-    _write_csv(summary_path, SUMMARY_COLUMNS, summary)
-    _write_csv(comparisons_path, COMPARISON_COLUMNS, comparisons)
+    write_csv(summary_path, SUMMARY_COLUMNS, summary)
+    write_csv(comparisons_path, COMPARISON_COLUMNS, comparisons)
     return summary_path, comparisons_path
-
-
-def read_table(path: str | Path) -> list[dict[str, Any]]:
-    """A table written by :func:`write_tables`, read back: labels and notes as text, ``distinguishable`` as bool,
-    counts as ints, every other cell a float (``nan`` included)."""
-    return _read_csv(Path(path))
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: _typed(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-_TEXT = {"variant", "reference", "test", "note", "executor", "status", "error"}
-_INTS = {"seed", "n", "n_failed", "n_reference", "best_epoch", "epochs_run"}
-
-
-def _typed(column: str, text: str | None) -> Any:
-    if column in _TEXT:
-        return text or ""
-    if column == "distinguishable":
-        return str(text).lower() == "true"
-    value = _cell(text)
-    if column in _INTS and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if column == "seed" and not math.isfinite(value):
-        return text  # a seed that is not a number is still a seed label
-    return value
-
-
-def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_cell(row[k]) for k in columns})
-    os.replace(tmp, path)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return value
 
 
 # --- small helpers -----------------------------------------------------------------------------------------------
 
 def _finite(sample: Sequence[float]) -> tuple[np.ndarray, int]:
     """The finite values of a sample (as floats), and how many were not."""
-    array = np.array([_cell(v) for v in sample], dtype=float)
+    array = np.array([to_float(v) for v in sample], dtype=float)
     keep = np.isfinite(array)
     return array[keep], int((~keep).sum())
-
-
-def _cell(value: Any) -> float:
-    if value is None or value == "":
-        return NAN
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return NAN
 
 
 def _std(a: np.ndarray) -> float:

@@ -233,7 +233,7 @@ def _plan(label: str, changes: dict[str, Any], seed: int, base: dict[str, Any], 
 
 def _check_metric(metric: str, plan: Plan) -> None:
     """Fail before training when the metric cannot be a history column of these runs."""
-    from trainlab.metrics import check_name
+    from trainlab.metrics import check_name  # Keras: loaded when a study is checked, not when it is imported
 
     name = metric.removeprefix("val_").removeprefix("train_eval_")
     if name in ("loss",):
@@ -247,6 +247,6 @@ def _check_metric(metric: str, plan: Plan) -> None:
 
 
 def _mode(metric: str) -> str:
-    from trainlab.training import monitor_mode
+    from trainlab.training import monitor_mode  # the trainer (TensorFlow), as above
 
     return monitor_mode(metric)

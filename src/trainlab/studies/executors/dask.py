@@ -31,21 +31,25 @@ scheduler`` on one host, ``dask worker tcp://HOST:8786`` on each).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from trainlab.config.recipe import apply_threads
 from trainlab.errors import TrainlabError
-from trainlab.studies._spec import Plan, StudyConfig, StudySpec
+from trainlab.studies.executors.base import Executor
+from trainlab.studies.groups import Group, Result, failed_row, run_dir, train_group
+from trainlab.studies.spec import Plan, StudySpec
 
 CONNECT_TIMEOUT_S = 10.0  # how long to wait for a scheduler at dask_address, and then for its first worker
 
@@ -54,22 +58,25 @@ class TaskError(RuntimeError):
     """A run's exception as it left the worker: ``<type>: <message>`` (trainlab's own errors do not pickle)."""
 
 
-class DaskCluster:
-    """A Dask client, and the LocalCluster behind it when the study started one; close it when done.
+class DaskExecutor(Executor):
+    """``dask``: a Dask client, and the LocalCluster behind it when the study started one; close it when done.
 
     Args:
-        config: the study's settings (``dask_address``, ``workers``).
+        spec: the study (``dask_address``, ``workers``).
+        study_dir: the study directory; the tasks' run directories are written into its ``runs/``.
 
     Raises:
         TrainlabError: the extra is not installed, or no scheduler (or no worker) answered at
             ``dask_address`` within :data:`CONNECT_TIMEOUT_S` seconds.
     """
 
-    def __init__(self, config: StudyConfig) -> None:
+    def __init__(self, spec: StudySpec, study_dir: Path) -> None:
+        super().__init__(spec, study_dir)
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client, LocalCluster  # Dask: an optional extra, slow to import
         except ImportError:
             raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask") from None
+        config = spec.config
         self.address = config.dask_address
         self.cluster = None
         if self.address is None:
@@ -100,50 +107,44 @@ class DaskCluster:
         if self.cluster is not None:
             self.cluster.close()
 
-    def run(self, spec: StudySpec, study_dir: Path, executors: dict[str, str]) -> list[dict[str, Any]]:
-        """Train every run of ``spec`` on the cluster; write the run directories; return the rows of results.csv."""
-        from distributed import as_completed
+    def run(self, groups: Sequence[Group]) -> Iterator[Result]:
+        """Train the groups as tasks on the cluster; write the run directories; yield each run's result."""
+        from distributed import as_completed  # Dask, as above
         from distributed.comm import get_address_host
-
-        from trainlab.studies._run import _groups
 
         hosts: Counter[str] = Counter()  # task slots (worker threads) per host
         for address, threads in self.client.nthreads().items():
             hosts[get_address_host(address)] += threads
         futures = {}
-        for plans, reason in _tasks(_groups(spec), sum(hosts.values())):
-            future = self.client.submit(train_task, plans, reason, spec, dict(hosts), retries=1, pure=False)
+        for plans, reason in _tasks(list(groups), sum(hosts.values())):
+            future = self.client.submit(train_task, plans, reason, self.spec, dict(hosts), retries=1, pure=False)
             futures[future] = plans
-        rows = []
         for future in as_completed(futures):
             plans = futures[future]
             try:
                 results = future.result()
             except Exception as exc:  # noqa: BLE001 (a task that failed twice is reported, never dropped)
-                failed = [_failed_row(plan, exc) for plan in plans]
+                error = str(exc) if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}"
                 warnings.warn(f"{', '.join(p.key for p in plans)}: failed, also when retried; reported in "
-                              f"results.csv: {failed[0]['error']}", stacklevel=2)
-                rows += failed
+                              f"results.csv: {error}", stacklevel=2)
                 for plan in plans:
-                    executors.setdefault(plan.variant, "dask: failed")
+                    yield Result(failed_row(plan, error, "dask"), "dask: failed", raised=True)
                 continue
             for plan, (row, files, how) in zip(plans, results):
-                _write_files(study_dir / "runs" / plan.variant / f"seed{plan.seed}", files)
-                rows.append({**row, "executor": "dask"})
-                executors[plan.variant] = f"dask: {how}"
-        return rows
+                _write_files(run_dir(self.study_dir, plan), files)
+                yield Result({**row, "executor": "dask"}, f"dask: {how}")
 
 
-def _tasks(groups: list[tuple[list[Plan], str | None]], workers: int) -> list[tuple[list[Plan], str | None]]:
+def _tasks(groups: list[Group], workers: int) -> list[Group]:
     """The groups as tasks: while there are fewer tasks than workers, the largest is split in two (still fused)."""
     tasks = list(groups)
     while len(tasks) < workers:
-        largest = max(range(len(tasks)), key=lambda i: len(tasks[i][0]))
+        largest = max(range(len(tasks)), key=lambda i: len(tasks[i].plans))
         plans, reason = tasks[largest]
         if len(plans) < 2:
             break
         half = (len(plans) + 1) // 2
-        tasks[largest:largest + 1] = [(plans[:half], reason), (plans[half:], reason)]
+        tasks[largest:largest + 1] = [Group(plans[:half], reason), Group(plans[half:], reason)]
     return tasks
 
 
@@ -163,7 +164,7 @@ def train_task(
     Raises:
         TaskError: training raised (the original type and message, as text), or the process died.
     """
-    from distributed import get_worker
+    from distributed import get_worker  # Dask, as above (this runs on a worker, where it is loaded)
     from distributed.comm import get_address_host
 
     slots_here = hosts.get(get_address_host(get_worker().address), 1)
@@ -179,35 +180,29 @@ def train_task(
         if code != 0 or not (folder / RESULT).is_file():
             lines = (folder / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
             raise TaskError(f"the training process exited with status {code}" + (f": {lines[-1]}" if lines else ""))
-        rows, executors = pickle.loads((folder / RESULT).read_bytes())
-        return [(row, _read_files(folder / "runs" / plan.variant / f"seed{plan.seed}"), executors[plan.variant])
-                for plan, row in zip(plans, rows)]
+        results: list[Result] = pickle.loads((folder / RESULT).read_bytes())
+        return [(result.row, _read_files(run_dir(folder, plan)), result.how) for plan, result in zip(plans, results)]
 
 
 # The child process: python -c CHILD FOLDER PARENT_PID (a -c script, so this module is not run as __main__).
 TASK, RESULT, ERROR, LOG = "task.pkl", "result.pkl", "error.txt", "log.txt"
-CHILD = "import sys; from trainlab.studies._dask import train_here; sys.exit(train_here(sys.argv[1], int(sys.argv[2])))"
+CHILD = ("import sys; from trainlab.studies.executors.dask import train_here; "
+         "sys.exit(train_here(sys.argv[1], int(sys.argv[2])))")
 
 
 def train_here(folder: str | Path, parent: int) -> int:
     """The child process's work: the task in ``folder`` trained into ``folder/runs``; the exit status."""
-    import threading
-
-    from trainlab.config.recipe import apply_threads
-    from trainlab.studies._run import _train_group
-
     folder = Path(folder)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     plans, reason, spec, threads = pickle.loads((folder / TASK).read_bytes())
     apply_threads(threads)  # a fresh process: before TensorFlow's first op
     plans = [_with_threads(plan, threads) for plan in plans]
-    executors: dict[str, str] = {}
     try:
-        rows = _train_group(plans, reason, spec, folder, executors)
+        results = train_group(Group(plans, reason), spec, folder)
     except Exception as exc:  # noqa: BLE001 (reported as text: trainlab's errors do not pickle)
         (folder / ERROR).write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
         return 1
-    (folder / RESULT).write_bytes(pickle.dumps((rows, executors)))
+    (folder / RESULT).write_bytes(pickle.dumps(results))
     return 0
 
 
@@ -237,10 +232,3 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> None:
             raise ValueError(f"a task sent a file outside its run directory: {name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-
-
-def _failed_row(plan: Plan, exc: BaseException) -> dict[str, Any]:
-    """The results.csv row of a run whose task failed twice (its error as the worker raised it)."""
-    error = str(exc) if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}"
-    return {"variant": plan.variant, "seed": plan.seed, "best_value": math.nan, "best_epoch": None,
-            "epochs_run": None, "wall_time_s": None, "executor": "dask", "status": "failed", "error": error}
