@@ -191,7 +191,7 @@ def ranking_verdict(printed: Mapping[str, float], values: Mapping[str, Sequence[
             if c["distinguishable"] and c["variant"] not in bottoms:
                 (below if sign * c["difference"] > 0 else worse).append(c["variant"])
     others = [v for v in printed if v not in bottoms]
-    at = f"at {n} seeds (Welch's t-test)"
+    at = f"at {n} seeds (Welch's t-tests, p Holm-adjusted over the comparisons)"
     if beaten or worse:
         ranking = "does not survive"
         why = [f"{_names(beaten)} {'is' if len(beaten) == 1 else 'are'} distinguishable from the best, '{order[0]}'"
