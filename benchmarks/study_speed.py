@@ -12,7 +12,7 @@ Adam 1e-3, binary cross-entropy, batch 32, validation every epoch. Compared:
   tutorial did (it ran one seed per variant).
 
 TensorFlow starts as ``trainlab study`` starts it for a fused study: one thread per op, one op in
-flight per core (``trainlab.config.recipe.prefer_fused_threads``); the same for every contender, as
+flight per core (``trainlab.runtime.prefer_fused_threads``); the same for every contender, as
 they share the process (Keras ``fit`` measured the same either way here: 7.1 | 7.7 s and 10.7 | 10.6 s
 per 30-epoch run, none | both, 2026-11-29).
 
@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import trainlab  # noqa: E402
-from trainlab.config.recipe import prefer_fused_threads  # noqa: E402
+from trainlab.runtime import prefer_fused_threads  # noqa: E402
 from trainlab import rundir  # noqa: E402
 
 STUDY = Path(__file__).parents[1] / "examples" / "studies" / "regularization.yaml"

@@ -193,7 +193,7 @@ def train_here(folder: str | Path, parent: int) -> int:
     """The child process's work: the task in ``folder`` trained into ``folder/runs``; the exit status."""
     import threading
 
-    from trainlab.config.recipe import apply_threads
+    from trainlab.runtime import apply_threads
     from trainlab.studies._run import _train_group
 
     folder = Path(folder)

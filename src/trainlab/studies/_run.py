@@ -222,7 +222,7 @@ def _processes(spec: StudySpec, study_dir: Path, executors: dict[str, str]) -> l
 
 def _train_in_process(recipe: dict[str, Any], base_dir: str | None, out: str) -> tuple[dict, list]:
     """A worker process's job: one run; the summary and history come back (the files are on disk)."""
-    from trainlab.config import load_recipe
+    from trainlab.training.prepare import load_recipe
     from trainlab.training import Trainer
 
     resolved, _, _ = load_recipe(recipe)

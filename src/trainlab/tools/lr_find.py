@@ -236,8 +236,8 @@ def lr_find(
     Example:
         >>> lr_find("examples/digits.yaml", steps=100).suggestion
     """
-    from trainlab.config import load_recipe
-    from trainlab.training import Trainer
+    # Here, not at the top: TensorFlow is imported when a range test runs, not when the CLI starts.
+    from trainlab.training import Trainer, load_recipe
 
     _check(steps, start, end)
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
@@ -272,7 +272,7 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
     Raises:
         TrainlabError: a bad number, or data streamed from ``tf.data`` (its length is unknown).
     """
-    from trainlab.training import Engine, Member
+    from trainlab.training import Engine, Member  # here: TensorFlow only when a range test runs
 
     _check(steps, start, end)
     if trainer.streamed:

@@ -268,9 +268,9 @@ def recipe_schedule(
         >>> recipe_schedule("examples/advanced.yaml", ["training.epochs=20"]).note
         'falls from 0.001 to 0.000665 (66.5% of its start) by the end of the run (step 1000, epoch 20)'
     """
+    # Here, not at the top: the data and training packages (TensorFlow) only when a recipe's schedule is drawn.
     from trainlab import data as tl_data
-    from trainlab.config import load_recipe
-    from trainlab.training import steps_per_epoch
+    from trainlab.training import load_recipe, steps_per_epoch
 
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
     training = recipe_obj.training
