@@ -14,7 +14,7 @@ Adam 1e-3, binary cross-entropy, batch 32, validation every epoch. Compared:
   ``fit`` to its last after a one-epoch warm-up ``fit``.
 
 trainlab's studies run in this process, started as ``trainlab study`` starts TensorFlow for a fused
-study (one thread per op, one op in flight per core: ``trainlab.config.recipe.prefer_fused_threads``),
+study (one thread per op, one op in flight per core: ``trainlab.runtime.prefer_fused_threads``),
 after a one-epoch warm-up study; each is timed from the call to its return, records written, figures
 and reports off (they read records afterwards and cost the same whatever trained). Prints the machine,
 the date, wall times, ratios, mean validation accuracy per variant, and the fused run's steady-state
@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import trainlab  # noqa: E402
-from trainlab.config.recipe import prefer_fused_threads  # noqa: E402
+from trainlab.runtime import prefer_fused_threads  # noqa: E402
 from trainlab import rundir  # noqa: E402
 from machine import clean_env, machine_lines  # noqa: E402  (benchmarks/machine.py, beside this file)
 

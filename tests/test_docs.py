@@ -26,10 +26,11 @@ import pytest
 from pydantic import BaseModel
 
 from trainlab import callbacks, cli, data, losses, models, optimizers, regularizers, schedules
-from trainlab.config import DataConfig, Recipe, load_recipe
+from trainlab.config import DataConfig, Recipe
 from trainlab.config.loading import load_yaml
 from trainlab import rundir
 from trainlab.training import record_writer as records
+from trainlab.training.prepare import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -22,7 +22,7 @@ _LAZY = {
     "Run": "trainlab.training",
     "Trainer": "trainlab.training",
     "Recipe": "trainlab.config",
-    "load_recipe": "trainlab.config",
+    "load_recipe": "trainlab.training",
     "TrainlabError": "trainlab.errors",
 }
 _SUBPACKAGES = {

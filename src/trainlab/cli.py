@@ -326,7 +326,7 @@ def _report(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import yaml
 
-    from trainlab.config import load_recipe
+    from trainlab.training.prepare import load_recipe
 
     recipe, _, name = load_recipe(args.recipe, args.overrides)
     print(f"# {name}: valid")

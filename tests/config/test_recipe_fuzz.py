@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from trainlab import callbacks, losses, optimizers, schedules
-from trainlab.config import Recipe, load_recipe
-from trainlab.config import recipe as recipe_module
+from trainlab import runtime
+from trainlab.config import Recipe
+from trainlab.training.prepare import load_recipe
 from trainlab.errors import TrainlabError
 
 
@@ -63,7 +64,7 @@ QUIET = {"deadline": None, "database": None,
 @pytest.fixture(autouse=True)
 def _no_thread_settings(monkeypatch):
     # training.threads would set this test process's TensorFlow thread pools; the check itself is the same.
-    monkeypatch.setattr(recipe_module, "apply_threads", lambda threads: True)
+    monkeypatch.setattr(runtime, "apply_threads", lambda threads: True)
 
 
 def _loads_or_refuses(document):

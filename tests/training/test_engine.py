@@ -276,7 +276,7 @@ def test_programs_called_through_their_concrete_functions_give_what_the_function
 
 
 def test_a_program_signature_is_types_and_python_values():
-    from trainlab.training.engine import _signature
+    from trainlab.training.engine.program import signature as _signature
 
     t = tf.zeros([3, 2])
     assert _signature((t, [t, 1], "shuffle", True)) == _signature((tf.ones([3, 2]), [t, 1], "shuffle", True))

@@ -404,7 +404,7 @@ def _trainer(recipe, **changes):
 
 
 def test_a_traced_engine_trains_the_next_seed_exactly_as_its_own_engine(tmp_path, tiny_recipe):
-    from trainlab.training.trainer import fit_together, same_program
+    from trainlab.training import fit_together, same_program
 
     data_fixed = {**tiny_recipe, "data": {**tiny_recipe["data"], "seed": 3}}
     first = _trainer(data_fixed, seed=1)
@@ -424,7 +424,7 @@ def test_a_traced_engine_trains_the_next_seed_exactly_as_its_own_engine(tmp_path
 
 
 def test_same_program_means_the_same_recipe_but_for_seed_and_name(tiny_recipe):
-    from trainlab.training.trainer import same_program
+    from trainlab.training import same_program
 
     a = _trainer(tiny_recipe, seed=1, name="a")
     assert same_program(a, _trainer(tiny_recipe, seed=5, name="b"))

@@ -9,11 +9,10 @@ from trainlab.config.recipe import (
     PlateauConfig,
     Recipe,
     TrainingConfig,
-    check_components,
     load_recipe,
 )
 
 __all__ = [
     "DataConfig", "EarlyStoppingConfig", "ModelConfig", "OptimizerConfig", "PlateauConfig", "Recipe",
-    "TrainingConfig", "apply_overrides", "check_components", "load_recipe", "parse_set", "read_yaml", "validate",
+    "TrainingConfig", "apply_overrides", "load_recipe", "parse_set", "read_yaml", "validate",
 ]

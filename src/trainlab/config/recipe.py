@@ -4,13 +4,11 @@ Defaults reproduce the tutorial's basic training loop (section 4): 1000 syntheti
 samples with 20 features, an MLP 64-32 with dropout 0.2 after the first layer,
 Adam at 1e-3, binary cross-entropy, batch 32, 100 epochs. ``auto`` values (the
 loss, the metrics, the output layer) are resolved against the data by
-:func:`trainlab.training.trainer.resolve` and written back into the run's
+:func:`trainlab.training.prepare.resolve` and written back into the run's
 ``recipe.yaml``, so a run directory's recipe re-runs as is.
 """
 
 from __future__ import annotations
-
-import os
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -232,14 +230,12 @@ class Recipe(Section):
 def load_recipe(
     recipe: str | Path | Mapping[str, Any] | Recipe | None = None,
     overrides: Mapping[str, Any] | Iterable[str] | None = None,
-    *,
-    connect: bool = False,
 ) -> tuple[Recipe, Path | None, str]:
     """Load and validate a recipe from a file, a mapping or an object, with overrides.
 
-    With ``connect`` (training does; ``trainlab check`` does not), a recipe with
-    ``training.distribute: multi_worker`` joins its cluster here, before anything starts
-    TensorFlow's runtime: collective operations can only be set up before that.
+    Only the recipe's shape and values are checked here (pydantic); the components it names
+    (losses, optimizers, callbacks, ...) are checked by :func:`trainlab.training.prepare.load_recipe`,
+    which training and ``trainlab check`` use.
 
     Returns:
         ``(recipe, base_dir, name)``: the validated recipe, the folder relative data
@@ -266,95 +262,4 @@ def load_recipe(
         data = apply_overrides(data, overrides)
     source = str(recipe) if isinstance(recipe, (str, Path)) else None
     validated = validate(Recipe, data, source)
-    if validated.training.threads is not None:
-        apply_threads(validated.training.threads)  # before check_components starts TensorFlow's runtime
-    if connect and validated.training.distribute == "multi_worker":
-        from trainlab.training import distribute
-
-        distribute.place(validated.training)  # likewise; waits for the other workers (distribute_timeout_s)
-    check_components(validated)
     return validated, base_dir, validated.name or name
-
-
-def prefer_fused_threads() -> bool:
-    """For models trained together (a fused study): one thread per op, one op in flight per core.
-
-    The members' steps are independent, so the cores are kept busy running them side by side;
-    TensorFlow's default (every op split over every core as well) made the small ops of the
-    tutorial's models fight over the cores (4 fused models, 2 cores, 2026-11-29: 30-34 ms per epoch
-    instead of 42). Only when TensorFlow has not started yet in this process (``trainlab study``, a
-    script that starts with the study); otherwise nothing changes, silently: it is a preference,
-    not a setting (``training.threads`` is the setting).
-
-    Returns:
-        True when TensorFlow now runs this way.
-    """
-    import tensorflow as tf
-
-    threading, cores = tf.config.threading, os.cpu_count() or 1
-    try:
-        threading.set_intra_op_parallelism_threads(1)
-        threading.set_inter_op_parallelism_threads(cores)
-    except RuntimeError:
-        return threading.get_intra_op_parallelism_threads() == 1
-    return True
-
-
-def apply_threads(threads: int) -> bool:
-    """Set TensorFlow's intra- and inter-op thread pools to ``threads``, if it is not too late.
-
-    The pools are fixed when TensorFlow runs its first op in the process, so this works when
-    called first (as ``trainlab run`` does); later it warns and changes nothing.
-
-    Returns:
-        True when TensorFlow now uses ``threads`` threads.
-    """
-    import warnings
-
-    import tensorflow as tf
-
-    threading = tf.config.threading
-    if threading.get_intra_op_parallelism_threads() == threading.get_inter_op_parallelism_threads() == threads:
-        return True
-    try:
-        threading.set_intra_op_parallelism_threads(threads)
-        threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        warnings.warn(
-            f"training.threads: {threads} ignored: TensorFlow already started in this process; set it "
-            "before any TensorFlow op runs (trainlab run does), or with TF_NUM_INTRAOP_THREADS and "
-            "TF_NUM_INTEROP_THREADS", stacklevel=3,
-        )
-        return False
-    return True
-
-
-def check_components(recipe: Recipe) -> None:
-    """Check every named component, its arguments and their values, before any data is loaded.
-
-    Losses, optimizers (with their learning-rate schedule) and callbacks are built
-    once and dropped: building runs each factory's own checks, so ``trainlab check``
-    reports ``optimizer.learning_rate.decay_steps: must be > 0, got 0`` as
-    ``trainlab run`` would, and a run fails before it creates its run directory.
-
-    Raises:
-        TrainlabError: an unknown name or argument, or a value its component rejects.
-    """
-    import keras
-
-    from trainlab import callbacks, losses, metrics, models, optimizers
-    from trainlab.keras_names import check_keras_name
-
-    if recipe.loss != "auto":
-        losses.build(recipe.loss, where="loss")
-    models.registry.canonical(recipe.model.name, "model.name")
-    check_keras_name(keras.activations, recipe.model.activation, "model.activation", "activation")
-    check_keras_name(keras.initializers, recipe.model.kernel_initializer, "model.kernel_initializer", "initializer")
-    optimizers.build(recipe.optimizer.spec(), where="optimizer")
-    for i, item in enumerate(recipe.training.callbacks):
-        # No run directory yet: file arguments stay relative and nothing is written.
-        callbacks.build(item, None, where=f"training.callbacks[{i}]")
-    if recipe.metrics != "auto":
-        for i, name in enumerate(recipe.metrics):
-            metrics.check_name(name, f"metrics[{i}]")
-

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trainlab.config import Recipe, load_recipe
+from trainlab.config import Recipe
 from trainlab.config.loading import apply_overrides, parse_set, read_yaml, validate
-from trainlab.config.recipe import prefer_fused_threads
+from trainlab.runtime import prefer_fused_threads
 from trainlab.config.tracking import MlflowConfig, TrackingConfig
 from trainlab.errors import TrainlabError
 
@@ -224,6 +224,8 @@ def _plan(label: str, changes: dict[str, Any], seed: int, base: dict[str, Any], 
         if (data.get("data") or {}).get("seed") is None:
             # The seeds vary the initial weights and dropout; the data and batch order stay the base's.
             data = apply_overrides(data, {"data.seed": data_seed if data_seed is not None else 42})
+        from trainlab.training.prepare import load_recipe  # here: TensorFlow only once recipes are checked
+
         recipe, _, _ = load_recipe(data)
     except TrainlabError as exc:
         in_variant = any(exc.where == k or exc.where.startswith(k + ".") for k in changes)

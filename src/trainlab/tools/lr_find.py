@@ -37,14 +37,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from trainlab import optimizers
+from trainlab import optimizers, rundir
 from trainlab.errors import TrainlabError
-from trainlab import rundir
+from trainlab.training import Engine, Member, Trainer, load_recipe
 
-if TYPE_CHECKING:  # matplotlib and the trainer are imported when needed
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
     from matplotlib.figure import Figure
-
-    from trainlab.training import Trainer
 
 BETA = 0.98  # smoothing of the loss curve (fastai's)
 DIVERGE = 4.0  # stop once the smoothed loss exceeds this times its minimum
@@ -236,9 +234,6 @@ def lr_find(
     Example:
         >>> lr_find("examples/digits.yaml", steps=100).suggestion
     """
-    from trainlab.config import load_recipe
-    from trainlab.training import Trainer
-
     _check(steps, start, end)
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
     if recipe_obj.training.distribute != "none":  # the range test is short: it trains on one device
@@ -272,8 +267,6 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
     Raises:
         TrainlabError: a bad number, or data streamed from ``tf.data`` (its length is unknown).
     """
-    from trainlab.training import Engine, Member
-
     _check(steps, start, end)
     if trainer.streamed:
         raise TrainlabError("data", "lr-find needs in-memory data (arrays), not a tf.data stream", "tf.data")

@@ -26,8 +26,11 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
+from trainlab import data as tl_data
+from trainlab.config.loading import load_yaml
 from trainlab.errors import TrainlabError
 from trainlab.schedules import OneCycle, PerEpoch, WarmupCosineDecay, build, evaluate, registry
+from trainlab.training import load_recipe, steps_per_epoch
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
     from matplotlib.figure import Figure
@@ -88,8 +91,6 @@ def parse_spec(text: str, where: str = "spec") -> str | dict[str, Any]:
         >>> parse_spec("{name: cosine, initial_learning_rate: 0.1, decay_steps: 1000}")
         {'name': 'cosine', 'initial_learning_rate': 0.1, 'decay_steps': 1000}
     """
-    from trainlab.config.loading import load_yaml
-
     try:
         spec = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -268,10 +269,6 @@ def recipe_schedule(
         >>> recipe_schedule("examples/advanced.yaml", ["training.epochs=20"]).note
         'falls from 0.001 to 0.000665 (66.5% of its start) by the end of the run (step 1000, epoch 20)'
     """
-    from trainlab import data as tl_data
-    from trainlab.config import load_recipe
-    from trainlab.training import steps_per_epoch
-
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
     training = recipe_obj.training
     splits = tl_data.load(recipe_obj.data, seed=recipe_obj.seed, base_dir=base_dir)

@@ -13,14 +13,17 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "train": "trainlab.training.trainer",
-    "resume": "trainlab.training.trainer",
+    "train": "trainlab.training.fit",
+    "resume": "trainlab.training.fit",
     "Run": "trainlab.training.trainer",
     "Trainer": "trainlab.training.trainer",
-    "fit_together": "trainlab.training.trainer",
-    "fusable": "trainlab.training.trainer",
-    "same_program": "trainlab.training.trainer",
-    "monitor_mode": "trainlab.training.trainer",
+    "Cohort": "trainlab.training.cohort",
+    "fit_together": "trainlab.training.loop",
+    "fusable": "trainlab.training.cohort",
+    "same_program": "trainlab.training.cohort",
+    "monitor_mode": "trainlab.training.summary",
+    "load_recipe": "trainlab.training.prepare",
+    "check_components": "trainlab.training.prepare",
     "Engine": "trainlab.training.engine",
     "Member": "trainlab.training.engine",
     "steps_per_epoch": "trainlab.training.engine",

@@ -73,6 +73,14 @@ class Checkpoint:
         return int(self.meta["batch"])
 
 
+@dataclass
+class Resume:
+    """Continue a run in its own directory: from ``checkpoint``, or from its first epoch when None."""
+
+    dir: Path
+    checkpoint: Checkpoint | None = None
+
+
 def file_name(epoch: int, batch: int) -> str:
     """``checkpoint-00003-000000.ckpt``: after 3 whole epochs (names sort in training order)."""
     return f"checkpoint-{epoch:05d}-{batch:06d}.ckpt"

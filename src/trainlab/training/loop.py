@@ -1,4 +1,7 @@
-"""The epoch loop of :func:`~trainlab.training.trainer.fit_together`: K >= 1 runs, one engine.
+"""The epoch loop over a cohort (:class:`~trainlab.training.cohort.Cohort`: K >= 1 runs, one engine).
+
+:func:`fit_together` trains a cohort from its first callback to its runs' closing; :class:`EpochLoop`
+is the loop itself.
 
 Each epoch goes through Keras' callback protocol as ``fit`` calls it; between the calls the
 engine trains the epoch's batches in one compiled call, or in stretches ("chunks") ending at the
@@ -31,29 +34,22 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import keras
 import numpy as np
 
 import trainlab
+from trainlab import rundir
 from trainlab.optimizers import learning_rate_scale
 from trainlab.training import checkpoint
-from trainlab.training.engine import EpochSteps
-
-if TYPE_CHECKING:
-    from trainlab.training.interrupt import Interrupts
-    from trainlab.training.trainer import Trainer
+from trainlab.training.checkpoint import Resume
+from trainlab.training.cohort import Cohort, Seat
+from trainlab.training.engine import Engine, EpochSteps
+from trainlab.training.interrupt import Interrupts
 
 FORMAT = 1
 _SNAPSHOT = "in the engine's snapshot"  # a run's last good state, kept by Engine.snapshot
-
-
-@dataclass
-class Resume:
-    """Continue a run in its own directory: from ``checkpoint``, or from its first epoch when None."""
-
-    dir: Path
-    checkpoint: checkpoint.Checkpoint | None = None
 
 
 @dataclass
@@ -67,22 +63,103 @@ class _Bad:
     ran_before: int  # steps the run made in the chunk before it
 
 
-class EpochLoop:
-    """The epoch loop over prepared, opened trainers that share one engine.
+def fit_together(
+    trainers: Sequence[Seat],
+    outs: Sequence[str | Path | None] | None = None,
+    callbacks: Sequence[Sequence[keras.callbacks.Callback] | None] | None = None,
+    *,
+    resume: Sequence[Resume | None] | None = None,
+    engine: Engine | None = None,
+    restartable: bool = False,
+) -> list[Any]:
+    """Train prepared trainers together, as one cohort in one engine: K members, one compiled program per epoch.
+
+    One run is K = 1 (:meth:`Trainer.fit`); a fused study passes its variants x seeds. Each run
+    keeps its own run directory, callbacks (a member that early stopping stops is frozen and
+    sits out the rest), records, summary and diagnosis; all see the same batches, so they must
+    share the data (the same object), batch size, epochs, shuffling and validation frequency.
+    The epoch loop itself (checkpoints, rollbacks, interruptions) is :class:`~trainlab.training.loop.EpochLoop`.
 
     Args:
-        trainers: the trainers (``trainer.state`` open; see ``Trainer._open``).
+        trainers: the prepared trainers.
+        outs: each run's directory (None: a new one under ``runs/``).
+        callbacks: each run's extra callbacks.
+        resume: per run, None for a new run or a :class:`Resume` to continue one in its directory.
+        engine: an engine that already trained runs of these very recipes (seeds aside), one member
+            per trainer in the same order (see :func:`~trainlab.training.cohort.same_program`): each trainer's initial state
+            is loaded into it and its traced programs are used again, with no new tracing. The
+            runs' ``model`` is then the engine's, which the next runs it trains will change; their
+            run directories hold their own weights.
+        restartable: the engine these runs train in will train other runs after them (``engine=`` in a
+            later call): it remembers its members' fresh optimizer state first (:meth:`Engine.remember_fresh`).
+
+    Returns:
+        Each trainer's :class:`~trainlab.training.trainer.Run`, in order.
+
+    Raises:
+        ValueError: the trainers cannot train together (see :func:`~trainlab.training.cohort.fusable`), or
+            not in ``engine``.
+    """
+    trainers = list(trainers)
+    outs = list(outs or [None] * len(trainers))
+    callbacks = list(callbacks or [None] * len(trainers))
+    resume = list(resume or [None] * len(trainers))
+    if engine is not None and any(r is not None for r in resume):
+        raise ValueError(f"an engine of {len(engine.members)} members cannot take {len(trainers)} new runs")
+    cohort = Cohort(trainers, engine, restartable=restartable)
+    opened: list[Seat] = []
+    try:
+        for trainer, out, cbs, again in zip(trainers, outs, callbacks, resume):
+            # Checkpoint files are written for single runs; a fused study's runs keep theirs in memory (rollbacks).
+            trainer.open(out, cbs, again, checkpoints=len(trainers) == 1)
+            opened.append(trainer)
+    except BaseException:
+        for trainer, again in zip(opened, resume):
+            if again is None:
+                rundir.discard(trainer.state.dir)
+        raise
+    started = time.perf_counter()
+    status, error = "running", None
+    loop = EpochLoop(cohort, started)
+    with Interrupts([cohort.engine.halt]) as interrupts:
+        try:
+            for trainer in trainers:
+                trainer.model.stop_training = False
+                trainer.state.cb_list.on_train_begin()
+            loop.run(loop.restore(resume), interrupts)  # restored after on_train_begin, which resets callbacks
+            for trainer in trainers:
+                trainer.state.records.settle()  # the last epoch's kernels, before early stopping restores the best
+                trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
+            status = "completed"
+        except KeyboardInterrupt as exc:
+            status = "interrupted"
+            if cohort.placement.kind != "multi_worker":  # which cannot be resumed yet
+                exc.run_dirs = [trainer.state.dir for trainer in trainers]  # for the command line's message
+            raise
+        except Exception as exc:
+            status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+            raise
+        finally:
+            runs = [trainer.close(status, error, started) for trainer in trainers]
+        interrupts.check()  # a signal that came while the run was being closed: act on it now
+    return runs
+
+
+class EpochLoop:
+    """The epoch loop over a cohort of opened runs.
+
+    Args:
+        cohort: the cohort (each run's ``state`` open; see :meth:`Seat.open`).
         started: ``time.perf_counter()`` when the session's training began (for checkpoints' wall time).
     """
 
-    def __init__(self, trainers: Sequence[Trainer], started: float) -> None:
-        self.trainers = list(trainers)
-        self.lead = self.trainers[0]
-        self.engine = self.lead.engine
-        self.training = self.lead.recipe.training
+    def __init__(self, cohort: Cohort, started: float) -> None:
+        self.cohort = cohort
+        self.trainers = cohort.runs
+        self.engine = cohort.engine
+        self.training = cohort.training
         self.started = started
-        self.single = len(self.engine.members) == 1
-        self.spe = None if self.lead.streamed else self.lead._steps_per_epoch()
+        self.spe = None if cohort.streamed else cohort.steps_per_epoch()
         self.interrupts: Interrupts | None = None
         self._layouts: dict[int, list] = {}  # each member's variable layout, as checkpoints list it
 
@@ -136,8 +213,8 @@ class EpochLoop:
         """Train from ``start`` to the last epoch, or until every run has stopped."""
         self.interrupts = interrupts
         epoch0, batch0, parts0 = start
-        training, lead, engine = self.training, self.lead, self.engine
-        has_val = "val" in lead.splits
+        training, cohort, engine = self.training, self.cohort, self.engine
+        has_val = cohort.has("val")
         self._keep_good(self.trainers)
         for epoch in range(epoch0, training.epochs):
             active = self._active()
@@ -163,7 +240,7 @@ class EpochLoop:
                 for trainer in active:
                     trainer.state.cb_list.on_test_begin()
             # train_eval: the gap without dropout and without averaging over a model that changed during the epoch.
-            val, train_eval, activations = lead._end_of_epoch(validate)
+            val, train_eval, activations = cohort.end_of_epoch(validate)
             if val is not None:
                 for trainer in active:
                     trainer.state.cb_list.on_test_end(val[trainer.index])
@@ -172,12 +249,12 @@ class EpochLoop:
                 for trainer in active:
                     logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
             for trainer in active:
-                trainer._end_epoch(epoch, steps, logs[trainer.index], activations, tick)
+                trainer.end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None
             self._checkpoint([t for t in active if t.state.failure is None], epoch + 1, 0, [])
             interrupts.check()
 
-    def _active(self) -> list[Trainer]:
+    def _active(self) -> list[Seat]:
         return [t for t in self.trainers if not t.state.stopped]
 
     def _epoch(self, epoch: int, batch: int, parts: list[EpochSteps]) -> EpochSteps | None:
@@ -208,7 +285,7 @@ class EpochLoop:
             raise RuntimeError(f"epoch {epoch + 1} ran no step (every batch was skipped)")
         return EpochSteps.concat(parts)
 
-    def _running(self) -> list[Trainer]:
+    def _running(self) -> list[Seat]:
         """The runs still training in this epoch (not stopped, not given up)."""
         return [t for t in self._active() if t.state.failure is None]
 
@@ -228,7 +305,7 @@ class EpochLoop:
         """
         skips: dict[int, set[int]] = {}
         again: dict[int, int] = {}  # rollbacks in this chunk, per member
-        events: list[tuple[Trainer, dict[str, Any]]] = []
+        events: list[tuple[Seat, dict[str, Any]]] = []
         entry = {t.index: (t.state.rollbacks, t.state.failure, t.state.stopped) for t in self.trainers}
         done = {t.index: sum(int(np.isfinite(p.lr[:, t.index]).sum()) for p in parts) for t in self.trainers}
 
@@ -283,7 +360,7 @@ class EpochLoop:
                 _scale_learning_rate(trainer, trainer.recipe.training.rollback.lr_factor ** again[trainer.index])
 
     def _segments(
-        self, epoch: int, start: int, stop: int | None, skips: dict[int, set[int]], running: list[Trainer]
+        self, epoch: int, start: int, stop: int | None, skips: dict[int, set[int]], running: list[Seat]
     ) -> tuple[EpochSteps, list[int], Any]:
         """Run batches ``[start, stop)``, each run without the batches it skips.
 
@@ -291,10 +368,10 @@ class EpochLoop:
             ``(steps, batches, reached)``: the records, the batch index of each of their rows,
             and the batch reached.
         """
-        lead, engine = self.lead, self.engine
+        cohort = self.cohort
         if stop is None:  # a stream: one call, skipped batches filtered out of the dataset
-            skip = sorted(skips.get(lead.index, ()))
-            steps = lead._train_epoch(epoch, skip=skip)
+            skip = sorted(skips.get(self.trainers[0].index, ()))
+            steps = cohort.train_epoch(epoch, skip=skip)
             kept = [i for i in range(len(steps.loss) + len(skip)) if i not in skip]
             return steps, kept[: len(steps.loss)], None
         points = sorted({b for t in running for b in skips.get(t.index, ())})
@@ -312,22 +389,20 @@ class EpochLoop:
             members = [t for t in running if t.index not in skipping]
             if not members:
                 continue
-            if not self.single:
-                engine.set_active([t in members for t in self.trainers])
-            steps = lead._train_epoch(epoch, first, last, reset=fresh)
+            cohort.set_active(members)
+            steps = cohort.train_epoch(epoch, first, last, reset=fresh)
             fresh = False
             parts.append(steps)
             batches.extend(range(first, first + len(steps.loss)))
             if len(steps.loss) < last - first:  # halted
                 reached = first + len(steps.loss)
                 break
-        if not self.single:
-            engine.set_active([not t.state.stopped for t in self.trainers])
+        cohort.set_active([t for t in self.trainers if not t.state.stopped])
         if not parts:  # every batch of the stretch skipped: an empty record
-            return _empty(len(self.trainers), [len(g) for g in engine._groups]), [], reached
+            return cohort.empty_steps(), [], reached
         return EpochSteps.concat(parts), batches, reached
 
-    def _nonfinite(self, trainer: Trainer, part: EpochSteps, batches: list[int]) -> _Bad | None:
+    def _nonfinite(self, trainer: Seat, part: EpochSteps, batches: list[int]) -> _Bad | None:
         """The first step of ``part`` where ``trainer``'s loss or gradient norm is NaN or inf."""
         k = trainer.index
         ran = np.isfinite(part.lr[:, k])
@@ -341,7 +416,7 @@ class EpochLoop:
         return _Bad(row, batches[row], what, float(part.lr[row, k]), int(ran[:row].sum()))
 
     # -------------------------------------------------------------------------------- the state
-    def _keep_good(self, trainers: Sequence[Trainer]) -> list[dict[str, np.ndarray]] | None:
+    def _keep_good(self, trainers: Sequence[Seat]) -> list[dict[str, np.ndarray]] | None:
         """Keep every member's state as the runs' last good state; returned when read out for a checkpoint.
 
         Runs that write checkpoints read the state out (one call for all); runs that only roll back
@@ -349,7 +424,7 @@ class EpochLoop:
         """
         if not any(t.recipe.training.on_nonfinite == "rollback" or t.state.writer is not None for t in trainers):
             return None
-        if not self.engine._distributed and all(t.state.writer is None for t in trainers):
+        if not self.engine.distributed and all(t.state.writer is None for t in trainers):
             self.engine.snapshot()
             for trainer in trainers:
                 trainer.state.good = _SNAPSHOT
@@ -359,7 +434,7 @@ class EpochLoop:
             trainer.state.good = values[trainer.index]
         return values
 
-    def _restore_good(self, trainers: Sequence[Trainer]) -> None:
+    def _restore_good(self, trainers: Sequence[Seat]) -> None:
         for trainer in trainers:
             if trainer.state.good is _SNAPSHOT:
                 self.engine.restore(trainer.index)
@@ -367,7 +442,7 @@ class EpochLoop:
                 self.engine.write_state(trainer.index, trainer.state.good)
 
     def _checkpoint(
-        self, trainers: Sequence[Trainer], epoch: int, batch: int, parts: list[EpochSteps], flush: bool = False
+        self, trainers: Sequence[Seat], epoch: int, batch: int, parts: list[EpochSteps], flush: bool = False
     ) -> None:
         """The state after ``epoch`` whole epochs and ``batch`` batches: kept for rollbacks, written to ``state/``."""
         values = self._keep_good(trainers)
@@ -382,7 +457,7 @@ class EpochLoop:
             if flush:
                 state.writer.flush()
 
-    def _gather(self, trainer: Trainer, values: dict[str, np.ndarray], epoch: int, batch: int,
+    def _gather(self, trainer: Seat, values: dict[str, np.ndarray], epoch: int, batch: int,
                 parts: list[EpochSteps]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """A checkpoint's meta and arrays: values taken now, none that training changes in place later."""
         state, k = trainer.state, trainer.index
@@ -434,7 +509,7 @@ def _set_random_states(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> N
     np.random.set_state((kind, arrays["rng/numpy"], pos, has_gauss, cached))
 
 
-def _scale_learning_rate(trainer: Trainer, factor: float) -> None:
+def _scale_learning_rate(trainer: Seat, factor: float) -> None:
     """Multiply a run's learning rate by ``factor``: the scale of its schedule, or the rate itself."""
     optimizer = trainer.member.optimizer
     scale = learning_rate_scale(optimizer)
@@ -442,10 +517,4 @@ def _scale_learning_rate(trainer: Trainer, factor: float) -> None:
         scale.assign(float(np.asarray(scale)) * factor)
     else:
         optimizer.learning_rate = float(np.asarray(optimizer.learning_rate)) * factor
-
-
-def _empty(k: int, layers: list[int]) -> EpochSteps:
-    nothing = np.zeros((0, k), np.float32)
-    return EpochSteps(nothing, nothing, nothing, np.zeros(0, np.float32),
-                      [np.zeros((0, n), np.float32) for n in layers], [{} for _ in range(k)], [], [], [])
 

@@ -140,7 +140,7 @@ class RecordWriter:
 
         The first epoch's kernels are read now; a later epoch's only when they are needed
         (:attr:`kernels`, :meth:`settle`, :meth:`close`), since the next epoch usually replaces
-        them: reading every kernel every epoch cost a fused study of 12 runs ~2 ms per run and epoch.
+        them: reading every kernel every epoch costs a fused study time on every run and epoch.
         ``gradients()`` gives each variable's gradient by path, for the gradient histograms
         (called only on the epochs that write histograms).
         """
@@ -260,9 +260,8 @@ def histogram_value(tag: str, values: np.ndarray, count: int = 30) -> summary_pb
 
     The same record, bucket for bucket (TensorBoard's own algorithm, in float64: ``count`` equal
     buckets from the minimum to the maximum, the maximum in the last; a single value fills the
-    last bucket), without the ~20 eager TensorFlow ops TensorBoard spends per histogram (17 ms
-    each, 11 s of a 50-epoch run with histograms every epoch), nor the eager write op that
-    ``tf.summary.write`` costs per value (~1.5 ms): an epoch's histograms go out as one event.
+    last bucket), without the ~20 eager TensorFlow ops TensorBoard spends per histogram, nor the
+    eager write op that ``tf.summary.write`` costs per value: an epoch's histograms go out as one event.
     """
     global _HISTOGRAM
     if _HISTOGRAM is None:

@@ -45,7 +45,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from trainlab.config.recipe import apply_threads
+from trainlab.runtime import apply_threads
 from trainlab.errors import TrainlabError
 from trainlab.studies.executors.base import Executor
 from trainlab.studies.groups import Group, Result, failed_row, run_dir, train_group

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import load_recipe
+from trainlab.training.prepare import load_recipe
 from trainlab.studies.executors.base import Executor
 from trainlab.studies.groups import Group, Result, failed_row, result_row, run_dir, train_group
 

@@ -57,7 +57,7 @@ def start_tensorflow(threads: int | None = None) -> float:
     import tensorflow as tf
 
     if threads is not None:
-        from trainlab.config.recipe import apply_threads  # moves with the runtime's set-up (issue 18)
+        from trainlab.runtime import apply_threads
 
         apply_threads(threads)  # as training.threads does
     tf.constant(0.0).numpy()

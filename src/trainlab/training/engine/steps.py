@@ -1,0 +1,57 @@
+"""What the engine records over an epoch's steps, and how many steps an epoch has."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class EpochSteps:
+    """What the engine recorded over an epoch's steps, per step and member.
+
+    ``loss``, ``grad_norm`` and ``lr`` have shape ``[steps, K]``: each step's loss (with
+    regularization), the global gradient norm measured before clipping, and the
+    learning rate used. ``batch`` is each step's batch size, ``layer_grad_norm`` holds
+    each member's per-layer gradient norms, ``[steps, layers]``, ``metrics`` each
+    member's training metrics over the epoch so far. ``layer_weight_norm`` and
+    ``layer_weight_l1`` are each member's per-layer L2 and L1 weight norms after the last
+    step, and ``layer_update_ratio`` the relative change of each layer's weights over the
+    steps, ``||W_end - W_start|| / ||W_start||``.
+    """
+
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    lr: np.ndarray
+    batch: np.ndarray
+    layer_grad_norm: list[np.ndarray]
+    metrics: list[dict[str, float]]
+    layer_weight_norm: list[np.ndarray]
+    layer_weight_l1: list[np.ndarray]
+    layer_update_ratio: list[np.ndarray]
+
+    @classmethod
+    def concat(cls, parts: Sequence[EpochSteps]) -> EpochSteps:
+        """Consecutive runs of one epoch's steps as one: per-step arrays joined, the rest from the last part.
+
+        The metrics, weight norms and update ratios of the last part already cover the whole
+        epoch: metrics accumulate until they are reset, and update ratios are measured from the
+        weights at the epoch's start.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        last = parts[-1]
+        return cls(
+            np.concatenate([p.loss for p in parts]), np.concatenate([p.grad_norm for p in parts]),
+            np.concatenate([p.lr for p in parts]), np.concatenate([p.batch for p in parts]),
+            [np.concatenate(layers) for layers in zip(*(p.layer_grad_norm for p in parts))],
+            last.metrics, last.layer_weight_norm, last.layer_weight_l1, last.layer_update_ratio,
+        )
+
+
+def steps_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Optimizer steps in an epoch of ``n_samples``: the last batch may be smaller."""
+    return -(-int(n_samples) // int(batch_size))
+
