@@ -8,23 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# oneDNN's custom operations change rounding, and a fused MatMul+BiasAdd+ReLU kernel turns NaN into 0.
-# TensorFlow turns them on by default on most current x86 CPUs, and off on others: the suite forces them
-# on (the common world) before TensorFlow loads, and tests/test_any_machine.py runs the tests marked
-# ``numerics`` again in a process with them off (TRAINLAB_TEST_ONEDNN=0), so both worlds run everywhere.
+# oneDNN's custom operations: forced on for this run unless TRAINLAB_TEST_ONEDNN says otherwise (see tests/onednn.py).
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TRAINLAB_TEST_ONEDNN", "1")
 
-# Tests whose results depend on the CPU's kernels: non-finite handling, bit-exact resume, fused against
-# sequential training, the diagnosis of real runs.
-NUMERICS = (
-    "tests/training/test_nonfinite.py",
-    "tests/training/test_resume.py",
-    "tests/studies/test_study_run.py::test_fused_agrees_with_sequential",
-    "tests/studies/test_study_run.py::test_fused_member_stopped_early_freezes_and_matches_its_sequential_run",
-    "tests/diagnose/test_diagnose_real_runs.py",
-)
-
 import pytest  # noqa: E402
+from onednn import NUMERICS  # noqa: E402  (tests/ is on the path: pytest put it there for this file)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -90,7 +90,7 @@ def pathological(out: Path) -> list[CorpusRun]:
 
     return [
         train("nan", "nonfinite", data={**SMALL, "n_samples": 200, "n_features": 8}, model={"hidden": [16]},
-              optimizer={"name": "sgd", "learning_rate": 1e12}, training={"epochs": 3}),
+              optimizer={"name": "sgd", "learning_rate": 1e12}, training={"epochs": 3, "on_nonfinite": "stop"}),
         train("vanish", "vanishing_gradients", data=SMALL, model={"hidden": [32] * 6, "activation": "sigmoid",
               "dropout": 0.0}, optimizer={"name": "sgd", "learning_rate": 0.01}, training={"epochs": 5}),
         train("overfit", "overfitting",

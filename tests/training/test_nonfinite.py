@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 
 import trainlab
+from onednn import fused_relu_hides_nan
 from trainlab.cli import main
 from trainlab import rundir
 from trainlab.training.trainer import Trainer, fit_together
 
 STEPS = 5  # 160 training samples, batch 32
+# Where TensorFlow's fused MatMul+BiasAdd+ReLU kernel maps a NaN weight's outputs to 0 (oneDNN, on most x86
+# CPUs), a NaN kernel leaves the loss finite and the state check finds it; elsewhere the loss shows it at once.
+# The suite runs both (tests/test_any_machine.py).
+HIDDEN = fused_relu_hides_nan()
 
 
 class PoisonAt(keras.callbacks.Callback):
@@ -32,12 +37,20 @@ def test_a_transient_nan_is_rolled_back_and_the_run_goes_on(tmp_path, tiny_recip
     assert run.summary["status"] == "completed" and run.summary["epochs_run"] == 5
     assert all(np.isfinite(w).all() for w in run.model.get_weights())
     (event,) = rundir.read_csv(run.dir / "events.csv")
-    # The first step of epoch 3 (step 11) met it; the state after step 10 was put back, the rate halved.
-    assert event == {"step": 11, "epoch": 3, "what": "loss and grad_norm", "lr": pytest.approx(1e-3),
-                     "action": "rollback", "lr_scale": 0.5, "restored_step": 10}
+    if HIDDEN:
+        # The NaN kernel leaves the loss finite: the weights, checked at the end of epoch 3 (step 15), show it;
+        # the state after step 10 was put back, the rate halved, and epoch 3 ran again whole.
+        assert event == {"step": 15, "epoch": 3, "what": f"weights ({run.model.weights[0].path})",
+                         "lr": pytest.approx(1e-3), "action": "rollback", "lr_scale": 0.5, "restored_step": 10}
+        skipped = 0
+    else:
+        # The first step of epoch 3 (step 11) met it; the state after step 10 was put back, the rate halved.
+        assert event == {"step": 11, "epoch": 3, "what": "loss and grad_norm", "lr": pytest.approx(1e-3),
+                         "action": "rollback", "lr_scale": 0.5, "restored_step": 10}
+        skipped = 1  # the batch that met it
     assert [row["lr"] for row in run.history] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 5e-4])
     steps = rundir.read_csv(run.dir / "steps.csv")
-    assert len(steps) == 5 * STEPS - 1 and all(np.isfinite(s["loss"]) for s in steps)  # the batch skipped
+    assert len(steps) == 5 * STEPS - skipped and all(np.isfinite(s["loss"]) for s in steps)
     assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
     (finding,) = [f for f in run.summary["diagnosis"] if f["rule"] == "nonfinite"]
     assert finding["severity"] == "warning" and "recovered" in finding["message"]
@@ -92,9 +105,13 @@ def test_stop_records_the_nan_and_fails(tmp_path, tiny_recipe):
     recipe = {**tiny_recipe, "training": {**tiny_recipe["training"], "on_nonfinite": "stop"}}
     run = trainlab.train(recipe, out=tmp_path / "run", callbacks=[PoisonAt(2)])
     assert run.summary["status"] == "failed" and run.summary["epochs_run"] == 2
-    assert np.isnan(run.history[-1]["loss"])
     (event,) = rundir.read_csv(run.dir / "events.csv")
-    assert event["action"] == "stop" and event["step"] == 6
+    if HIDDEN:  # the loss stayed finite; the weights at the end of epoch 2 (step 10) show the NaN
+        assert np.isfinite(run.history[-1]["loss"])
+        assert event["action"] == "stop" and event["step"] == 10 and event["what"].startswith("weights (")
+    else:
+        assert np.isnan(run.history[-1]["loss"])
+        assert event["action"] == "stop" and event["step"] == 6
     assert "on_nonfinite: stop" in run.summary["error"]
 
 

@@ -13,7 +13,8 @@ one that can be killed at any moment and that survives a NaN:
   run directory's ``state/`` by :mod:`trainlab.training.checkpoint`. :meth:`EpochLoop.restore`
   puts a checkpoint back, after ``on_train_begin`` has reset the callbacks.
 - **Non-finite values** (``training.on_nonfinite``). A chunk whose loss or gradient norm is NaN
-  or inf for a run is undone for every run (the state at its start put back) and run again,
+  or inf for a run, or that ends with NaN or inf in a run's weights or optimizer state (which a fused
+  kernel can hide from the loss), is undone for every run (the state at its start put back) and run again,
   without the offending batch for that run and with its learning rate multiplied by
   ``training.rollback.lr_factor``; after ``max_rollbacks`` the run gives up (status ``failed``).
   With ``stop`` the epoch is recorded as it went and the run stops, failed. Each case is a row
@@ -54,10 +55,11 @@ _SNAPSHOT = "in the engine's snapshot"  # a run's last good state, kept by Engin
 
 @dataclass
 class _Bad:
-    """A non-finite value a run met in a chunk: at ``row`` of the chunk's records, batch ``batch`` of the epoch."""
+    """A non-finite value a run met in a chunk: at ``row`` of the chunk's records, batch ``batch`` of the epoch
+    (None when it is in the state at the chunk's end and no one batch can be blamed)."""
 
     row: int
-    batch: int
+    batch: int | None
     what: str
     lr: float
     ran_before: int  # steps the run made in the chunk before it
@@ -345,7 +347,8 @@ class EpochLoop:
                     state.stopped = True
                     continue
                 again[trainer.index] = again.get(trainer.index, 0) + 1
-                skips.setdefault(trainer.index, set()).add(found.batch)
+                if found.batch is not None:  # a step's loss or gradient: run the stretch again without its batch
+                    skips.setdefault(trainer.index, set()).add(found.batch)
                 events.append((trainer, {
                     **event, "action": "rollback", "lr_scale": policy.rollback.lr_factor ** state.rollbacks,
                     "restored_step": state.steps_done + done[trainer.index],
@@ -403,17 +406,43 @@ class EpochLoop:
         return EpochSteps.concat(parts), batches, reached
 
     def _nonfinite(self, trainer: Seat, part: EpochSteps, batches: list[int]) -> _Bad | None:
-        """The first step of ``part`` where ``trainer``'s loss or gradient norm is NaN or inf."""
+        """The first step of ``part`` where ``trainer``'s loss or gradient norm is NaN or inf; else NaN or inf in
+        its state at the end of ``part`` (:meth:`_nonfinite_state`)."""
         k = trainer.index
         ran = np.isfinite(part.lr[:, k])
         loss_bad = ~np.isfinite(part.loss[:, k]) & ran
         norm_bad = ~np.isfinite(part.grad_norm[:, k]) & ran
         bad = loss_bad | norm_bad
         if not bad.any():
-            return None
+            return self._nonfinite_state(trainer, part)
         row = int(np.argmax(bad))
         what = " and ".join(name for name, flags in (("loss", loss_bad), ("grad_norm", norm_bad)) if flags[row])
         return _Bad(row, batches[row], what, float(part.lr[row, k]), int(ran[:row].sum()))
+
+    def _nonfinite_state(self, trainer: Seat, part: EpochSteps) -> _Bad | None:
+        """NaN or inf in ``trainer``'s weights, optimizer or model state at the end of ``part``, or weights so large
+        that their norm overflows, found on the step that ended it.
+
+        A fused kernel can hide a NaN weight from the loss and the gradients (oneDNN's MatMul+BiasAdd+ReLU
+        maps its outputs to 0), so the state itself is checked, at the points a rollback returns to, from
+        the norms the engine measures at the end of each call. Which batch did it is not known: a rollback
+        then skips none and runs the stretch again at the lower rate.
+        """
+        k = trainer.index
+        if not part.layer_weight_norm:  # no step ran
+            return None
+        rows = np.flatnonzero(np.isfinite(part.lr[:, k]))
+        fine = np.isfinite(part.layer_weight_norm[k]).all() and np.isfinite(part.layer_weight_l1[k]).all()
+        if part.state_finite is not None:
+            fine = fine and bool(part.state_finite[k])
+        if fine or not len(rows):
+            return None
+        found: dict[str, list[str]] = {}
+        for kind, where in self.engine.nonfinite_variables(k):
+            found.setdefault(kind, []).append(where)
+        what = "; ".join(f"{kind} ({', '.join(where)})" for kind, where in found.items()) or "weights (norm overflows)"
+        row = int(rows[-1])
+        return _Bad(row, None, what, float(part.lr[row, k]), len(rows) - 1)
 
     # -------------------------------------------------------------------------------- the state
     def _keep_good(self, trainers: Sequence[Seat]) -> list[dict[str, np.ndarray]] | None:

@@ -28,7 +28,7 @@ from trainlab.training.engine.evaluate import EngineEvaluation
 from trainlab.training.engine.member import Member
 from trainlab.training.engine.probes import EngineProbes
 from trainlab.training.engine.program import Program, plain
-from trainlab.training.engine.state import EngineState
+from trainlab.training.engine.state import EngineState, value_of
 from trainlab.training.engine.steps import EpochSteps, steps_per_epoch
 
 
@@ -211,7 +211,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return out
 
     def _unpack(self, out) -> EpochSteps:
-        loss, norm, lr, batch, layers, metric_values, weight_stats, ran = out
+        loss, norm, lr, batch, layers, metric_values, weight_stats, state_finite, ran = out
         ran = int(ran)  # steps run: fewer than asked when halted (unwritten records are dropped)
         metrics = [
             {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
@@ -221,7 +221,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return EpochSteps(
             loss.numpy()[:ran], norm.numpy()[:ran], lr.numpy()[:ran], batch.numpy()[:ran],
             [t.numpy()[:ran] for t in layers], metrics,
-            [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats],
+            [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats], state_finite.numpy(),
         )
 
     @plain
@@ -339,7 +339,18 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
                 l1.append(tf.add_n([tf.reduce_sum(tf.abs(variables[i])) for i in idx]))
                 ratio.append(tf.math.divide_no_nan(tf.sqrt(moved), tf.sqrt(start)))
             weight_stats.append(tf.cast(tf.stack([tf.stack(l2), tf.stack(l1), tf.stack(ratio)]), tf.float32))
-        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_stats)
+        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_stats, self._state_finite())
+
+    @plain
+    def _state_finite(self):
+        """Per member, whether its optimizer and model state (see :meth:`other_state`) holds only finite values,
+        which the loop checks at the points a rollback returns to. (Not a norm: Adam's second moments hold
+        squared gradients, whose squares may overflow in a run that is fine.)"""
+        flags = []
+        for k in range(len(self.members)):
+            finite = [tf.reduce_all(tf.math.is_finite(value_of(v))) for v in self.other_state(k)]
+            flags.append(tf.reduce_all(tf.stack(finite)) if finite else tf.constant(True))
+        return tf.stack(flags)
 
     @plain
     def _step(self, xb, yb):

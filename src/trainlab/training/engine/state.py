@@ -38,6 +38,36 @@ class EngineState:
                 found.append(variable)
         return found
 
+    def other_state(self, k: int) -> list:
+        """Member ``k``'s float variables besides its trainable weights that training changes: the optimizer's
+        (slots, a constant learning rate) and the model's non-trainable ones (batch-norm statistics)."""
+        member = self.members[k]
+        return [v for v in (*member.optimizer.variables, *member.model.non_trainable_variables)
+                if tf.as_dtype(v.dtype).is_floating]
+
+    def nonfinite_variables(self, k: int) -> list[tuple[str, str]]:
+        """``(kind, where)`` for each of member ``k``'s weights and optimizer or model state that holds NaN or
+        inf, and each weight so large that its squared norm overflows float32 (``where`` then says so).
+
+        ``kind`` is ``weights``, ``optimizer state`` or ``model state``. Read eagerly: only called once
+        the end-of-call norms (:class:`~trainlab.training.engine.EpochSteps`) have found something.
+        """
+        member = self.members[k]
+        trainable = {id(v) for v in member.model.trainable_variables}
+        optimizer = {id(v) for v in member.optimizer.variables}
+        found = []
+        for v in (*member.model.trainable_variables, *self.other_state(k)):
+            values = np.asarray(value_of(v), dtype=np.float64)
+            if np.isfinite(values).all():
+                if id(v) not in trainable or np.sum(np.square(values)) <= np.finfo(np.float32).max:
+                    continue
+                where = f"{_path(v)}: its norm overflows"
+            else:
+                where = _path(v)
+            kind = "weights" if id(v) in trainable else "optimizer state" if id(v) in optimizer else "model state"
+            found.append((kind, where))
+        return found
+
     def state_layout(self, k: int) -> list[tuple[str, str, tuple[int, ...]]]:
         """``(path, dtype, shape)`` of each of :meth:`state_variables`, in order."""
         return [(_path(v), _dtype(v), tuple(int(d) for d in v.shape)) for v in self._variables_of(k)]
@@ -88,7 +118,7 @@ class EngineState:
         """
         if self._snapshot_fn is None:
             self._shadows = [
-                [tf.Variable(_value(v), trainable=False, name="snapshot") for v in self._kept(k)]
+                [tf.Variable(value_of(v), trainable=False, name="snapshot") for v in self._kept(k)]
                 for k in range(len(self.members))
             ]
             self._snapshot_fn = Program(tf.function(self._copy_to_shadows, autograph=False))
@@ -109,7 +139,7 @@ class EngineState:
     def _copy_to_shadows(self):
         for k, shadows in enumerate(self._shadows):
             for variable, shadow in zip(self._kept(k), shadows):
-                shadow.assign(_value(variable))
+                shadow.assign(value_of(variable))
 
     def remember_fresh(self) -> None:
         """Keep, on the host, the rest of each member's state as it is now, before any training (optimizer slots,
@@ -118,7 +148,7 @@ class EngineState:
         self._fresh = []
         for k, member in enumerate(self.members):
             own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
-            self._fresh.append([(v, np.array(_value(v))) for v in self.state_variables(k) if id(v) not in own])
+            self._fresh.append([(v, np.array(value_of(v))) for v in self.state_variables(k) if id(v) not in own])
 
     def restart(self, k: int, model: keras.Model) -> None:
         """Start member ``k`` anew from ``model``: its model's variables take ``model``'s values, and the rest of
@@ -139,9 +169,9 @@ class EngineState:
         if [(_dtype(v), tuple(v.shape)) for v in mine] != [(_dtype(v), tuple(v.shape)) for v in theirs]:
             raise ValueError("the members' models differ: their variables do not match")
         for target, value in zip(mine, theirs):
-            target.assign(_value(value))
+            target.assign(value_of(value))
         for target, value in zip(self._epoch_start[k], model.trainable_variables):
-            target.assign(_value(value))
+            target.assign(value_of(value))
         for target, value in self._fresh[k]:
             target.assign(value)
 
@@ -155,12 +185,12 @@ class EngineState:
         for variables in self._state_vars:
             groups: dict[str, list] = {}
             for v in variables:
-                groups.setdefault(_dtype(v), []).append(tf.reshape(_value(v), [-1]))
+                groups.setdefault(_dtype(v), []).append(tf.reshape(value_of(v), [-1]))
             out.append({dtype: tf.concat(values, 0) for dtype, values in groups.items()})
         return out
 
 
-def _value(variable) -> tf.Tensor:
+def value_of(variable) -> tf.Tensor:
     """A Keras or TensorFlow variable's current value."""
     return variable.value if isinstance(variable, keras.Variable) else variable.read_value()
 

@@ -19,7 +19,9 @@ class EpochSteps:
     member's training metrics over the epoch so far. ``layer_weight_norm`` and
     ``layer_weight_l1`` are each member's per-layer L2 and L1 weight norms after the last
     step, and ``layer_update_ratio`` the relative change of each layer's weights over the
-    steps, ``||W_end - W_start|| / ||W_start||``.
+    steps, ``||W_end - W_start|| / ||W_start||``. ``state_finite`` says, per member, whether the rest of the
+    state training changes (optimizer slots, batch-norm statistics) holds only finite values after the
+    last step: with the weight norms, a NaN or inf anywhere in the state shows (None where not measured).
     """
 
     loss: np.ndarray
@@ -31,6 +33,7 @@ class EpochSteps:
     layer_weight_norm: list[np.ndarray]
     layer_weight_l1: list[np.ndarray]
     layer_update_ratio: list[np.ndarray]
+    state_finite: np.ndarray | None = None
 
     @classmethod
     def concat(cls, parts: Sequence[EpochSteps]) -> EpochSteps:
@@ -47,7 +50,7 @@ class EpochSteps:
             np.concatenate([p.loss for p in parts]), np.concatenate([p.grad_norm for p in parts]),
             np.concatenate([p.lr for p in parts]), np.concatenate([p.batch for p in parts]),
             [np.concatenate(layers) for layers in zip(*(p.layer_grad_norm for p in parts))],
-            last.metrics, last.layer_weight_norm, last.layer_weight_l1, last.layer_update_ratio,
+            last.metrics, last.layer_weight_norm, last.layer_weight_l1, last.layer_update_ratio, last.state_finite,
         )
 
 
