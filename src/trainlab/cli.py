@@ -269,7 +269,7 @@ def _mlflow_override(args: argparse.Namespace) -> list[str]:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from trainlab.report.terminal import print_study_summary
+    from trainlab.studies.terminal import print_study_summary
     from trainlab.studies import study
 
     result = study(args.study, out=args.out, overrides=list(args.overrides) + _mlflow_override(args),
@@ -309,7 +309,7 @@ def _report(args: argparse.Namespace) -> int:
     from trainlab.report import write_report
 
     if (Path(args.run_dir) / "study.json").is_file():  # a study directory: its tables, figures and page
-        from trainlab.report.terminal import print_study_summary
+        from trainlab.studies.terminal import print_study_summary
         from trainlab.studies.figures import study_figures
         from trainlab.studies.report import write_study_report
         from trainlab.studies.stats import write_tables

@@ -105,7 +105,7 @@ def log_study(study_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | 
     Raises:
         TrainlabError: not a study directory, or the store refused.
     """
-    from trainlab.studies.stats import read_table
+    from trainlab.rundir.study import read_table
 
     path = Path(study_dir)
     study = _read_json(path / "study.json", "is not a study directory")

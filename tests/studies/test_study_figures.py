@@ -253,7 +253,7 @@ def test_report_says_the_reference_was_picked_as_the_best_and_corrected_for(tuto
 def test_terminal_summary_shows_the_adjusted_p_and_the_reference(tutorial_study):
     from rich.console import Console
 
-    from trainlab.report.terminal import print_study_summary
+    from trainlab.studies.terminal import print_study_summary
     from trainlab.studies.stats import write_tables
 
     write_tables(tutorial_study)

@@ -27,11 +27,12 @@ __all__ = [
     "registry",
 ]
 
-_TOOL = {"FUNCTIONS", "RaceResult", "TestFunction", "race"}
+# The race's old names: a tool above this package, imported only when one is asked for (the lazy pattern of
+# every package face), so that this package never imports the tools at import time.
+_LAZY = {name: "trainlab.tools.race" for name in ("FUNCTIONS", "RaceResult", "TestFunction", "race")}
 
 
 def __getattr__(name: str) -> Any:
-    # The race is a tool above this package; import it only when asked (no import arrow runs back up).
-    if name in _TOOL:
-        return getattr(importlib.import_module("trainlab.tools.race"), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'trainlab.optimizers' has no attribute {name!r}")

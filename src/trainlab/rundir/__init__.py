@@ -2,7 +2,8 @@
 
 ``layout`` names its files and writes them atomically (training writes through it);
 ``read`` loads them back as :class:`Records` for figures, diagnosis, reports, studies and
-tracking. Neither imports TensorFlow, so readers never load the training stack.
+tracking; ``study`` does the same for a study directory's tables. None imports TensorFlow, so
+readers never load the training stack.
 
     from trainlab import rundir
     records = rundir.load("runs/basic")      # history, steps, layers, events, summary, weights

@@ -42,11 +42,13 @@ __all__ = [
     "warmup_cosine",
 ]
 
-_TOOL = {"Curve", "RecipeSchedule", "curves", "parse_spec", "plot", "recipe_schedule", "save_png"}
+# The schedule plots' old names: a tool above this package, imported only when one is asked for (the lazy
+# pattern of every package face), so that this package never imports the tools at import time.
+_LAZY = {name: "trainlab.tools.schedule_plot"
+         for name in ("Curve", "RecipeSchedule", "curves", "parse_spec", "plot", "recipe_schedule", "save_png")}
 
 
 def __getattr__(name: str) -> Any:
-    # The schedule plots are a tool above this package; import it only when asked (no import arrow runs back up).
-    if name in _TOOL:
-        return getattr(importlib.import_module("trainlab.tools.schedule_plot"), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'trainlab.schedules' has no attribute {name!r}")

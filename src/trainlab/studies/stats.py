@@ -27,7 +27,7 @@ from scipy import stats
 
 from trainlab.errors import ArgumentError
 # The study directory's files, reached here too: readers of a study import them from this module.
-from trainlab.studies.tables import (
+from trainlab.rundir.study import (
     COMPARISONS,
     MODES,
     RESULTS,

@@ -3,7 +3,8 @@
 import importlib
 from typing import Any
 
+_HOME = "trainlab.tools.lr_find"  # a tool above training: imported only when a name is asked for
+
 
 def __getattr__(name: str) -> Any:
-    # Resolved on use, so that training never imports the tools above it.
-    return getattr(importlib.import_module("trainlab.tools.lr_find"), name)
+    return getattr(importlib.import_module(_HOME), name)
