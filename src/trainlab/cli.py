@@ -222,7 +222,7 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainlab.training import train
+    from trainlab.training import train  # a verb's own: --help and a mistake stay fast
 
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else []) + _mlflow_override(args)
     if args.distribute is not None:
@@ -232,7 +232,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from trainlab.training import resume
+    from trainlab.training import resume  # a verb's own: --help and a mistake stay fast
 
     run = resume(args.run_dir, verbose=0 if args.quiet else None)
     return _finish_run(run, args.figures)
@@ -240,7 +240,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _finish_run(run, figures: bool) -> int:
     """Figures and report, the summary table; status 1 when training failed (non-finite values)."""
-    from trainlab.report.terminal import print_run_summary
+    from trainlab.report.terminal import print_run_summary  # a verb's own: --help and a mistake stay fast
 
     if not run.chief:  # another worker of a multi-worker run: the chief reports
         where = run.summary.get("distribute", {})
@@ -248,13 +248,13 @@ def _finish_run(run, figures: bool) -> int:
               " the chief wrote the run directory")
         return 0 if run.summary.get("status") == "completed" else EXIT_FAILED
     if figures:
-        from trainlab.report import write_report
+        from trainlab.report import write_report  # a verb's own: --help and a mistake stay fast
 
         write_report(run.dir, save_figures=True)  # the figures, and report.html showing them
     print_run_summary(run.summary, run.dir)
     mlflow = run.recipe.tracking.mlflow
     if mlflow is not None:
-        from trainlab.tracking import log_run
+        from trainlab.tracking import log_run  # a verb's own: --help and a mistake stay fast
 
         print(f"mlflow: run {log_run(run.dir, mlflow)} at {mlflow.uri}")
     if run.summary.get("status") == "completed":
@@ -269,8 +269,8 @@ def _mlflow_override(args: argparse.Namespace) -> list[str]:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from trainlab.studies.terminal import print_study_summary
-    from trainlab.studies import study
+    from trainlab.studies.terminal import print_study_summary  # a verb's own: --help and a mistake stay fast
+    from trainlab.studies import study  # a verb's own: --help and a mistake stay fast
 
     result = study(args.study, out=args.out, overrides=list(args.overrides) + _mlflow_override(args),
                    figures=args.figures)
@@ -281,7 +281,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _tour(args: argparse.Namespace) -> int:
-    from trainlab.tour import tour
+    from trainlab.tour import tour  # a verb's own: --help and a mistake stay fast
 
     with _as_flags(only="--only", mnist="--mnist"):
         result = tour(args.out, quick=args.quick, only=args.only, mnist=args.mnist)
@@ -289,14 +289,14 @@ def _tour(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from trainlab.report.terminal import show_run
+    from trainlab.report.terminal import show_run  # a verb's own: --help and a mistake stay fast
 
     show_run(args.run_dir)
     return 0
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from trainlab.monitor import save_figures
+    from trainlab.monitor import save_figures  # a verb's own: --help and a mistake stay fast
 
     for path in save_figures(args.run_dir):
         print(path)
@@ -306,13 +306,13 @@ def _figures(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from trainlab.report import write_report
+    from trainlab.report import write_report  # a verb's own: --help and a mistake stay fast
 
     if (Path(args.run_dir) / "study.json").is_file():  # a study directory: its tables, figures and page
-        from trainlab.studies.terminal import print_study_summary
-        from trainlab.studies.figures import study_figures
-        from trainlab.studies.report import write_study_report
-        from trainlab.studies.stats import write_tables
+        from trainlab.studies.terminal import print_study_summary  # a verb's own: --help and a mistake stay fast
+        from trainlab.studies.figures import study_figures  # a verb's own: --help and a mistake stay fast
+        from trainlab.studies.report import write_study_report  # a verb's own: --help and a mistake stay fast
+        from trainlab.studies.stats import write_tables  # a verb's own: --help and a mistake stay fast
 
         write_tables(args.run_dir)
         study_figures(args.run_dir)
@@ -326,7 +326,7 @@ def _report(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import yaml
 
-    from trainlab.training.prepare import load_recipe
+    from trainlab.training.prepare import load_recipe  # a verb's own: --help and a mistake stay fast
 
     recipe, _, name = load_recipe(args.recipe, args.overrides)
     print(f"# {name}: valid")
@@ -417,7 +417,7 @@ def _as_flags(**flags: str) -> Iterator[None]:
 def _optimizers(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainlab.tools.race import race
+    from trainlab.tools.race import race  # a verb's own: --help and a mistake stay fast
 
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     functions = [n.strip() for n in args.functions.split(",") if n.strip()]
@@ -434,7 +434,7 @@ def _optimizers(args: argparse.Namespace) -> int:
 def _schedules(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from trainlab.tools import schedule_plot
+    from trainlab.tools import schedule_plot  # a verb's own: --help and a mistake stay fast
 
     if args.recipe is not None and args.specs:
         raise TrainlabError("--recipe", "plots the recipe's own schedule; give SPECs or --recipe, not both",
@@ -465,7 +465,7 @@ def _schedules(args: argparse.Namespace) -> int:
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    from trainlab.tools.lr_find import lr_find
+    from trainlab.tools.lr_find import lr_find  # a verb's own: --help and a mistake stay fast
 
     with _as_flags(steps="--steps", start="--start", end="--end"):
         result = lr_find(args.recipe, steps=args.steps, start=args.start, end=args.end, out=args.out,
@@ -490,7 +490,7 @@ def _version() -> int:
     import keras
     import tensorflow as tf
 
-    import trainlab
+    import trainlab  # a verb's own: --help and a mistake stay fast
 
     print(f"trainlab {trainlab.__version__} (TensorFlow {tf.__version__}, Keras {keras.__version__})")
     return 0

@@ -38,7 +38,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from trainlab.config.tracking import MlflowConfig, scheme
+from trainlab import rundir
+from trainlab.config.loading import validate
 from trainlab.errors import TrainlabError
+from trainlab.rundir.study import read_table
 
 __all__ = ["log_run", "log_study", "preflight"]
 
@@ -105,8 +108,6 @@ def log_study(study_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | 
     Raises:
         TrainlabError: not a study directory, or the store refused.
     """
-    from trainlab.rundir.study import read_table
-
     path = Path(study_dir)
     study = _read_json(path / "study.json", "is not a study directory")
     config = _config(config, None, str(path))
@@ -226,8 +227,6 @@ class _Store:
 
     def log_run(self, path: Path, summary: dict[str, Any], recipe: dict[str, Any], name: str,
                 parent: str | None, tags: dict[str, str]) -> str:
-        from trainlab import rundir
-
         diagnosis = summary.get("diagnosis") or []
         run_tags = {
             **tags, "trainlab.kind": "run", "trainlab.run_dir": str(path.resolve()),
@@ -283,8 +282,6 @@ def preflight(config: MlflowConfig) -> None:
 
 # ------------------------------------------------------------------------------------------------ helpers
 def _config(given: Any, from_recipe: Any, where: str) -> MlflowConfig:
-    from trainlab.config.loading import validate
-
     if isinstance(given, MlflowConfig):
         return given
     if isinstance(given, str):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trainlab.monitor import render_figures, write_pngs
 from trainlab.rundir import Records, load
 from trainlab.report.page import escape as _e
 from trainlab.report.page import nav_and_body, page, png_uri
@@ -55,8 +56,6 @@ def write_report(run_dir: str | Path, *, save_figures: bool = False) -> Path:
         >>> write_report("runs/basic")  # doctest: +SKIP
         PosixPath('runs/basic/report.html')
     """
-    from trainlab.monitor import render_figures, write_pngs
-
     records = load(run_dir)
     pngs = render_figures(records)
     if save_figures:
@@ -88,8 +87,6 @@ def render_report(records: Records, figures: Mapping[str, bytes] | None = None) 
         >>> page = render_report(monitor.load("runs/basic"))  # doctest: +SKIP
     """
     if figures is None:
-        from trainlab.monitor import render_figures
-
         figures = render_figures(records)
     summary = records.summary
     status = str(summary.get("status") or "unknown")

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainlab.callbacks import display_order
+from trainlab.rundir import load
 
 
 def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Console | None = None) -> None:
@@ -76,8 +77,6 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
     Raises:
         TrainlabError: the folder is not a run directory (the message names the file).
     """
-    from trainlab.rundir import load
-
     console = console or Console()
     records = load(run_dir)
     summary = dict(records.summary)

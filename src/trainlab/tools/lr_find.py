@@ -38,6 +38,7 @@ import tensorflow as tf
 from keras import ops
 
 from trainlab import optimizers, rundir
+from trainlab import checks, schedules
 from trainlab.errors import TrainlabError
 from trainlab.training import Engine, Member, Trainer, load_recipe
 
@@ -126,8 +127,6 @@ class LRFindResult:
             return None
         if not isinstance(self.learning_rate, Mapping):
             return f"optimizer.learning_rate={self.suggestion:g}"
-        from trainlab import schedules
-
         name = schedules.registry.canonical(str(self.learning_rate.get("name")))
         key = {"one_cycle": "max_learning_rate", "constant": "learning_rate", "piecewise": None}.get(
             name, "warmup_target" if self.learning_rate.get("warmup_target") else "initial_learning_rate")
@@ -197,7 +196,7 @@ class LRFindResult:
 
     def save(self, folder: Path) -> None:
         """Write ``lr_find.png`` and ``lr_find.json`` into ``folder``."""
-        from trainlab.monitor.axes import save
+        from trainlab.monitor.axes import save  # here: matplotlib loads only when a figure is drawn
 
         save(self.figure(), folder / "lr_find.png")
         rundir.write_json(folder / "lr_find.json", self.to_dict())
@@ -417,8 +416,6 @@ def _filled(values: np.ndarray) -> np.ndarray:
 
 def _check(steps: Any, start: Any, end: Any, min_steps: int = 10) -> None:
     """Refuse numbers that make no range: an integer ``steps >= min_steps``, ``0 < start < end``, both finite."""
-    from trainlab import checks
-
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < min_steps:
         raise TrainlabError("steps", f"must be an integer >= {min_steps}", steps)
     for name, value in (("start", start), ("end", end)):

@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainlab import checks
+from trainlab import rundir
 from trainlab.errors import ArgumentError, TrainlabError, did_you_mean
 from trainlab.optimizers import build as build_optimizer
 from trainlab.optimizers import registry as optimizer_registry
@@ -284,8 +285,6 @@ class RaceResult:
         Raises:
             TrainlabError: ``out`` is a file or a folder that holds files.
         """
-        from trainlab import rundir
-
         folder = rundir.new_run_dir("race", out)
         save_png(self.figure(), folder / "race.png")
         rundir.write_json(folder / "race.json", self.to_dict())
@@ -431,7 +430,7 @@ def _functions(functions: Sequence[str | TestFunction]) -> list[TestFunction]:
 
 def save_png(figure: Figure, path: Path) -> Path:
     """Render ``figure`` with Agg into ``path``, whole or not at all."""
-    from trainlab.monitor.axes import save
+    from trainlab.monitor.axes import save  # here: matplotlib loads only when a figure is drawn
 
     return save(figure, path)
 

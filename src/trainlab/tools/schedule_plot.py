@@ -415,6 +415,6 @@ def _small_lengths(spec: Any, epochs: int) -> dict[str, Any]:
 
 def save_png(figure: Figure, path: str | Path) -> Path:
     """Render ``figure`` with Agg into ``path`` (format from the suffix), whole or not at all."""
-    from trainlab.monitor.axes import save
+    from trainlab.monitor.axes import save  # here: matplotlib loads only when a figure is drawn
 
     return save(figure, path)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import trainlab
 from trainlab.errors import TrainlabError
 
 ERRORS = "errors.txt"  # in the tour's folder: the traceback of every section or report that failed
@@ -200,8 +201,6 @@ def find_examples(start: Path | None = None) -> Path:
     Raises:
         TrainlabError: neither exists (trainlab installed from a wheel, run outside a clone).
     """
-    import trainlab
-
     candidates = [Path(trainlab.__file__).resolve().parents[2] / "examples", (start or Path.cwd()) / "examples"]
     for folder in candidates:
         if (folder / "basic.yaml").is_file() and (folder / "studies").is_dir():
@@ -213,7 +212,7 @@ def find_examples(start: Path | None = None) -> Path:
 
 def png(figure: MplFigure) -> bytes:
     """A matplotlib figure rendered by Agg as PNG bytes (no display, no pyplot state)."""
-    from trainlab.monitor.axes import png_bytes
+    from trainlab.monitor.axes import png_bytes  # here: matplotlib loads only when a figure is drawn
 
     return png_bytes(figure)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import trainlab
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.tour.section import Context, Section, Tour, find_examples, seconds
@@ -208,8 +209,6 @@ def _tidy(folder: Path) -> None:
 
 
 def _trainlab_version() -> str:
-    import trainlab
-
     return trainlab.__version__
 
 

@@ -99,7 +99,7 @@ def exists(kind: str, name: str) -> bool:
     """Whether trainlab has the feature: a registered loss, schedule, callback or diagnosis rule, or a recipe key."""
     if kind == "key":
         return _has_key(name)
-    from trainlab import callbacks, diagnose, losses, schedules
+    from trainlab import callbacks, diagnose, losses, schedules  # in a lane: TensorFlow stays out of the tour's process
 
     if kind == "rule":
         return name in diagnose.RULES
@@ -109,7 +109,7 @@ def exists(kind: str, name: str) -> bool:
 def _has_key(path: str) -> bool:
     from pydantic import BaseModel
 
-    from trainlab.config import Recipe
+    from trainlab.config import Recipe  # in a lane: TensorFlow stays out of the tour's process
 
     model: Any = Recipe
     for part in path.split("."):

@@ -23,7 +23,7 @@ def losses(ctx: Context) -> Section:
     import keras
     import tensorflow as tf
 
-    from trainlab import losses as tl_losses
+    from trainlab import losses as tl_losses  # in a lane: TensorFlow stays out of the tour's process
 
     def value(spec, y_true, y_pred) -> float:
         return float(tl_losses.build(spec)(np.asarray(y_true), np.asarray(y_pred)))
@@ -116,7 +116,7 @@ def losses(ctx: Context) -> Section:
 
 def focal_value(y_true: list[float], y_pred: list[float]) -> float:
     """trainlab's focal loss (alpha 0.25, gamma 2) on the tutorial's binary example."""
-    from trainlab import losses as tl_losses
+    from trainlab import losses as tl_losses  # in a lane: TensorFlow stays out of the tour's process
 
     return float(tl_losses.build({"name": "focal", "alpha": 0.25, "gamma": 2.0})(np.asarray(y_true),
                                                                                    np.asarray(y_pred)))
@@ -142,7 +142,7 @@ def _tutorial_focal(y: np.ndarray, p: np.ndarray, alpha: float, gamma: float) ->
 def _focal_figure():
     from matplotlib.figure import Figure as MplFigure
 
-    from trainlab import losses as tl_losses
+    from trainlab import losses as tl_losses  # in a lane: TensorFlow stays out of the tour's process
 
     p = np.linspace(0.01, 0.99, 99)
     figure = MplFigure(figsize=(7.5, 4.0), dpi=100, layout="constrained")
@@ -191,7 +191,7 @@ _RACE_STORY = (
 
 def optimizers(ctx: Context) -> Section:
     """Section 2: ``trainlab.optimizers.race`` on the tutorial's quadratic (and three harder functions)."""
-    from trainlab.tools.race import race
+    from trainlab.tools.race import race  # in a lane: TensorFlow stays out of the tour's process
 
     functions = ["quadratic"] if ctx.quick else ["quadratic", "rosenbrock", "ill_conditioned", "beale"]
     result = race(tutorial.RACE_OPTIMIZERS, functions, steps=tutorial.RACE_STEPS,
@@ -284,8 +284,8 @@ def schedules(ctx: Context) -> Section:
     """Section 3: ``trainlab.schedules.plot`` of the tutorial's schedules; the custom schedule's bugs checked."""
     import keras
 
-    from trainlab import schedules as tl_schedules
-    from trainlab.tools import schedule_plot
+    from trainlab import schedules as tl_schedules  # in a lane: TensorFlow stays out of the tour's process
+    from trainlab.tools import schedule_plot  # in a lane: TensorFlow stays out of the tour's process
 
     folder = ctx.folder("03-schedules")
     folder.mkdir(parents=True, exist_ok=False)

@@ -33,8 +33,8 @@ _CALLBACKS_STORY = (
 def callbacks(ctx: Context) -> Section:
     """Section 8: ``examples/digits.yaml`` (all six callbacks); lr-find on it, and the same recipe at lr-find's
     suggestion to show the plateau rule scaling the schedule."""
-    from trainlab import schedules
-    from trainlab.tools.lr_find import lr_find
+    from trainlab import schedules  # in a lane: TensorFlow stays out of the tour's process
+    from trainlab.tools.lr_find import lr_find  # in a lane: TensorFlow stays out of the tour's process
 
     recipe = ctx.recipe("digits.yaml")
     data: dict[str, Any] = {}
@@ -281,7 +281,7 @@ CUSTOM_RECIPE: dict[str, Any] = {
 
 def custom_callback(ctx: Context) -> Section:
     """Section 9: the tutorial's custom callback, a real ``keras.callbacks.Callback``, given to ``trainlab.train``."""
-    from trainlab import data
+    from trainlab import data  # in a lane: TensorFlow stays out of the tour's process
 
     rng = np.random.default_rng(42)
     x = rng.uniform(size=(1000, 20))

@@ -18,7 +18,7 @@ def train(ctx: Context, recipe: str | Path | Mapping[str, Any], folder: str,
           overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """``trainlab.train`` into ``<tour>/<folder>`` without the progress display; the run's figures and
     ``report.html``, as ``trainlab run`` writes them, are drawn by the tour in another process."""
-    import trainlab
+    import trainlab  # in a lane: TensorFlow stays out of the tour's process
 
     run = trainlab.train(recipe, out=ctx.folder(folder), overrides={"training.verbose": 0, **(overrides or {})},
                          **kwargs)

@@ -19,7 +19,7 @@ QUICK_STUDY = {"seeds": [0, 1], "base.training.epochs": 30}
 def run_study(ctx: Context, name: str, folder: str) -> Any:
     """``trainlab.study`` on ``examples/studies/<name>.yaml`` into ``<tour>/<folder>``; its figures and report
     are drawn by the tour in another process."""
-    import trainlab
+    import trainlab  # in a lane: TensorFlow stays out of the tour's process
 
     study = trainlab.study(ctx.recipe(f"studies/{name}.yaml"), out=ctx.folder(folder),
                            overrides=dict(QUICK_STUDY) if ctx.quick else None, figures=False)
@@ -90,7 +90,7 @@ _REGULARIZATION_STORY = (
 
 def regularization(ctx: Context) -> Section:
     """Section 6: ``examples/studies/regularization.yaml`` (dropout and batch norm over seeds, fused)."""
-    from trainlab.studies.stats import ranking_text, summarize
+    from trainlab.studies.stats import ranking_text, summarize  # in a lane: TensorFlow stays out of the tour's process
 
     study = run_study(ctx, "regularization", "06-regularization")
     seeds = study.spec.config.seeds
@@ -175,7 +175,7 @@ def ranking_verdict(printed: Mapping[str, float], values: Mapping[str, Sequence[
         ``beaten`` (the tutorial's best variants distinguishable from the best), ``below`` (the variants
         distinguishable from the tutorial's worst, better than it), ``worse_than_worst`` (distinguishable, worse).
     """
-    from trainlab.studies.stats import compare
+    from trainlab.studies.stats import compare  # in a lane: TensorFlow stays out of the tour's process
 
     sign = 1 if mode == "max" else -1
     means = {v: float(np.nanmean(values[v])) for v in printed}
@@ -244,8 +244,8 @@ _WEIGHT_DECAY_STORY = (
 
 def weight_decay(ctx: Context) -> Section:
     """Section 7: ``examples/studies/weight_decay.yaml`` (L1, L2, both; the first layer's weights)."""
-    from trainlab.rundir import load
-    from trainlab.studies.stats import ranking_text, summarize
+    from trainlab.rundir import load  # in a lane: TensorFlow stays out of the tour's process
+    from trainlab.studies.stats import ranking_text, summarize  # in a lane: TensorFlow stays out of the tour's process
 
     study = run_study(ctx, "weight_decay", "07-weight-decay")
     seeds = study.spec.config.seeds

@@ -16,9 +16,9 @@ if __name__ == "__main__":
     gc.disable()
     command, *rest = sys.argv[1:]
     if command == "lane":
-        from trainlab.tour.workers.lanes import main
+        from trainlab.tour.workers.lanes import main  # the one worker asked for, imported with collection off
     else:
-        from trainlab.tour.workers.render import main
+        from trainlab.tour.workers.render import main  # the one worker asked for, imported with collection off
     status = main(rest)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -30,7 +30,7 @@ def draw(kind: str, folder: str) -> None:
 
         write_report(folder, save_figures=True)
     else:
-        from trainlab.studies.report import write_study_report
+        from trainlab.studies.report import write_study_report  # only a study's page needs it
 
         write_study_report(folder)
 

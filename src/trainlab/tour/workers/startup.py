@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import trainlab
+from trainlab.runtime import apply_threads
 from trainlab.tour import sections
 
 LOG = "tour.log"  # in the tour's folder: what the workers wrote to their standard error
@@ -57,8 +59,6 @@ def start_tensorflow(threads: int | None = None) -> float:
     import tensorflow as tf
 
     if threads is not None:
-        from trainlab.runtime import apply_threads
-
         apply_threads(threads)  # as training.threads does
     tf.constant(0.0).numpy()
     return time.perf_counter() - tick
@@ -68,8 +68,6 @@ def versions() -> dict[str, str]:
     """trainlab's, TensorFlow's and Keras' versions."""
     import keras
     import tensorflow as tf
-
-    import trainlab
 
     return {"trainlab": trainlab.__version__, "tensorflow": tf.__version__, "keras": keras.__version__}
 
@@ -82,8 +80,6 @@ def worker_command(*args: str) -> list[str]:
 
 def worker_env() -> dict[str, str]:
     """The environment for a worker: this very trainlab importable (an editable install, a source tree)."""
-    import trainlab
-
     env = dict(os.environ)
     source = str(Path(trainlab.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
