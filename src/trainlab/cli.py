@@ -26,8 +26,9 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
-# Verbs that only read run directories: they never load TensorFlow.
-_READERS = {"show", "report", "figures"}
+# Verbs that never load TensorFlow in this process: the readers of run directories, and the tour (its
+# worker processes load it, each quietly: trainlab.tour.workers).
+_NO_TENSORFLOW = {"show", "report", "figures", "tour"}
 
 # What a positional argument with choices is called in messages: (key, word for one choice).
 _CHOICE_WORDS = {"verb": ("command", "command"), "kind": ("list", "kind"), "COMMAND": ("", "command")}
@@ -176,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             _parser().print_help()
             return EXIT_USAGE
-        if args.verb not in _READERS:
+        if args.verb not in _NO_TENSORFLOW:
             runtime.import_tensorflow()  # now, so that its start-up notices stay off the terminal
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

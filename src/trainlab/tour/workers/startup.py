@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import trainlab
+from trainlab import runtime
 from trainlab.runtime import apply_threads
 from trainlab.tour import sections
 
@@ -29,8 +30,8 @@ def prepare() -> None:
     prepared can fork its lanes: each starts where the import left off (one import instead of one per lane)
     and starts its own runtime, with its own threads, after the fork.
     """
+    runtime.import_tensorflow()  # without its start-up notices on the terminal the tour prints to
     import keras  # noqa: F401
-    import tensorflow  # noqa: F401
 
     from trainlab.training import Engine, train  # noqa: F401  (the lazy face: this loads the trainer and engine)
 
@@ -55,8 +56,8 @@ def start_tensorflow(threads: int | None = None) -> float:
     the cores out: two lanes on two cores, each with pools as large as the machine, fight over both.
     """
     tick = time.perf_counter()
+    tf = runtime.import_tensorflow()
     import keras  # noqa: F401
-    import tensorflow as tf
 
     if threads is not None:
         apply_threads(threads)  # as training.threads does
