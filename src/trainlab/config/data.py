@@ -128,7 +128,7 @@ class DataConfig(BaseModel):
         self._check_splits()
         self._check_synthetic()
         self._check_files()
-        from trainlab.data._targets import check_task_fits_source  # noqa: PLC0415 (import cycle)
+        from trainlab.data.targets import check_task_fits_source  # noqa: PLC0415 (import cycle)
 
         check_task_fits_source(self.source, self.task, self.n_classes if "n_classes" in self.source_keys() else None)
         return self
@@ -246,7 +246,7 @@ def _at_least(key: str, value: int, low: int) -> None:
 def _sources() -> Any:
     # trainlab.data imports this module, so the registry is imported when first needed, from
     # the submodules: they work even while trainlab.data itself is still being imported.
-    from trainlab.data import _files  # noqa: F401, PLC0415 (registers csv, npz and mnist)
-    from trainlab.data._sources import sources  # noqa: PLC0415
+    from trainlab.data import files  # noqa: F401, PLC0415 (registers csv, npz and mnist)
+    from trainlab.data.sources import sources  # noqa: PLC0415
 
     return sources

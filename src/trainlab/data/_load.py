@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from trainlab.config.data import DataConfig
-from trainlab.data._sources import RawData, as_raw, sources
+from trainlab.data.sources import RawData, as_raw, sources
 from trainlab.data._splits import Splits, fit_scaler, scale, split_indices
-from trainlab.data._targets import Target, resolve_target
+from trainlab.data.targets import Target, resolve_target
 from trainlab.errors import TrainlabError
 
 
@@ -20,7 +20,7 @@ def load(config: DataConfig | Mapping[str, Any], seed: int, base_dir: str | Path
 
     Steps: the source's loader reads the raw arrays (synthetic ones use
     ``random_state=seed``); features are checked (numbers, finite) and flattened;
-    the task is resolved and labels encoded (see :mod:`trainlab.data._targets`);
+    the task is resolved and labels encoded (see :mod:`trainlab.data.targets`);
     ``test_split`` of the whole data is split off first, then ``validation_split`` of
     the whole from the rest, stratified for classification, both with
     ``random_state=seed``; a test split that comes with the data (npz ``x_test``,

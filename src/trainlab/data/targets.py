@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.data._sources import SOURCE_TASKS
+from trainlab.data.sources import SOURCE_TASKS
 from trainlab.errors import TrainlabError
 
 #: Integer-valued targets with more distinct values than this are inferred as regression.

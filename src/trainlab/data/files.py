@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data._sources import RawData, _source, sources
+from trainlab.data.sources import RawData, _source, sources
 from trainlab.errors import TrainlabError, did_you_mean
 
 _MNIST_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
