@@ -1,5 +1,7 @@
 """Recipe loading and error wording: every message names the key or file, the rule and the value."""
 
+import re
+
 import pytest
 
 from trainlab.config import Recipe, apply_overrides, load_recipe, parse_set, read_yaml, validate
@@ -84,3 +86,13 @@ def test_default_dropout_follows_the_hidden_layers():
     assert validate(Recipe, {"model": {"hidden": []}}).model.dropout == 0.0
     again = validate(Recipe, Recipe().model_dump())  # a resolved recipe re-validates as is
     assert again.model.dropout == [0.2, 0.0]
+
+
+@pytest.mark.parametrize("key", ["[", "a[b]", "list[float]", "float"])
+def test_an_unknown_key_that_looks_like_a_pydantic_tag_is_named(key):
+    """Found by the fuzz test: a key holding "[" was taken for a union tag and dropped, and a traceback followed."""
+    with pytest.raises(TrainlabError) as raised:
+        validate(Recipe, {key: None})
+    assert str(raised.value).startswith(f"{key}: unknown key; valid keys: ")
+    with pytest.raises(TrainlabError, match=rf"^training\.{re.escape(key)}: unknown key"):
+        validate(Recipe, {"training": {key: 1}})

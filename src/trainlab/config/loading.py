@@ -169,9 +169,11 @@ def pydantic_error(exc: ValidationError, model: type[BaseModel], source: str | N
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        valid = _fields_at(model, path[:-1])
-        hint = did_you_mean(str(path[-1]), valid)
-        return TrainlabError(where, f"unknown key{hint}; valid keys: {', '.join(valid)}")
+        # The last part is the user's own key, whatever it looks like ("[" is no union tag here).
+        parent, key = _field_path(error["loc"][:-1], tags), error["loc"][-1]
+        valid = _fields_at(model, parent)
+        hint = did_you_mean(str(key), valid)
+        return TrainlabError(_key_path([*parent, key]), f"unknown key{hint}; valid keys: {', '.join(valid)}")
     if kind == "missing":
         return TrainlabError(where, "is required")
     union = _union_rule(deepest)
