@@ -10,20 +10,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-TRAIN_EVAL = "train_eval_"
-
-
-def display_order(keys: list[str]) -> list[str]:
-    """Loss first, each metric beside its twins (``train_eval_``, then ``val_``), then lr and gradient norms."""
-    tail = ["lr", "learning_rate", "grad_norm", "grad_norm_max"]
-    train = [k for k in keys if not k.startswith(("val_", TRAIN_EVAL)) and k not in tail
-             and not k.endswith("_time_s")]
-    train.sort(key=lambda k: k != "loss")  # Keras hands logs over sorted by name; loss leads
-    ordered = []
-    for key in train:
-        ordered += [k for k in (key, f"{TRAIN_EVAL}{key}", f"val_{key}") if k in keys]
-    ordered += [k for k in keys if k.startswith(("val_", TRAIN_EVAL)) and k not in ordered]
-    return ordered + [k for k in tail if k in keys]
+from trainlab.rundir import TRAIN_EVAL, display_order
 
 
 def format_logs(logs: dict[str, float], keys: list[str] | None = None) -> str:

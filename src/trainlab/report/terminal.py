@@ -12,8 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from trainlab.callbacks import display_order
-from trainlab.rundir import load
+from trainlab.rundir import display_order, load
 
 
 def print_run_summary(summary: dict[str, Any], run_dir: str | Path, console: Console | None = None) -> None:

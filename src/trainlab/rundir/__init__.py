@@ -30,10 +30,10 @@ from trainlab.rundir.layout import (
     write_npz,
     write_yaml,
 )
-from trainlab.rundir.read import TRAIN_EVAL, Records, as_records, load
+from trainlab.rundir.read import TRAIN_EVAL, Records, as_records, display_order, load
 
 __all__ = [
     "EVENTS", "HISTORY", "LAYERS", "MODEL", "RECIPE", "STATE", "STEPS", "SUMMARY", "TENSORBOARD", "TRAIN_EVAL",
-    "WEIGHTS", "CsvRecords", "Records", "as_records", "count_rows", "discard", "load", "new_run_dir", "read_csv",
+    "WEIGHTS", "CsvRecords", "Records", "as_records", "count_rows", "display_order", "discard", "load", "new_run_dir", "read_csv",
     "write_json", "write_npz", "write_yaml",
 ]

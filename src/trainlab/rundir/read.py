@@ -120,6 +120,19 @@ class Records:
                 for name in names}
 
 
+def display_order(keys: list[str]) -> list[str]:
+    """Loss first, each metric beside its twins (``train_eval_``, then ``val_``), then lr and gradient norms."""
+    tail = ["lr", "learning_rate", "grad_norm", "grad_norm_max"]
+    train = [k for k in keys if not k.startswith(("val_", TRAIN_EVAL)) and k not in tail
+             and not k.endswith("_time_s")]
+    train.sort(key=lambda k: k != "loss")  # Keras hands logs over sorted by name; loss leads
+    ordered = []
+    for key in train:
+        ordered += [k for k in (key, f"{TRAIN_EVAL}{key}", f"val_{key}") if k in keys]
+    ordered += [k for k in keys if k.startswith(("val_", TRAIN_EVAL)) and k not in ordered]
+    return ordered + [k for k in tail if k in keys]
+
+
 def load(run_dir: str | Path, steps: bool = True) -> Records:
     """Read a run directory's records.
 
