@@ -46,6 +46,10 @@ class Interrupts:
         self._previous: dict[int, Callable[..., Any]] = {}
         self._pipe: tuple[int, int] | None = None
         self._watcher: threading.Thread | None = None
+        # Signals the watcher has read and signals acted on: the watcher may read a signal's byte after the
+        # main thread's handler took it and check() acted on it; it must not raise the halts again then.
+        self._woken = self._acted = 0
+        self._lock = threading.Lock()
 
     @property
     def pending(self) -> bool:
@@ -57,7 +61,9 @@ class Interrupts:
         if self.requested is None:
             return
         signum, self.requested = self.requested, None
-        self._set_halts(False)
+        with self._lock:
+            self._acted += 1
+            self._set_halts(False)
         self._previous[signum](signum, None)  # raises KeyboardInterrupt (or Terminated) ...
         # ... or returns (a handler that only logs, say): training goes on.
 
@@ -83,6 +89,8 @@ class Interrupts:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested == signum:  # asked twice: act now, wherever training is
             self.requested = None
+            with self._lock:
+                self._acted += 2
             self._previous[signum](signum, frame)
             return
         self.requested = signum
@@ -116,11 +124,17 @@ class Interrupts:
                 data = os.read(read, 64)
             except OSError:
                 return
+            self._woke(sum(1 for b in data if b in wanted))
             if not data or _STOP in data:
-                if any(b in wanted for b in data):
-                    self._set_halts(True)
                 return
-            if any(b in wanted for b in data):
+
+    def _woke(self, signals: int) -> None:
+        """Halt for signals read from the pipe, unless the main thread has already acted on them."""
+        if not signals:
+            return
+        with self._lock:
+            self._woken += signals
+            if self._woken > self._acted:
                 self._set_halts(True)
 
     def _stop_watcher(self) -> None:
