@@ -106,8 +106,8 @@ def fit_together(
     outs = list(outs or [None] * len(trainers))
     callbacks = list(callbacks or [None] * len(trainers))
     resume = list(resume or [None] * len(trainers))
-    if engine is not None and any(r is not None for r in resume):
-        raise ValueError(f"an engine of {len(engine.members)} members cannot take {len(trainers)} new runs")
+    if engine is not None and any(r is not None for r in resume):  # (the count of members: Cohort checks it)
+        raise ValueError("runs resumed from their checkpoints need an engine of their own, not one that trained others")
     cohort = Cohort(trainers, engine, restartable=restartable)
     opened: list[Seat] = []
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.rundir import load
 from trainlab.tour.sections import facts as tutorial
 from trainlab.tour.section import Compared, Context, Section, Table, interval, num, png_file, relative
 
@@ -244,7 +245,6 @@ _WEIGHT_DECAY_STORY = (
 
 def weight_decay(ctx: Context) -> Section:
     """Section 7: ``examples/studies/weight_decay.yaml`` (L1, L2, both; the first layer's weights)."""
-    from trainlab.rundir import load  # in a lane: TensorFlow stays out of the tour's process
     from trainlab.studies.stats import ranking_text, summarize  # in a lane: TensorFlow stays out of the tour's process
 
     study = run_study(ctx, "weight_decay", "07-weight-decay")
