@@ -9,7 +9,8 @@ A factory does not know where in the recipe it was named, so it raises an
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from trainlab.errors import ArgumentError
 
@@ -47,3 +48,28 @@ def between(value: Any, argument: str, low: float, high: float) -> None:
 
 def boolean(value: Any, argument: str) -> None:
     require(isinstance(value, bool), argument, "must be true or false", value)
+
+
+def reject_bool_for_number(model: Any, field: str | None, value: Any) -> Any:
+    """A pydantic before-validator's body: refuse ``true``/``false`` for a numeric key.
+
+    Pydantic reads a boolean as 1 or 0 where a number is expected, so ``epochs: yes``
+    (YAML's ``yes`` is ``true``) would silently train one epoch.
+
+    Args:
+        model: the pydantic model class the field belongs to.
+        field: the field's name.
+        value: the value given.
+
+    Raises:
+        ValueError: ``value`` is a bool and the field takes numbers but not booleans.
+    """
+    if isinstance(value, bool) and field is not None and _takes_number(model.model_fields[field].annotation):
+        raise ValueError(f"must be a number, not true or false, got {value}")
+    return value
+
+
+def _takes_number(annotation: Any) -> bool:
+    """True for ``int``, ``float`` and unions with one (``float | None``), unless the union takes ``bool`` too."""
+    types = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
+    return bool(types & {int, float}) and bool not in types

@@ -6,7 +6,7 @@ import pydantic
 import pytest
 import yaml
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.errors import TrainlabError
 
 

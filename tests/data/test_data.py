@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.data import RawData, Splits, load, sources
 from trainlab.errors import TrainlabError
 

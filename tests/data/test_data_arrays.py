@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.data import MAX_INFERRED_CLASSES, from_arrays, infer_kind
 from trainlab.errors import TrainlabError
 

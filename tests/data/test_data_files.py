@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.data import load
 from trainlab.errors import TrainlabError
 

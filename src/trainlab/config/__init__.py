@@ -1,6 +1,6 @@
 """Recipes: pydantic models (one per section), YAML loading, ``--set`` overrides, error wording."""
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.config.loading import apply_overrides, parse_set, read_yaml, validate
 from trainlab.config.recipe import (
     EarlyStoppingConfig,

@@ -11,8 +11,7 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -188,26 +187,6 @@ def pydantic_error(exc: ValidationError, model: type[BaseModel], source: str | N
     if ", got " in message:  # the validator already showed the value
         return TrainlabError(where, message)
     return TrainlabError(where, message, value)
-
-
-def reject_bool_for_number(model: type[BaseModel], field: str | None, value: Any) -> Any:
-    """A before-validator's body: refuse ``true``/``false`` for a numeric key.
-
-    Pydantic reads a boolean as 1 or 0 where a number is expected, so ``epochs: yes``
-    (YAML's ``yes`` is ``true``) would silently train one epoch.
-
-    Raises:
-        ValueError: ``value`` is a bool and the field takes numbers but not booleans.
-    """
-    if isinstance(value, bool) and field is not None and _takes_number(model.model_fields[field].annotation):
-        raise ValueError(f"must be a number, not true or false, got {value}")
-    return value
-
-
-def _takes_number(annotation: Any) -> bool:
-    """True for ``int``, ``float`` and unions with one (``float | None``), unless the union takes ``bool`` too."""
-    types = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
-    return bool(types & {int, float}) and bool not in types
 
 
 def _union_rule(errors: list[Any]) -> str | None:

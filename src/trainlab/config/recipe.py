@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from trainlab.config.data import DataConfig
-from trainlab.config.loading import apply_overrides, read_yaml, reject_bool_for_number, validate
+from trainlab.checks import reject_bool_for_number
+from trainlab.config.loading import apply_overrides, read_yaml, validate
+from trainlab.data.config import DataConfig
 from trainlab.config.tracking import TrackingConfig
 from trainlab.errors import TrainlabError
 

@@ -10,13 +10,13 @@ pipelines (:class:`Streams`) for data too large to hold in memory.
 
 Example:
     >>> from trainlab.data import load
-    >>> from trainlab.config.data import DataConfig
+    >>> from trainlab.data.config import DataConfig
     >>> splits = load(DataConfig(source="wine", test_split=0.2), seed=0)
     >>> splits.task, splits.n_classes, splits.describe()["splits"]["test"]["n"]
     ('multiclass', 3, 36)
 """
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.data import files  # noqa: F401  (registers csv, npz and mnist)
 from trainlab.data._load import features_array, from_arrays, load
 from trainlab.data.sources import SOURCE_TASKS, RawData, sources

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.config.data import DataConfig
+from trainlab.data.config import DataConfig
 from trainlab.data.sources import RawData, as_raw, sources
 from trainlab.data._splits import Splits, fit_scaler, scale, split_indices
 from trainlab.data.targets import Target, resolve_target

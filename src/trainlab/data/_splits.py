@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from trainlab.errors import TrainlabError
 
@@ -155,6 +154,8 @@ def _split(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     if size == 0:
         return indices, None
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 (loaded when data is split)
+
     kept, taken = train_test_split(indices, test_size=size, random_state=seed, stratify=labels)
     return kept, taken
 

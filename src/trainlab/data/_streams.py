@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import tensorflow as tf
+from typing import TYPE_CHECKING, Any
 
 from trainlab.errors import TrainlabError
+
+if TYPE_CHECKING:  # TensorFlow loads when a stream is made, not when the data package is imported
+    import tensorflow as tf
 
 _TASKS = ("binary", "multiclass", "regression")
 
@@ -83,6 +84,8 @@ def from_datasets(
         >>> ds = tf.data.Dataset.from_tensor_slices((x, y))
         >>> run = trainlab.train(recipe, data=trainlab.data.from_datasets(ds, val_ds, task="binary"))
     """
+    import tensorflow as tf  # noqa: PLC0415 (see the top of the module)
+
     if task not in _TASKS:
         raise TrainlabError("data.task", f"must be one of {', '.join(_TASKS)} for streamed data", task)
     for name, ds in (("train", train), ("val", val), ("test", test)):

@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sklearn import datasets
-
 from trainlab.errors import TrainlabError
 from trainlab.registry import Registry
 
@@ -92,6 +90,8 @@ def synthetic_classification(
     seed: int = 0,
 ) -> RawData:
     """scikit-learn's ``make_classification(..., random_state=seed)``; None keeps its defaults."""
+    from sklearn import datasets  # noqa: PLC0415 (scikit-learn loads when data is made, not when a recipe is read)
+
     optional = {"n_informative": n_informative, "n_redundant": n_redundant, "weights": weights, "flip_y": flip_y}
     x, y = datasets.make_classification(
         n_samples=n_samples,
@@ -113,6 +113,8 @@ def synthetic_regression(
     seed: int = 0,
 ) -> RawData:
     """scikit-learn's ``make_regression(..., noise=noise, random_state=seed)``; None keeps its default (10)."""
+    from sklearn import datasets  # noqa: PLC0415 (see synthetic_classification)
+
     extra = {} if n_informative is None else {"n_informative": n_informative}
     x, y = datasets.make_regression(
         n_samples=n_samples, n_features=n_features, noise=noise, n_targets=n_targets, random_state=seed, **extra
@@ -132,8 +134,10 @@ def arrays() -> RawData:
     )
 
 
-def _bundled(loader: Callable[..., Any], name: str, task: Kind) -> RawData:
-    bunch = loader()
+def _bundled(loader: str, name: str, task: Kind) -> RawData:
+    from sklearn import datasets  # noqa: PLC0415 (see synthetic_classification)
+
+    bunch = getattr(datasets, loader)()
     class_names = [str(c) for c in bunch.target_names] if task == "classification" else None
     return RawData(bunch.data, bunch.target, [str(f) for f in bunch.feature_names], class_names, task, origin=name)
 
@@ -141,28 +145,28 @@ def _bundled(loader: Callable[..., Any], name: str, task: Kind) -> RawData:
 @_source("digits", "classification")
 def digits() -> RawData:
     """scikit-learn's bundled 8x8 handwritten digits: 1797 images, 64 pixels (0-16), 10 classes."""
-    return _bundled(datasets.load_digits, "digits", "classification")
+    return _bundled("load_digits", "digits", "classification")
 
 
 @_source("breast_cancer", "classification")
 def breast_cancer() -> RawData:
     """scikit-learn's bundled Wisconsin breast cancer data: 569 samples, 30 features, 2 classes."""
-    return _bundled(datasets.load_breast_cancer, "breast_cancer", "classification")
+    return _bundled("load_breast_cancer", "breast_cancer", "classification")
 
 
 @_source("wine", "classification")
 def wine() -> RawData:
     """scikit-learn's bundled wine data: 178 samples, 13 features, 3 classes."""
-    return _bundled(datasets.load_wine, "wine", "classification")
+    return _bundled("load_wine", "wine", "classification")
 
 
 @_source("iris", "classification")
 def iris() -> RawData:
     """scikit-learn's bundled iris flowers: 150 samples, 4 features, 3 classes."""
-    return _bundled(datasets.load_iris, "iris", "classification")
+    return _bundled("load_iris", "iris", "classification")
 
 
 @_source("diabetes", "regression")
 def diabetes() -> RawData:
     """scikit-learn's bundled diabetes progression data: 442 samples, 10 features, one target."""
-    return _bundled(datasets.load_diabetes, "diabetes", "regression")
+    return _bundled("load_diabetes", "diabetes", "regression")

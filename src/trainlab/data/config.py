@@ -30,7 +30,10 @@ from pydantic import (
     model_validator,
 )
 
-from trainlab.config.loading import reject_bool_for_number
+from trainlab.checks import reject_bool_for_number
+from trainlab.data import files  # noqa: F401  (registers csv, npz and mnist)
+from trainlab.data.sources import sources
+from trainlab.data.targets import check_task_fits_source
 from trainlab.errors import TrainlabError
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
@@ -120,7 +123,7 @@ class DataConfig(BaseModel):
     @field_validator("source")
     @classmethod
     def _canonical_source(cls, value: str) -> str:
-        return _sources().canonical(value, f"{_WHERE}.source")
+        return sources.canonical(value, f"{_WHERE}.source")
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -128,8 +131,6 @@ class DataConfig(BaseModel):
         self._check_splits()
         self._check_synthetic()
         self._check_files()
-        from trainlab.data.targets import check_task_fits_source  # noqa: PLC0415 (import cycle)
-
         check_task_fits_source(self.source, self.task, self.n_classes if "n_classes" in self.source_keys() else None)
         return self
 
@@ -142,14 +143,14 @@ class DataConfig(BaseModel):
 
     def source_keys(self) -> set[str]:
         """The keys of this model that the chosen source's loader takes."""
-        entry = _sources().entry(self.source, f"{_WHERE}.source")
+        entry = sources.entry(self.source, f"{_WHERE}.source")
         if entry.accepts_any_keyword():
             return set(type(self).model_fields) - GENERAL_KEYS
         return set(entry.parameters()) & (set(type(self).model_fields) - GENERAL_KEYS)
 
     def source_arguments(self) -> dict[str, Any]:
         """The keyword arguments for the source's loader (explicit keys only for ``**kwargs`` loaders)."""
-        entry = _sources().entry(self.source, f"{_WHERE}.source")
+        entry = sources.entry(self.source, f"{_WHERE}.source")
         keys = self.source_keys()
         if entry.accepts_any_keyword():
             keys &= self.model_fields_set
@@ -167,7 +168,7 @@ class DataConfig(BaseModel):
                     " remove it",
                     getattr(self, key),
                 )
-        entry = _sources().entry(self.source)
+        entry = sources.entry(self.source)
         for name, param in entry.parameters().items():
             if name in applies and param.default is param.empty and getattr(self, name) is None:
                 raise TrainlabError(f"{_WHERE}.{name}", f"is required for data source {self.source!r}")
@@ -242,11 +243,3 @@ def _at_least(key: str, value: int, low: int) -> None:
     if value < low:
         raise TrainlabError(f"{_WHERE}.{key}", f"must be >= {low}", value)
 
-
-def _sources() -> Any:
-    # trainlab.data imports this module, so the registry is imported when first needed, from
-    # the submodules: they work even while trainlab.data itself is still being imported.
-    from trainlab.data import files  # noqa: F401, PLC0415 (registers csv, npz and mnist)
-    from trainlab.data.sources import sources  # noqa: PLC0415
-
-    return sources
