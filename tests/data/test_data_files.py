@@ -202,16 +202,38 @@ def test_npz_with_x_and_y(tmp_path, x_name):
     assert splits.task == "regression" and splits.x_train.shape == (32, 3) and splits.feature_names == ["x0", "x1", "x2"]
 
 
-def test_npz_images_are_flattened_and_a_given_test_split_is_used(tmp_path):
+def test_npz_images_keep_their_shape_and_a_given_test_split_is_used(tmp_path):
     rng = np.random.default_rng(0)
     y_train, y_test = np.tile([3, 5, 7], 10), np.array([7, 3, 5, 5])
     x_test = rng.integers(0, 255, size=(4, 2, 2, 2))
     _npz(tmp_path, x_train=rng.integers(0, 255, size=(30, 2, 2, 2)), y_train=y_train, x_test=x_test, y_test=y_test)
     splits = _load_npz(tmp_path, standardize=False)
-    assert splits.x_train.shape == (24, 8) and splits.x_val.shape == (6, 8) and splits.x_test.shape == (4, 8)
+    assert splits.x_train.shape == (24, 2, 2, 2) and splits.x_val.shape == (6, 2, 2, 2)
+    assert splits.x_test.shape == (4, 2, 2, 2) and splits.input_shape == (2, 2, 2) and splits.input_dtype == "float32"
     assert splits.class_names == ["3", "5", "7"]
     np.testing.assert_array_equal(splits.y_test, [2, 0, 1, 1])
-    np.testing.assert_array_equal(splits.x_test, x_test.reshape(4, -1).astype(np.float32))
+    np.testing.assert_array_equal(splits.x_test, x_test.astype(np.float32))
+
+
+def test_npz_images_are_standardized_per_channel_on_the_training_split(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(loc=[1.0, -5.0, 20.0], scale=[1.0, 3.0, 0.5], size=(40, 4, 4, 3))
+    _npz(tmp_path, x=x, y=np.arange(40) % 2)
+    splits = _load_npz(tmp_path)
+    assert splits.preprocessing.mean.shape == (3,) and splits.x_train.shape == (32, 4, 4, 3)
+    flat = splits.x_train.reshape(-1, 3)
+    np.testing.assert_allclose(flat.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(flat.std(axis=0), 1, atol=1e-4)
+
+
+def test_npz_token_ids_are_never_standardized(tmp_path):
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(1, 30, size=(40, 7))
+    _npz(tmp_path, x=tokens, y=np.arange(40) % 2)
+    splits = _load_npz(tmp_path)
+    assert splits.input_dtype == "int32" and splits.x_train.dtype == np.int32 and not splits.standardized
+    assert splits.vocab_size == int(tokens.max()) + 1 and splits.input_shape == (7,)
+    assert set(map(tuple, splits.x_train)) <= set(map(tuple, tokens))
 
 
 def test_npz_given_test_split_and_test_split_key(tmp_path):
@@ -292,14 +314,15 @@ def mnist_file(tmp_path):
     return tmp_path / "mnist.npz"
 
 
-def test_mnist_is_flattened_scaled_and_subset(mnist_file):
+def test_mnist_is_images_scaled_and_subset(mnist_file):
     config = DataConfig(source="mnist", path=str(mnist_file), n_train=200, n_test=50, standardize=False)
     splits = load(config, seed=42)
-    assert splits.x_train.shape == (160, 784) and splits.x_val.shape == (40, 784) and splits.x_test.shape == (50, 784)
+    assert splits.x_train.shape == (160, 28, 28, 1) and splits.x_val.shape == (40, 28, 28, 1)
+    assert splits.x_test.shape == (50, 28, 28, 1)
     assert splits.x_train.dtype == np.float32 and 0.0 <= splits.x_train.min() and splits.x_train.max() <= 1.0
     assert splits.task == "multiclass" and splits.n_classes == 10 and splits.class_names == [str(d) for d in range(10)]
     with np.load(mnist_file) as raw:
-        np.testing.assert_allclose(splits.x_test, raw["x_test"][:50].reshape(50, -1) / 255.0, rtol=1e-6)
+        np.testing.assert_allclose(splits.x_test, raw["x_test"][:50, :, :, None] / 255.0, rtol=1e-6)
         np.testing.assert_array_equal(splits.y_test, raw["y_test"][:50])
 
 

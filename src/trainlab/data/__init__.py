@@ -20,12 +20,14 @@ from trainlab.data.config import DataConfig
 from trainlab.data import files  # noqa: F401  (registers csv, npz and mnist)
 from trainlab.data._load import features_array, from_arrays, load
 from trainlab.data.sources import SOURCE_TASKS, RawData, sources
-from trainlab.data._splits import Splits, fit_scaler, split_indices
+from trainlab.data._splits import Splits, split_indices
+from trainlab.data.preprocessing import Preprocessing, fit_scaler
 from trainlab.data._streams import Streams, from_datasets
 from trainlab.data.targets import MAX_INFERRED_CLASSES, infer_kind
 
 __all__ = [
     "MAX_INFERRED_CLASSES",
+    "Preprocessing",
     "SOURCE_TASKS",
     "DataConfig",
     "RawData",

@@ -10,7 +10,8 @@ import numpy as np
 
 from trainlab.data.config import DataConfig
 from trainlab.data.sources import RawData, as_raw, sources
-from trainlab.data._splits import Splits, fit_scaler, scale, split_indices
+from trainlab.data._splits import Splits, split_indices
+from trainlab.data.preprocessing import Preprocessing, fit_scaler, is_token_ids
 from trainlab.data.targets import Target, resolve_target
 from trainlab.errors import TrainlabError
 
@@ -19,13 +20,14 @@ def load(config: DataConfig | Mapping[str, Any], seed: int, base_dir: str | Path
     """Load the data a recipe's ``data:`` section describes, split and scaled.
 
     Steps: the source's loader reads the raw arrays (synthetic ones use
-    ``random_state=seed``); features are checked (numbers, finite) and flattened;
+    ``random_state=seed``); inputs are checked (numbers, finite);
     the task is resolved and labels encoded (see :mod:`trainlab.data.targets`);
     ``test_split`` of the whole data is split off first, then ``validation_split`` of
     the whole from the rest, stratified for classification, both with
     ``random_state=seed``; a test split that comes with the data (npz ``x_test``,
-    MNIST) is used as the test split. Finally the features are standardized with
-    the training split's mean and std.
+    MNIST) is used as the test split. Finally the inputs are standardized per feature
+    (the last axis) with the training split's mean and std; token ids (integer arrays
+    ``(N, T)``) never are. Inputs keep their shape.
 
     Args:
         config: the ``data:`` section (a :class:`DataConfig` or a mapping of its keys).
@@ -62,6 +64,9 @@ def from_arrays(
     x_test: Any = None,
     y_test: Any = None,
     feature_names: Sequence[str] | None = None,
+    sample_weight: Any = None,
+    sample_weight_val: Any = None,
+    sample_weight_test: Any = None,
 ) -> Splits:
     """Split and scale the user's own arrays, with the same checks as :func:`load`.
 
@@ -71,7 +76,8 @@ def from_arrays(
     test arrays are used as those splits instead of splitting them off ``x``.
 
     Args:
-        x: features, one row per sample (extra axes are flattened).
+        x: inputs, one per sample, of any shape: a table ``(N, F)``, images ``(N, H, W, C)``,
+            token ids ``(N, T)`` (integers: never standardized) or sequences ``(N, T, F)``.
         y: targets: labels of any kind (classification) or numbers (regression).
         config: the splitting and scaling options; None: the defaults.
         seed: the random state of the splits.
@@ -79,7 +85,11 @@ def from_arrays(
         y_val: validation targets.
         x_test: test features; with ``y_test``.
         y_test: test targets.
-        feature_names: one name per feature; default ``x0, x1, ...``.
+        feature_names: one name per feature (the last axis); default ``x0, x1, ...``.
+        sample_weight: one weight per sample of ``x`` (the loss and the metrics use them,
+            as Keras' ``fit(sample_weight=...)``); split with ``x``.
+        sample_weight_val: weights of ``x_val``.
+        sample_weight_test: weights of ``x_test``.
 
     Returns:
         The :class:`Splits`, with ``source`` "arrays".
@@ -100,8 +110,9 @@ def from_arrays(
             "data.validation_split", "must be 0 when validation arrays (x_val, y_val) are given", config.validation_split
         )
     _given_pair(x_test, y_test, "x_test", "y_test", origin)
-    raw = RawData(x, y, feature_names, x_test=x_test, y_test=y_test, origin=origin)
-    return _prepare(raw, config, seed, "arrays", (x_val, y_val) if given_val else None)
+    raw = RawData(x, y, feature_names, x_test=x_test, y_test=y_test, origin=origin, w=sample_weight,
+                  w_test=sample_weight_test)
+    return _prepare(raw, config, seed, "arrays", (x_val, y_val, sample_weight_val) if given_val else None)
 
 
 def _given_pair(x: Any, y: Any, x_name: str, y_name: str, origin: str) -> bool:
@@ -112,66 +123,108 @@ def _given_pair(x: Any, y: Any, x_name: str, y_name: str, origin: str) -> bool:
 
 
 def _prepare(
-    raw: RawData, config: DataConfig, seed: int, source: str, validation: tuple[Any, Any] | None = None
+    raw: RawData, config: DataConfig, seed: int, source: str, validation: tuple[Any, Any, Any] | None = None
 ) -> Splits:
     origin = raw.origin
     x = features_array(raw.x, origin, "x", raw.feature_names)
-    names = list(raw.feature_names) if raw.feature_names is not None else [f"x{i}" for i in range(x.shape[1])]
-    if len(names) != x.shape[1]:
-        raise TrainlabError(origin, f"needs one feature name per feature column ({x.shape[1]})", len(names))
+    names = _feature_names(raw.feature_names, x, origin)
     target = resolve_target(raw.y, config.task, raw.task, _names(raw.class_names), origin)
     y = _encoded(target, x, raw.y, "x", "y")
+    w = _weights(raw.w, len(x), origin, "sample_weight")
 
-    x_test = y_test = x_val = y_val = None
+    given: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
     if raw.x_test is not None:
         if config.test_split > 0 and "test_split" in config.model_fields_set:
             raise TrainlabError(
                 "data.test_split", f"must be 0: {origin} comes with its own test split (x_test, y_test)",
                 config.test_split,
             )
-        x_test = _matching(features_array(raw.x_test, origin, "x_test", names), x, "x_test", origin)
-        y_test = _encoded(target, x_test, raw.y_test, "x_test", "y_test")
+        given["test"] = _given(raw.x_test, raw.y_test, raw.w_test, "test", x, names, target, origin)
     if validation is not None:
-        x_val = _matching(features_array(validation[0], origin, "x_val", names), x, "x_val", origin)
-        y_val = _encoded(target, x_val, validation[1], "x_val", "y_val")
+        given["val"] = _given(*validation, "val", x, names, target, origin)
 
     stratify = target.classes is not None and config.stratify
     train, val, test = split_indices(
         len(x),
-        0.0 if validation is not None else config.validation_split,
-        0.0 if raw.x_test is not None else config.test_split,
+        0.0 if "val" in given else config.validation_split,
+        0.0 if "test" in given else config.test_split,
         seed,
         labels=y if stratify else None,
         class_names=target.class_names,
         origin=origin,
     )
-    if val is not None:
-        x_val, y_val = x[val], y[val]
-    if test is not None:
-        x_test, y_test = x[test], y[test]
-    x_train, y_train = x[train], y[train]
+    parts = {"train": _rows(x, y, w, train)}
+    for split, rows in (("val", val), ("test", test)):
+        if split in given:
+            parts[split] = given[split]
+        elif rows is not None:
+            parts[split] = _rows(x, y, w, rows)
 
-    mean, std = fit_scaler(x_train) if config.standardize else (None, None)
+    tokens = is_token_ids(x)
+    mean, std = fit_scaler(parts["train"][0]) if config.standardize and not tokens else (None, None)
+    prep = Preprocessing(
+        source=source, task=target.task, input_shape=tuple(int(d) for d in x.shape[1:]),
+        input_dtype="int32" if tokens else "float32", feature_names=names, class_names=target.class_names,
+        mean=mean, std=std, meta=dict(raw.meta or {}),
+    )
+    out = {f"{what}_{split}": None for what in ("x", "y", "w") for split in ("val", "test")}
+    for split, (xs, ys, ws) in parts.items():
+        out[f"x_{split}"], out[f"y_{split}"], out[f"w_{split}"] = prep.scale(xs), ys, ws
     return Splits(
-        x_train=scale(x_train, mean, std),
-        y_train=y_train,
-        x_val=None if x_val is None else scale(x_val, mean, std),
-        y_val=y_val,
-        x_test=None if x_test is None else scale(x_test, mean, std),
-        y_test=y_test,
-        task=target.task,
-        n_classes=target.n_classes,
-        n_outputs=target.n_outputs,
-        feature_names=names,
-        class_names=target.class_names,
-        source=source,
-        mean=mean,
-        std=std,
+        **out, task=target.task, n_classes=target.n_classes, n_outputs=target.n_outputs,
+        feature_names=names, class_names=target.class_names, source=source, preprocessing=prep,
     )
 
 
+def _rows(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, rows: np.ndarray):
+    return x[rows], y[rows], None if w is None else w[rows]
+
+
+def _given(x: Any, y: Any, w: Any, split: str, x_train: np.ndarray, names: list[str], target: Target, origin: str):
+    """A split that comes with the data (npz ``x_test``, MNIST's test images, ``from_arrays(x_val=...)``)."""
+    xs = _matching(features_array(x, origin, f"x_{split}", names), x_train, f"x_{split}", origin)
+    return xs, _encoded(target, xs, y, f"x_{split}", f"y_{split}"), _weights(w, len(xs), origin, f"sample_weight_{split}")
+
+
+def _feature_names(given: Sequence[str] | None, x: np.ndarray, origin: str) -> list[str]:
+    width = 1 if x.ndim == 1 else x.shape[-1]
+    if given is None:
+        return [f"x{i}" for i in range(width)]
+    names = [str(n) for n in given]
+    if x.ndim <= 2 and len(names) != width:
+        raise TrainlabError(origin, f"needs one feature name per feature column ({width})", len(names))
+    return names if len(names) == width else [f"x{i}" for i in range(width)]  # pixel names of flattened images
+
+
+def _weights(w: Any, n: int, origin: str, name: str) -> np.ndarray | None:
+    """Per-sample weights as float32 ``(N,)``: finite, >= 0, one per sample, not all 0.
+
+    Raises:
+        TrainlabError: another length, a negative or non-finite weight, or only zeros.
+    """
+    if w is None:
+        return None
+    try:
+        w = np.asarray(w, dtype=np.float64).reshape(-1) if np.ndim(w) else np.asarray([w], np.float64)
+    except (TypeError, ValueError):
+        raise TrainlabError(origin, f"{name} must hold numbers", type(w).__name__) from None
+    if len(w) != n:
+        raise TrainlabError(origin, f"{name} needs one weight per sample ({n})", len(w))
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise TrainlabError(origin, f"{name} must be finite and >= 0; row {int(bad[0])}", float(w[bad[0]]))
+    if not w.any():
+        raise TrainlabError(origin, f"{name} must not be all zeros", "all 0")
+    return w.astype(np.float32)
+
+
 def features_array(x: Any, origin: str, name: str = "x", feature_names: Sequence[str] | None = None) -> np.ndarray:
-    """Return features as a float64 ``(N, F)`` array, flattening extra axes.
+    """Return inputs as an array of shape ``(N, ...)``: float64, or int64 for integer arrays (token ids).
+
+    A 1-D array is one feature per sample, ``(N, 1)``. Other shapes are kept: images stay
+    ``(N, H, W, C)`` (``(N, H, W)`` gains a channel axis) and sequences ``(N, T)`` or ``(N, T, F)``.
+    Integer arrays of rank 2 are token ids, kept as integers; other integer arrays (images
+    as bytes) become floats.
 
     Raises:
         TrainlabError: not numbers, no samples or features, or a NaN/inf (naming its row and column).
@@ -179,17 +232,21 @@ def features_array(x: Any, origin: str, name: str = "x", feature_names: Sequence
     x = np.asarray(x)
     if x.ndim == 0 or x.size == 0:
         raise TrainlabError(origin, f"{name} needs at least one sample and one feature", f"shape {x.shape}")
-    x = x.reshape(-1, 1) if x.ndim == 1 else x.reshape(len(x), -1)
-    if x.dtype.kind not in "biuf":
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if x.dtype == bool:
+        x = x.astype(np.float64)
+    if x.dtype.kind not in "iuf":
         x = _numbers(x, origin, name)
+    if x.dtype.kind in "iu":
+        return x.astype(np.int64, copy=False) if x.ndim == 2 else x.astype(np.float64)
     x = x.astype(np.float64, copy=False)
     bad = np.argwhere(~np.isfinite(x))
     if len(bad):
-        i, j = (int(v) for v in bad[0])
+        i, j = int(bad[0][0]), int(bad[0][-1])
         column = feature_names[j] if feature_names is not None and j < len(feature_names) else f"x{j}"
-        raise TrainlabError(
-            origin, f"{name} must be finite (no NaN or inf); row {i}, column {j} ({column!r})", float(x[i, j])
-        )
+        where = f"row {i}, column {j} ({column!r})" if x.ndim == 2 else f"sample {i}, index {tuple(int(v) for v in bad[0][1:])}"
+        raise TrainlabError(origin, f"{name} must be finite (no NaN or inf); {where}", float(x[tuple(bad[0])]))
     return x
 
 
@@ -197,7 +254,8 @@ def _numbers(x: np.ndarray, origin: str, name: str) -> np.ndarray:
     try:
         return x.astype(np.float64)
     except (TypeError, ValueError):
-        for (i, j), cell in np.ndenumerate(x):  # find the cell to name it
+        for index, cell in np.ndenumerate(x.reshape(len(x), -1)):  # find the cell to name it
+            i, j = index
             try:
                 float(cell)
             except (TypeError, ValueError):
@@ -217,9 +275,11 @@ def _encoded(target: Target, x: np.ndarray, y: Any, x_name: str, y_name: str) ->
 
 
 def _matching(x: np.ndarray, x_train: np.ndarray, name: str, origin: str) -> np.ndarray:
-    if x.shape[1] != x_train.shape[1]:
-        raise TrainlabError(origin, f"{name} needs as many features as x ({x_train.shape[1]})", x.shape[1])
-    return x
+    if x.shape[1:] != x_train.shape[1:]:
+        if x.ndim == x_train.ndim == 2:
+            raise TrainlabError(origin, f"{name} needs as many features as x ({x_train.shape[1]})", x.shape[1])
+        raise TrainlabError(origin, f"{name} needs samples shaped as x's, {x_train.shape[1:]}", f"shape {x.shape[1:]}")
+    return x.astype(x_train.dtype, copy=False)
 
 
 def _names(names: Sequence[str] | None) -> list[str] | None:

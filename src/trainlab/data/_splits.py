@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.data.preprocessing import Preprocessing
 from trainlab.errors import TrainlabError
 
 
@@ -16,23 +17,24 @@ from trainlab.errors import TrainlabError
 class Splits:
     """The data a run trains, validates and tests on, ready for a model.
 
-    Features are float32 ``(N, n_features)`` (images flattened), standardized with
-    the training split's mean and std when ``mean`` is set. Classification targets
-    are int64 codes ``0..K-1`` of shape ``(N,)``; regression targets are float32
-    ``(N,)`` for one target or ``(N, T)``. An empty split is None.
+    Inputs keep their shape ``(N, ...)``: tables ``(N, F)``, images ``(N, H, W, C)``,
+    sequences ``(N, T)`` of token ids or ``(N, T, F)``. They are float32, standardized per
+    feature (the last axis) with the training split's mean and std when
+    ``preprocessing.mean`` is set, or int32 token ids, never standardized. Classification
+    targets are int64 codes ``0..K-1`` of shape ``(N,)``; regression targets are float32
+    ``(N,)`` for one target or ``(N, T)``. An empty split is None; so are absent sample weights.
 
     Attributes:
         task: "binary", "multiclass" or "regression".
         n_classes: the number of classes; None for regression.
         n_outputs: the width of the model's output layer: 1 for binary, the number
             of classes for multiclass, the number of targets for regression.
-        feature_names: one name per feature column.
+        feature_names: one name per feature (the last axis of the inputs).
         class_names: the original label of each code, as text; None for regression.
         source: the data source's name ("arrays" for :func:`trainlab.data.from_arrays`).
-        mean: per-feature mean of the raw training split (float64), or None when
-            the features are not standardized.
-        std: per-feature standard deviation (ddof 0) of the raw training split,
-            with 1 for constant features; None when not standardized.
+        preprocessing: what the inputs went through, fitted on the training split
+            (written to the run directory as ``preprocessing.json``).
+        w_train, w_val, w_test: per-sample weights (float32 ``(N,)``), or None.
     """
 
     x_train: np.ndarray
@@ -47,24 +49,54 @@ class Splits:
     feature_names: list[str]
     class_names: list[str] | None
     source: str
-    mean: np.ndarray | None = None
-    std: np.ndarray | None = None
+    preprocessing: Preprocessing
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape (no batch axis)."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def input_dtype(self) -> str:
+        """"float32", or "int32" for token ids."""
+        return self.preprocessing.input_dtype
+
+    @property
+    def vocab_size(self) -> int | None:
+        """For token ids, the largest id in any split + 1; None for float inputs."""
+        if self.input_dtype != "int32":
+            return None
+        return 1 + max(int(x.max()) for x in (self.x_train, self.x_val, self.x_test) if x is not None and len(x))
 
     @property
     def n_features(self) -> int:
-        return int(self.x_train.shape[1])
+        """Numbers per sample (the product of :attr:`input_shape`)."""
+        return int(np.prod(self.input_shape))
+
+    @property
+    def mean(self) -> np.ndarray | None:
+        """Per-feature mean of the raw training split (float64), or None when not standardized."""
+        return self.preprocessing.mean
+
+    @property
+    def std(self) -> np.ndarray | None:
+        """Per-feature standard deviation (ddof 0) of the raw training split, 1 for constant features."""
+        return self.preprocessing.std
 
     @property
     def standardized(self) -> bool:
-        return self.mean is not None
+        return self.preprocessing.standardized
 
     def transform(self, x: Any) -> np.ndarray:
-        """Scale new raw features as the splits were scaled (for predictions).
+        """Prepare new raw inputs as the splits were prepared (for predictions).
 
         Example:
             >>> probabilities = model.predict(splits.transform(new_rows))
         """
-        return scale(np.asarray(x, dtype=np.float64).reshape(len(x), -1), self.mean, self.std)
+        return self.preprocessing.transform(x)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for reports: sizes and class counts of each split.
@@ -77,10 +109,13 @@ class Splits:
             "source": self.source,
             "task": self.task,
             "n_features": self.n_features,
+            "input_shape": list(self.input_shape),
+            "input_dtype": self.input_dtype,
             "n_classes": self.n_classes,
             "n_outputs": self.n_outputs,
             "class_names": self.class_names,
             "standardized": self.standardized,
+            "weighted": self.w_train is not None,
             "splits": {
                 "train": self._summary(self.y_train),
                 "val": self._summary(self.y_val),
@@ -187,23 +222,3 @@ def _check_class_sizes(labels: np.ndarray, class_names: Sequence[str] | None, or
             " classes with fewer",
             rare,
         )
-
-
-def fit_scaler(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the per-feature mean and std (ddof 0) of ``x_train``; std 1 for constant features.
-
-    The same statistics as scikit-learn's ``StandardScaler().fit(x_train)``
-    (``mean_``, ``scale_``).
-    """
-    x = np.asarray(x_train, dtype=np.float64)
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    std[(std == 0) | (x == x[:1]).all(axis=0)] = 1.0  # constant columns: rounding can leave a tiny std
-    return mean, std
-
-
-def scale(x: np.ndarray, mean: np.ndarray | None, std: np.ndarray | None) -> np.ndarray:
-    """Return ``(x - mean) / std`` as float32, or ``x`` as float32 when there is no scaler."""
-    if mean is None or std is None:
-        return x.astype(np.float32)
-    return ((x - mean) / std).astype(np.float32)

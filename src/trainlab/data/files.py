@@ -159,7 +159,8 @@ def npz_file(path: str, base_dir: str | Path | None = None) -> RawData:
     """A NumPy ``.npz`` archive with ``x`` (or ``X``) and ``y``, or ``x_train`` and ``y_train``.
 
     When it also holds ``x_test`` and ``y_test``, those are the test split.
-    Features with more than two axes (images) are flattened.
+    Inputs keep their shape: images ``(N, H, W, C)``, sequences ``(N, T[, F])``; an
+    optional ``w`` (or ``sample_weight``) array holds per-sample weights.
 
     Args:
         path: the file, relative to ``base_dir``.
@@ -182,7 +183,8 @@ def npz_file(path: str, base_dir: str | Path | None = None) -> RawData:
             " 'y_test'); it has",
             ", ".join(names) or "no arrays",
         )
-    return RawData(x, y, x_test=x_test, y_test=y_test, origin=path)
+    w = arrays.get("w", arrays.get("sample_weight"))
+    return RawData(x, y, x_test=x_test, y_test=y_test, origin=path, w=w)
 
 
 def _read_npz(file: Path, path: str) -> dict[str, np.ndarray]:
@@ -215,8 +217,8 @@ def _read_npz(file: Path, path: str) -> dict[str, np.ndarray]:
 def mnist(path: str, n_train: int | None = None, n_test: int | None = None, base_dir: str | Path | None = None) -> RawData:
     """MNIST from a local Keras-format ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
 
-    Images are flattened to 784 pixels scaled to [0, 1]; the file's test images are
-    the test split. Nothing is downloaded.
+    Images are ``(N, 28, 28, 1)`` scaled to [0, 1] (the recipe's ``mlp`` flattens them
+    itself); the file's test images are the test split. Nothing is downloaded.
 
     Args:
         path: the file, relative to ``base_dir``.
@@ -242,15 +244,15 @@ def mnist(path: str, n_train: int | None = None, n_test: int | None = None, base
         )
     x_train, y_train = _first("n_train", n_train, arrays["x_train"], arrays["y_train"], path)
     x_test, y_test = _first("n_test", n_test, arrays["x_test"], arrays["y_test"], path)
-    n_pixels = int(np.prod(x_train.shape[1:]))
     return RawData(
         _pixels(x_train),
         y_train,
-        [f"pixel_{i}" for i in range(n_pixels)],
+        None,
         task="classification",
         x_test=_pixels(x_test),
         y_test=y_test,
         origin=path,
+        meta={"image": {"size": list(x_train.shape[1:3]), "color": "grayscale", "scale": 1 / 255}},
     )
 
 
@@ -263,4 +265,6 @@ def _first(key: str, n: int | None, x: np.ndarray, y: np.ndarray, path: str) -> 
 
 
 def _pixels(images: np.ndarray) -> np.ndarray:
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+    """Grey images ``(N, H, W)`` as ``(N, H, W, 1)`` floats in [0, 1]."""
+    images = images if images.ndim == 4 else images[..., None]
+    return images.astype(np.float32) / np.float32(255.0)

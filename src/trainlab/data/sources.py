@@ -12,7 +12,7 @@ ever downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,10 @@ class RawData:
         x_test: a test split that comes with the data (used as the test split).
         y_test: its targets.
         origin: where the data came from, for messages (a file as the user wrote it).
+        w: per-sample weights, one per row of ``x`` (a CSV's ``data.weight`` column), or None.
+        w_test: the weights of the given test split.
+        meta: what the source says about its raw inputs, kept in ``preprocessing.json``
+            (an image folder's size and colour), or None.
     """
 
     x: Any
@@ -51,6 +55,9 @@ class RawData:
     x_test: Any = None
     y_test: Any = None
     origin: str = "data"
+    w: Any = None
+    w_test: Any = None
+    meta: Mapping[str, Any] | None = None
 
 
 def as_raw(result: Any, source: str) -> RawData:

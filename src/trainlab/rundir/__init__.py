@@ -15,6 +15,7 @@ from trainlab.rundir.layout import (
     HISTORY,
     LAYERS,
     MODEL,
+    PREPROCESSING,
     RECIPE,
     STATE,
     STEPS,
@@ -33,7 +34,7 @@ from trainlab.rundir.layout import (
 from trainlab.rundir.read import TRAIN_EVAL, Records, as_records, display_order, load
 
 __all__ = [
-    "EVENTS", "HISTORY", "LAYERS", "MODEL", "RECIPE", "STATE", "STEPS", "SUMMARY", "TENSORBOARD", "TRAIN_EVAL",
+    "EVENTS", "HISTORY", "LAYERS", "MODEL", "PREPROCESSING", "RECIPE", "STATE", "STEPS", "SUMMARY", "TENSORBOARD", "TRAIN_EVAL",
     "WEIGHTS", "CsvRecords", "Records", "as_records", "count_rows", "display_order", "discard", "load", "new_run_dir", "read_csv",
     "write_json", "write_npz", "write_yaml",
 ]

@@ -30,6 +30,7 @@ STEPS = "steps.csv"
 LAYERS = "layers.csv"
 SUMMARY = "summary.json"
 RECIPE = "recipe.yaml"
+PREPROCESSING = "preprocessing.json"  # what the inputs went through (trainlab.data.Preprocessing)
 MODEL = "model.keras"
 TENSORBOARD = "tensorboard"
 WEIGHTS = "weights.npz"

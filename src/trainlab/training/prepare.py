@@ -253,7 +253,8 @@ def tensors(x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None) ->
         y = np.eye(int(n_classes), dtype=np.float32)[y.astype(np.int64)]
     else:
         y = y.astype(np.float32).reshape(len(y), -1)
-    return tf.constant(np.asarray(x, dtype=np.float32)), tf.constant(y)
+    x = np.asarray(x)
+    return tf.constant(x if x.dtype == np.int32 else x.astype(np.float32, copy=False)), tf.constant(y)
 
 
 

@@ -188,6 +188,9 @@ class Trainer:
         try:  # a mistake found while setting up leaves no half-made run directory behind
             if resume is None:
                 rundir.write_yaml(run_dir / rundir.RECIPE, self._recipe_dump(), header=self._recipe_note())
+                preprocessing = getattr(self.data, "preprocessing", None)
+                if preprocessing is not None:
+                    rundir.write_json(run_dir / rundir.PREPROCESSING, preprocessing.to_dict())
             cb_list = tl_callbacks.CallbackList(
                 self._callbacks(run_dir, callbacks), model=self.model, epochs=training.epochs,
                 steps=self.steps_per_epoch(), verbose=0,
