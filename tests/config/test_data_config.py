@@ -35,11 +35,12 @@ def test_dump_is_resolved_and_round_trips_through_yaml():
     assert DataConfig.model_validate_json(config.model_dump_json()).model_dump() == dumped
 
 
-def test_dump_of_a_bundled_source_has_only_the_general_keys():
-    assert DataConfig(source="digits").model_dump() == {
-        "source": "digits", "task": "auto", "seed": None, "validation_split": 0.2, "test_split": 0.0,
+def test_dump_of_a_bundled_source_has_only_the_general_keys_and_its_own():
+    assert DataConfig(source="wine").model_dump() == {
+        "source": "wine", "task": "auto", "seed": None, "validation_split": 0.2, "test_split": 0.0,
         "stratify": True, "standardize": True,
     }
+    assert DataConfig(source="digits").model_dump()["images"] is False
 
 
 def test_source_names_are_normalized():

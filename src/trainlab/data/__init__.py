@@ -17,7 +17,7 @@ Example:
 """
 
 from trainlab.data.config import DataConfig
-from trainlab.data import files  # noqa: F401  (registers csv, npz and mnist)
+from trainlab.data import files, sequences  # noqa: F401  (register csv, npz, mnist, synthetic_sequences)
 from trainlab.data._load import features_array, from_arrays, load
 from trainlab.data.sources import SOURCE_TASKS, RawData, sources
 from trainlab.data._splits import Splits, split_indices

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from trainlab.checks import reject_bool_for_number
-from trainlab.data import files  # noqa: F401  (registers csv, npz and mnist)
+from trainlab.data import files, sequences  # noqa: F401  (register csv, npz, mnist, synthetic_sequences)
 from trainlab.data.sources import sources
 from trainlab.data.targets import check_task_fits_source
 from trainlab.errors import TrainlabError
@@ -92,8 +92,21 @@ class DataConfig(BaseModel):
     flip_y: float | None = Field(
         None, description="synthetic_classification: fraction of labels flipped at random; None: 0.01"
     )
-    noise: float = Field(0.0, description="synthetic_regression: standard deviation of the target noise")
+    noise: float = Field(
+        0.0, description="synthetic_regression: the target noise's standard deviation; synthetic_sequences: the"
+        " waves' noise (0: 0.5) or the share of wrong token motifs",
+    )
     n_targets: int = Field(1, description="synthetic_regression: number of regression targets")
+
+    # Sequences generated on the fly (synthetic_sequences).
+    kind: Literal["waves", "tokens"] = Field(
+        "waves", description="synthetic_sequences: noisy waves (N, T, 1) or token ids (N, T) with a motif per class"
+    )
+    length: int = Field(32, description="synthetic_sequences: steps per sequence")
+    vocab_size: int = Field(50, description="synthetic_sequences (tokens): the number of token ids")
+
+    # Images from a built-in source.
+    images: bool = Field(False, description="digits: give the 8x8 images (N, 8, 8, 1) in [0, 1] instead of 64 pixels")
 
     # MNIST subsets.
     n_train: int | None = Field(None, description="mnist: use the first n_train training images (None: all)")
@@ -191,6 +204,10 @@ class DataConfig(BaseModel):
         _at_least("n_features", self.n_features, 1)
         _at_least("n_classes", self.n_classes, 2)
         _at_least("n_targets", self.n_targets, 1)
+        _at_least("length", self.length, 8)
+        if "kind" in self.source_keys() and self.noise > 1.0 and self.kind == "tokens":
+            raise TrainlabError(f"{_WHERE}.noise", "is the share of wrong motifs for kind: tokens; must be <= 1",
+                                self.noise)
         for key, low in (("n_informative", 1), ("n_redundant", 0), ("n_train", 1), ("n_test", 1)):
             if getattr(self, key) is not None:
                 _at_least(key, getattr(self, key), low)

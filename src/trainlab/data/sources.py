@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from trainlab.errors import TrainlabError
 from trainlab.registry import Registry
 
@@ -150,9 +152,18 @@ def _bundled(loader: str, name: str, task: Kind) -> RawData:
 
 
 @_source("digits", "classification")
-def digits() -> RawData:
-    """scikit-learn's bundled 8x8 handwritten digits: 1797 images, 64 pixels (0-16), 10 classes."""
-    return _bundled("load_digits", "digits", "classification")
+def digits(images: bool = False) -> RawData:
+    """scikit-learn's bundled 8x8 handwritten digits: 1797 images, 10 classes.
+
+    Args:
+        images: give them as images ``(N, 8, 8, 1)`` scaled to [0, 1]; default: 64 pixels (0-16) per row.
+    """
+    raw = _bundled("load_digits", "digits", "classification")
+    if not images:
+        return raw
+    x = (raw.x.reshape(-1, 8, 8, 1) / 16.0).astype(np.float32)
+    return RawData(x, raw.y, None, raw.class_names, "classification", origin="digits",
+                   meta={"image": {"size": [8, 8], "color": "grayscale", "scale": 1 / 16}})
 
 
 @_source("breast_cancer", "classification")
