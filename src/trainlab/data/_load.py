@@ -214,7 +214,7 @@ def _weights(w: Any, n: int, origin: str, name: str) -> np.ndarray | None:
     if len(bad):
         raise TrainlabError(origin, f"{name} must be finite and >= 0; row {int(bad[0])}", float(w[bad[0]]))
     if not w.any():
-        raise TrainlabError(origin, f"{name} must not be all zeros", "all 0")
+        raise TrainlabError(origin, f"{name} must not be all zeros (nothing would be learned)")
     return w.astype(np.float32)
 
 
