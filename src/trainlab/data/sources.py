@@ -12,7 +12,7 @@ ever downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,8 @@ class RawData:
         x_test: a test split that comes with the data (used as the test split).
         y_test: its targets.
         origin: where the data came from, for messages (a file as the user wrote it).
+        meta: what the source wants written to the run's preprocessing.json (an image
+            folder's size, colour mode, scale and class names); None: nothing.
     """
 
     x: Any
@@ -51,6 +53,7 @@ class RawData:
     x_test: Any = None
     y_test: Any = None
     origin: str = "data"
+    meta: Mapping[str, Any] | None = None
 
 
 def as_raw(result: Any, source: str) -> RawData:
