@@ -206,7 +206,8 @@ def test_a_folder_without_sub_folders(tmp_path):
     )
     for i in range(3):
         Image.new("RGB", (2, 2)).save(tmp_path / "pics" / f"{i}.png")
-    assert "; move its 3 images into one sub-folder per class; it has no sub-folder" in _error("pics", base_dir=tmp_path)
+    message = _error("pics", base_dir=tmp_path)
+    assert "; move its 3 images into one sub-folder per class; it has no sub-folder" in message
 
 
 def test_one_class_is_not_enough(tmp_path):
@@ -228,17 +229,19 @@ def test_an_unreadable_image_names_the_file(tmp_path, content):
     _folder(tmp_path / "pics", classes=("cat", "dog"), n=2)
     bad = tmp_path / "pics" / "dog" / "sub" / "bad.png"
     bad.parent.mkdir()
-    if content == "truncated":
-        Image.new("RGB", (40, 40), (9, 9, 9)).save(bad)
-        bad.write_bytes(bad.read_bytes()[:60])
+    if content == "truncated":  # a header Pillow recognizes, half the pixel data: decoding fails
+        Image.fromarray(np.random.default_rng(5).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(bad)
+        bad.write_bytes(bad.read_bytes()[:2000])
     else:
         bad.write_bytes(content)
     message = _error("pics", base_dir=tmp_path)
-    assert message.startswith("pics/dog/sub/bad.png: is not a readable image ("), message
-    assert "\n" not in message and str(tmp_path) not in message
+    reason = "image file is truncated" if content == "truncated" else "not an image file Pillow recognizes"
+    assert message == f"pics/dog/sub/bad.png: is not a readable image ({reason})"
 
 
 def test_a_bad_color_or_size_given_in_python(tmp_path):
     _folder(tmp_path / "pics", classes=("a", "b"), n=1)
     assert _error(tmp_path / "pics", color="cmyk") == "data.color: must be one of rgb, grayscale, got 'cmyk'"
-    assert _error(tmp_path / "pics", image_size=[3]) == "data.image_size: must be [height, width], two integers >= 1, got [3]"
+    assert _error(tmp_path / "pics", image_size=[3]) == (
+        "data.image_size: must be [height, width], two integers >= 1, got [3]"
+    )

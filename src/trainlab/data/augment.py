@@ -123,7 +123,9 @@ def random_zoom(
     """Zoom by random fractions (negative: in, positive: out); no ``width_factor`` keeps the aspect ratio."""
     arguments = {
         "height_factor": _range("height_factor", height_factor, -1.0, 1.0, low_open=True),
-        "width_factor": None if width_factor is None else _range("width_factor", width_factor, -1.0, 1.0, low_open=True),
+        "width_factor": (
+            None if width_factor is None else _range("width_factor", width_factor, -1.0, 1.0, low_open=True)
+        ),
         **_fill(fill_mode, interpolation, fill_value),
     }
     return Augmentation("random_zoom", "RandomZoom", arguments, xla=False)

@@ -129,15 +129,17 @@ def read_image(file: str | Path, size: tuple[int, int], color: str = "rgb", show
     from PIL import Image  # noqa: PLC0415 (Pillow loads when images are read, not when a recipe is)
 
     shown = str(file) if shown is None else shown
+    # Pillow's decoders raise OSError, SyntaxError, ValueError, ... for a damaged file: any of them means that.
     try:
-        with Image.open(file) as img:
-            img.load()  # decodes now (a GIF's first frame), so a damaged file fails here
-            pixels = _pixels(img, size, color)
-    except TrainlabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (Pillow's decoders raise OSError, SyntaxError, ValueError, ... for damaged files)
+        img = Image.open(file)
+    except Exception as exc:  # noqa: BLE001
         raise TrainlabError(shown, f"is not a readable image ({_reason(exc)})") from None
-    return pixels
+    with img:
+        try:
+            img.load()  # decodes now (a GIF's first frame), so a damaged file fails here
+        except Exception as exc:  # noqa: BLE001
+            raise TrainlabError(shown, f"is not a readable image ({_reason(exc)})") from None
+        return _pixels(img, size, color)
 
 
 def _pixels(img: Any, size: tuple[int, int], color: str) -> np.ndarray:
