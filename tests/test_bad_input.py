@@ -188,6 +188,12 @@ RECIPE_CASES = [
     pytest.param({"training": {"callbacks": ["early_stoping"]}}, {}, [],
                  "training.callbacks[0]: unknown callback (did you mean 'early_stopping'?); valid names: ",
                  "'early_stoping'", id="unknown-callback"),
+    pytest.param({"data": {"source": "digits", "augment": ["gaussian_noise"]}}, {}, [],
+                 "data.augment[0].stddev: is required by augmentation 'gaussian_noise'", None,
+                 id="augmentation-without-its-argument"),
+    pytest.param({"data": {"source": "digits", "augment": [{"name": "random_flp"}]}}, {}, [],
+                 "data.augment[0].name: unknown augmentation (did you mean 'random_flip'?); valid names: ",
+                 "'random_flp'", id="unknown-augmentation"),
     pytest.param({"metrics": ["acuracy"]}, {}, [],
                  "metrics[0]: unknown metric (did you mean 'accuracy'?); valid names: ", "'acuracy'",
                  id="unknown-metric"),
@@ -229,8 +235,8 @@ RECIPE_CASES = [
                  id="callback-argument-value"),
     pytest.param({"data": {"source": "csv"}}, {}, [], "data.path: is required for data source 'csv'", None,
                  id="csv-without-path"),
-    pytest.param({"data": {"source": "digits", "n_samples": 500}}, {}, [],
-                 "data.n_samples: does not apply to data source 'digits' (its keys: none); remove it", "500",
+    pytest.param({"data": {"source": "wine", "n_samples": 500}}, {}, [],
+                 "data.n_samples: does not apply to data source 'wine' (its keys: none); remove it", "500",
                  id="key-of-another-source"),
     # --set.
     pytest.param({}, {}, ["--set", "training"], "--set: expects key.path=value", "'training'", id="set-without-equals"),
@@ -311,6 +317,25 @@ def _csv(rows):
 GOOD_ROWS = ["a,b,y"] + [f"{i},{i % 7},{i % 2}" for i in range(40)]
 CSV = {"data": {"source": "csv", "path": "data.csv"}}
 
+IMAGES = {"data": {"source": "image_folder", "path": "pics", "image_size": [4, 4]}}
+
+
+def _images(counts, damaged=None):
+    """A folder of tiny PNGs, ``counts[class]`` in each class sub-folder ("": the folder itself)."""
+
+    def write(folder):
+        from PIL import Image
+
+        for name, n in counts.items():
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.new("RGB", (5, 5), (40 * i, 0, 0)).save(folder / name / f"{i}.png")
+        if damaged:
+            (folder / damaged).write_bytes(b"a text file named like an image")
+
+    return write
+
+
 DATA_CASES = [
     pytest.param(CSV, {}, [], "data.path: file not found: data.csv", "'data.csv'", id="csv-missing"),
     pytest.param(CSV, {"data.csv": ""}, [], "data.csv: file is empty; a CSV needs a header row and data rows", None,
@@ -344,6 +369,14 @@ DATA_CASES = [
     pytest.param({"data": {"source": "npz", "path": "data.npz"}}, {"data.npz": "x,y\n1,2\n"}, [],
                  "data.npz: is not a readable NumPy .npz archive (a zip of arrays, as numpy.savez writes)", None,
                  id="npz-not-an-archive"),
+    pytest.param(IMAGES, {}, [], "data.path: folder not found: pics", "'pics'", id="image-folder-missing"),
+    pytest.param(IMAGES, {"pics": _images({"": 3})}, [],
+                 "pics: needs one sub-folder of images per class (the sub-folders' names are the class names);"
+                 " move its 3 images into one sub-folder per class; it has no sub-folder", None,
+                 id="image-folder-without-class-folders"),
+    pytest.param(IMAGES, {"pics": _images({"cat": 5, "dog": 5}, damaged="dog/x.png")}, [],
+                 "pics/dog/x.png: is not a readable image (not an image file Pillow recognizes)", None,
+                 id="image-folder-damaged-image"),
     # The loss does not fit the data. See also test_loss_mistakes_show_the_loss.
     pytest.param({"data": {"source": "iris"}, "loss": "binary_crossentropy"}, {}, [],
                  "loss: needs 2 classes but data.source 'iris' has 3 classes;"

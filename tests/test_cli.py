@@ -134,7 +134,7 @@ def test_check_prints_the_resolved_recipe_and_writes_nothing(recipe, tmp_path, c
     assert resolved["data"] == {
         "source": "synthetic_classification", "task": "auto", "seed": None, "n_samples": 200, "n_features": 8,
         "n_informative": None, "n_redundant": None, "n_classes": 2, "weights": None, "flip_y": None,
-        "validation_split": 0.2, "test_split": 0.0, "stratify": True, "standardize": True,
+        "validation_split": 0.2, "test_split": 0.0, "stratify": True, "standardize": True, "augment": [],
     }
     assert resolved["model"]["hidden"] == [16, 8]
     # Every default filled in; the auto choices stay auto (they are resolved once the data is loaded).
@@ -157,9 +157,11 @@ def test_list_prints_every_kind_one_line_each(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     kinds = dict(line.split(": ", 1) for line in out.splitlines())
-    assert list(kinds) == ["callbacks", "data", "losses", "metrics", "models", "optimizers", "regularizers", "schedules"]
+    assert list(kinds) == [
+        "augmentations", "callbacks", "data", "losses", "metrics", "models", "optimizers", "regularizers", "schedules",
+    ]
     assert {"adam", "sgd", "adamw"} <= set(kinds["optimizers"].split(", "))
-    assert {"csv", "npz", "digits", "synthetic_classification"} <= set(kinds["data"].split(", "))
+    assert {"csv", "npz", "digits", "synthetic_classification", "image_folder"} <= set(kinds["data"].split(", "))
     assert {"cosine", "exponential", "warmup_cosine"} <= set(kinds["schedules"].split(", "))
 
 
@@ -170,6 +172,16 @@ def test_list_losses_prints_one_line(capsys):
     assert "\n" not in out.strip() and kind == "losses"
     assert {"binary_crossentropy", "sparse_categorical_crossentropy", "focal", "huber", "mse"} <= set(names.split(", "))
     assert names.split(", ") == sorted(names.split(", "))
+
+
+def test_list_augmentations_prints_the_registry(capsys):
+    from trainlab.data import augment
+
+    assert main(["list", "augmentations"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == f"augmentations: {', '.join(augment.names())}\n"
+    assert {"random_flip", "random_rotation", "gaussian_noise"} <= set(augment.names())
 
 
 def test_version_names_trainlab_tensorflow_and_keras(capsys):
@@ -212,7 +224,8 @@ def test_help_returns_0(argv, capsys):
         (["run", "recipe.yaml", "--set"], "--set: needs a value (see trainlab run --help)"),
         (["run", "recipe.yaml", "--out"], "--out: needs a value (see trainlab run --help)"),
         (["list", "lossess"],
-         "list: unknown kind (did you mean 'losses'?); valid kinds: callbacks, data, losses, metrics, models, optimizers,"
+         "list: unknown kind (did you mean 'losses'?); valid kinds: augmentations, callbacks, data, losses, metrics,"
+         " models, optimizers,"
          " regularizers, schedules, got 'lossess'"),
     ],
 )

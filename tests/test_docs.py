@@ -47,6 +47,7 @@ REGISTRIES = {
     "callback": callbacks.registry,
     "regularizer": regularizers.registry,
     "source": data.sources,
+    "augmentation": data.augment.augmentations,
 }
 
 
@@ -195,7 +196,7 @@ def _arguments(cell: str) -> set[str]:
     return {c for c in codes(cell) if re.fullmatch(r"[a-z_0-9]+", c)}
 
 
-@pytest.mark.parametrize("kind", ["loss", "schedule", "regularizer"])
+@pytest.mark.parametrize("kind", ["loss", "schedule", "regularizer", "augmentation"])
 def test_documented_arguments_are_the_factory_arguments(kind):
     registry = REGISTRIES[kind]
     for row in tables_headed(_text(RECIPES), kind):

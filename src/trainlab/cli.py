@@ -158,7 +158,7 @@ def _registries() -> dict[str, str]:
     return {
         "losses": "trainlab.losses", "optimizers": "trainlab.optimizers", "schedules": "trainlab.schedules",
         "regularizers": "trainlab.regularizers", "models": "trainlab.models", "callbacks": "trainlab.callbacks",
-        "data": "trainlab.data:sources", "metrics": "trainlab.metrics:",
+        "data": "trainlab.data:sources", "metrics": "trainlab.metrics:", "augmentations": "trainlab.data.augment:",
     }
 
 

@@ -38,7 +38,7 @@ def test_dump_is_resolved_and_round_trips_through_yaml():
 def test_dump_of_a_bundled_source_has_only_the_general_keys_and_its_own():
     assert DataConfig(source="wine").model_dump() == {
         "source": "wine", "task": "auto", "seed": None, "validation_split": 0.2, "test_split": 0.0,
-        "stratify": True, "standardize": True,
+        "stratify": True, "standardize": True, "augment": [],
     }
     assert DataConfig(source="digits").model_dump()["images"] is False
 

@@ -154,7 +154,7 @@ def test_a_config_for_arrays_uses_the_arrays_source():
     splits = from_arrays(X, np.linspace(0, 1, 40), config)
     assert splits.task == "regression" and len(splits.y_test) == 10
     assert config.model_dump() == {"source": "arrays", "task": "regression", "seed": None, "validation_split": 0.2,
-                                   "test_split": 0.25, "stratify": True, "standardize": True}
+                                   "test_split": 0.25, "stratify": True, "standardize": True, "augment": []}
 
 
 def test_a_recipe_cannot_load_the_arrays_source():

@@ -3,10 +3,11 @@
 ``load(config, seed)`` turns a recipe's ``data:`` section into :class:`Splits`;
 ``from_arrays(x, y)`` does the same for the user's own arrays. Sources are named
 in the :data:`sources` registry: synthetic_classification, synthetic_regression,
-digits, breast_cancer, wine, iris, diabetes (scikit-learn, bundled), csv, npz and
-mnist (local files; nothing is ever downloaded), and ``arrays``, which names the
-user's own arrays given to ``from_arrays``. ``from_datasets`` wraps ``tf.data``
-pipelines (:class:`Streams`) for data too large to hold in memory.
+digits, breast_cancer, wine, iris, diabetes (scikit-learn, bundled), csv, npz,
+mnist and image_folder (local files; nothing is ever downloaded), and ``arrays``,
+which names the user's own arrays given to ``from_arrays``. ``from_datasets`` wraps
+``tf.data`` pipelines (:class:`Streams`) for data too large to hold in memory.
+:mod:`trainlab.data.augment` names the augmentations of ``data.augment``.
 
 Example:
     >>> from trainlab.data import load
@@ -17,7 +18,7 @@ Example:
 """
 
 from trainlab.data.config import DataConfig
-from trainlab.data import files, sequences  # noqa: F401  (register csv, npz, mnist, synthetic_sequences)
+from trainlab.data import augment, files, images, sequences  # noqa: F401  (register the sources and augmentations)
 from trainlab.data._load import features_array, from_arrays, load
 from trainlab.data.sources import SOURCE_TASKS, RawData, sources
 from trainlab.data._splits import Splits, split_indices

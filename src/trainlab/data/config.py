@@ -31,7 +31,8 @@ from pydantic import (
 )
 
 from trainlab.checks import reject_bool_for_number
-from trainlab.data import files, sequences  # noqa: F401  (register csv, npz, mnist, synthetic_sequences)
+from trainlab.data import augment
+from trainlab.data import files, images, sequences  # noqa: F401  (register csv, npz, mnist, image_folder, synthetic_sequences)
 from trainlab.data.sources import sources
 from trainlab.data.targets import check_task_fits_source
 from trainlab.errors import TrainlabError
@@ -39,7 +40,9 @@ from trainlab.errors import TrainlabError
 Task = Literal["auto", "binary", "multiclass", "regression"]
 
 #: Keys that apply to every source; all other fields are passed to the source's loader.
-GENERAL_KEYS = frozenset({"source", "task", "validation_split", "test_split", "stratify", "standardize", "seed"})
+GENERAL_KEYS = frozenset(
+    {"source", "task", "validation_split", "test_split", "stratify", "standardize", "seed", "augment"}
+)
 
 _WHERE = "data"
 
@@ -65,7 +68,7 @@ class DataConfig(BaseModel):
     source: str = Field(
         "synthetic_classification",
         description="a name in trainlab.data.sources: synthetic_classification, synthetic_regression, "
-        "digits, breast_cancer, wine, iris, diabetes, csv, npz, mnist (and arrays, for from_arrays)",
+        "digits, breast_cancer, wine, iris, diabetes, csv, npz, mnist, image_folder (and arrays, for from_arrays)",
     )
     task: Task = Field(
         "auto",
@@ -73,8 +76,8 @@ class DataConfig(BaseModel):
         "set it to override the inference for csv/npz data",
     )
 
-    # Files (csv, npz, mnist).
-    path: str | None = Field(None, description="data file, relative to the recipe's folder")
+    # Files (csv, npz, mnist) and folders (image_folder).
+    path: str | None = Field(None, description="data file (image_folder: folder), relative to the recipe's folder")
     target: str | None = Field(None, description="csv: the target column's name; default: the last column")
     delimiter: str = Field(",", description="csv: the cell separator")
 
@@ -112,6 +115,14 @@ class DataConfig(BaseModel):
     n_train: int | None = Field(None, description="mnist: use the first n_train training images (None: all)")
     n_test: int | None = Field(None, description="mnist: use the first n_test test images (None: all)")
 
+    # Image folders.
+    image_size: list[int] = Field(
+        [64, 64], description="image_folder: [height, width] every image is resized to (bilinear)"
+    )
+    color: Literal["rgb", "grayscale"] = Field(
+        "rgb", description="image_folder: rgb (3 channels) or grayscale (1 channel)"
+    )
+
     seed: int | None = Field(
         None, description="the seed of the data's generation, splits and batch order; None: the recipe's seed "
         "(a study fixes it so its seeds vary the initial weights and dropout, not the data)",
@@ -123,6 +134,12 @@ class DataConfig(BaseModel):
     stratify: bool = Field(True, description="keep the class proportions in every split (classification)")
     standardize: bool = Field(True, description="scale features with the training split's mean and std")
 
+    # Augmentation of the training batches.
+    augment: list[str | dict[str, Any]] = Field(
+        [], description="augmentations of the training batches, in order: names in trainlab.data.augment "
+        "(random_flip, random_rotation, ..., gaussian_noise) or mappings {name: ..., **arguments}",
+    )
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
@@ -132,6 +149,17 @@ class DataConfig(BaseModel):
     @classmethod
     def _path_to_str(cls, value: Any) -> Any:
         return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _image_size_pair(cls, value: Any) -> Any:
+        return list(images.check_size(value))
+
+    @field_validator("augment")
+    @classmethod
+    def _known_augmentations(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
+        augment.check(value, f"{_WHERE}.augment")  # names, argument names and values; the shape needs the data
+        return value
 
     @field_validator("source")
     @classmethod
