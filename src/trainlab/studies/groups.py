@@ -48,10 +48,14 @@ def plan_groups(spec: StudySpec) -> list[Group]:
 
 
 def fusion_key(plan: Plan) -> str:
-    """What runs must share to train in one engine: the data (with its seed) and the epoch schedule."""
+    """What runs must share to train in one engine: the data (with its seed) and the epoch schedule.
+
+    The augmentation is each run's own (a member's, applied in its step), so runs that differ only
+    there share the data and train together."""
     training = plan.recipe.training
+    data = plan.recipe.data.model_dump(mode="json", exclude={"augment"})
     shared = {
-        "data": plan.recipe.data.model_dump(mode="json"), "base_dir": str(plan.base_dir),
+        "data": data, "base_dir": str(plan.base_dir),
         **{k: getattr(training, k) for k in ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile",
                                               "train_eval_samples", "eval_batch_size")},
     }
