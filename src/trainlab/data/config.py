@@ -138,7 +138,7 @@ class DataConfig(BaseModel):
     @classmethod
     def _categorical_names(cls, value: Any) -> Any:
         if isinstance(value, str) and value != "auto":
-            raise TrainlabError(f"{_WHERE}.categorical", "must be auto or a list of column names", value)
+            raise TrainlabError(f"{_WHERE}.categorical", "must be 'auto' or a list of column names", value)
         if isinstance(value, (list, tuple)):
             for name in value:
                 if not isinstance(name, str) or not name:
