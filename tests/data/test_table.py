@@ -297,6 +297,14 @@ def test_preprocessing_transforms_raw_rows_like_the_training_data(tmp_path):
     np.testing.assert_allclose(splits.x_train.mean(axis=0), 0, atol=1e-5)  # one-hot columns are standardized too
 
 
+def test_from_arrays_takes_tables_too():
+    x = Table.from_columns({"c": ["a", "b"] * 10, "n": list(range(20))})
+    x_val = Table.from_columns({"n": [1, 2], "c": ["a", "zz"]})
+    splits = trainlab.data.from_arrays(x, np.arange(20) % 2, {"standardize": False}, x_val=x_val, y_val=[0, 1])
+    assert splits.feature_names == ["c=a", "c=b", "c=<other>", "n"] and splits.x_train.shape == (20, 4)
+    np.testing.assert_array_equal(splits.x_val, [[1, 0, 0, 1], [0, 0, 1, 2]])
+
+
 # -- end to end -------------------------------------------------------------------------------------
 
 

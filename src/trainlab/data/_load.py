@@ -22,7 +22,9 @@ def load(config: DataConfig | Mapping[str, Any], seed: int, base_dir: str | Path
     """Load the data a recipe's ``data:`` section describes, split and scaled.
 
     Steps: the source's loader reads the raw arrays (synthetic ones use
-    ``random_state=seed``); inputs are checked (numbers, finite);
+    ``random_state=seed``), or a table (csv: :class:`~trainlab.data.table.Table`), whose
+    columns are encoded by a :class:`~trainlab.data.table.TableEncoder` fitted on the
+    training split's rows; inputs are checked (numbers, finite);
     the task is resolved and labels encoded (see :mod:`trainlab.data.targets`);
     ``test_split`` of the whole data is split off first, then ``validation_split`` of
     the whole from the rest, stratified for classification, both with
@@ -79,7 +81,9 @@ def from_arrays(
 
     Args:
         x: inputs, one per sample, of any shape: a table ``(N, F)``, images ``(N, H, W, C)``,
-            token ids ``(N, T)`` (integers: never standardized) or sequences ``(N, T, F)``.
+            token ids ``(N, T)`` (integers: never standardized) or sequences ``(N, T, F)``; or a
+            :class:`~trainlab.data.table.Table` of named columns (encoded with the encoder's
+            defaults, fitted on the training rows; ``x_val`` and ``x_test`` may be tables too).
         y: targets: labels of any kind (classification) or numbers (regression).
         config: the splitting and scaling options; None: the defaults.
         seed: the random state of the splits.
