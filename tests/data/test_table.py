@@ -151,7 +151,8 @@ def test_unseen_values_are_other_and_columns_are_found_by_name():
 def test_unseen_values_match_scikit_learns_infrequent_column():
     train = np.array(["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"], dtype=object)
     new = np.array(["d", "zzz", "a", "c"], dtype=object)
-    ours = TableEncoder.fit(Table.from_columns({"v": train}), max_categories=2).transform(Table.from_columns({"v": new}))
+    encoder = TableEncoder.fit(Table.from_columns({"v": train}), max_categories=2)
+    ours = encoder.transform(Table.from_columns({"v": new}))
     theirs = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=3, sparse_output=False)
     np.testing.assert_array_equal(ours, theirs.fit(train[:, None]).transform(new[:, None]))
 
@@ -164,7 +165,9 @@ def test_a_listed_numeric_column_is_categorical_with_its_text_kept(tmp_path):
 
 
 def test_auto_finds_the_columns_holding_text():
-    table = Table.from_columns({"a": ["1", "NA", "2e3"], "b": ["1", "x", ""], "c": ["", "", ""], "d": ["inf", "1", "2"]})
+    table = Table.from_columns(
+        {"a": ["1", "NA", "2e3"], "b": ["1", "x", ""], "c": ["", "", ""], "d": ["inf", "1", "2"]}
+    )
     assert text_columns(table) == ["b"]
 
 

@@ -123,15 +123,13 @@ class Table:
         cells: dict[str, np.ndarray] = {}
         for name, values in columns.items():
             values = [values] if isinstance(values, str) or np.ndim(values) == 0 else _as_list(values)
-            cells[str(name)] = np.array([_cell_text(v) for v in values] or [], dtype=object)
-            first = next(iter(cells))
-            if len(cells[str(name)]) != len(cells[first]):
-                raise TrainlabError(
-                    origin, f"column {name!r} needs as many values as column {first!r} ({len(cells[first])})",
-                    len(cells[str(name)]),
-                )
+            cells[str(name)] = np.array([_cell_text(v) for v in values], dtype=object)
         if not cells:
             raise TrainlabError(origin, "needs at least one column", "none")
+        first, n = next(iter(cells)), len(next(iter(cells.values())))
+        for name, column in cells.items():
+            if len(column) != n:
+                raise TrainlabError(origin, f"column {name!r} needs as many values as column {first!r} ({n})", len(column))
         return cls(cells, None, origin)
 
     @classmethod
@@ -344,9 +342,17 @@ class TableEncoder:
                 Column(str(c["name"]), c["kind"], c.get("fill"), tuple(str(v) for v in c.get("categories", ())))
                 for c in data["columns"]
             )
-            if any(c.kind not in ("numeric", "categorical") for c in columns):
-                raise ValueError("kind")
-            return cls(columns, data["missing"], int(data["max_categories"]), tuple(data["missing_values"]))
+            for c in columns:
+                if c.kind == "numeric" and not (c.fill is None or isinstance(c.fill, (int, float))):
+                    raise ValueError(f"column {c.name!r}: a numeric fill must be a number")
+                if c.kind == "categorical" and not (c.fill is None or c.fill in c.categories):
+                    raise ValueError(f"column {c.name!r}: the fill must be one of its categories")
+                if c.kind not in ("numeric", "categorical"):
+                    raise ValueError(f"column {c.name!r}: kind must be numeric or categorical")
+            if data["missing"] not in MISSING_STRATEGIES:
+                raise ValueError(f"missing must be one of {', '.join(MISSING_STRATEGIES)}")
+            missing_values = tuple(str(v) for v in data["missing_values"])
+            return cls(columns, data["missing"], int(data["max_categories"]), missing_values)
         except (KeyError, TypeError, ValueError) as exc:
             raise TrainlabError(origin, "table: is not a table encoding this trainlab reads", str(exc)) from None
 
