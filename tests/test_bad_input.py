@@ -238,6 +238,18 @@ RECIPE_CASES = [
     pytest.param({"data": {"source": "wine", "n_samples": 500}}, {}, [],
                  "data.n_samples: does not apply to data source 'wine' (its keys: none); remove it", "500",
                  id="key-of-another-source"),
+    pytest.param({"data": {"source": "csv", "path": "data.csv", "categorical": "colour"}}, {}, [],
+                 "data.categorical: must be 'auto' or a list of column names", "'colour'", id="csv-categorical-text"),
+    pytest.param({"data": {"source": "csv", "path": "data.csv", "categorical": ["a", "b", "a"]}}, {}, [],
+                 "data.categorical: lists a column twice", "'a'", id="csv-categorical-twice"),
+    pytest.param({"data": {"source": "csv", "path": "data.csv", "max_categories": 0}}, {}, [],
+                 "data.max_categories: must be >= 1", "0", id="csv-max-categories-zero"),
+    pytest.param({"data": {"source": "csv", "path": "data.csv", "target": "y", "weight": "y"}}, {}, [],
+                 "data.weight: must be another column than the target (data.target)", "'y'",
+                 id="csv-weight-is-target"),
+    pytest.param({"data": {"source": "csv", "path": "data.csv", "missing": "zero"}}, {}, [],
+                 "data.missing: must be one of 'error', 'mean', 'median' or 'most_frequent'", "'zero'",
+                 id="csv-missing-strategy-unknown"),
     # --set.
     pytest.param({}, {}, ["--set", "training"], "--set: expects key.path=value", "'training'", id="set-without-equals"),
     pytest.param({}, {}, ["--set", "=3"], "--set: expects key.path=value with a non-empty key path", "'=3'",
@@ -316,6 +328,7 @@ def _csv(rows):
 
 GOOD_ROWS = ["a,b,y"] + [f"{i},{i % 7},{i % 2}" for i in range(40)]
 CSV = {"data": {"source": "csv", "path": "data.csv"}}
+WEIGHTED_ROWS = ["a,w,y"] + [f"{i},1.5,{i % 2}" for i in range(40)]
 
 IMAGES = {"data": {"source": "image_folder", "path": "pics", "image_size": [4, 4]}}
 
@@ -345,14 +358,33 @@ DATA_CASES = [
     pytest.param({"data": {**CSV["data"], "target": "lable"}}, {"data.csv": _csv(["a,b,label", "1,2,0", "3,4,1"])}, [],
                  "data.target: column not found in data.csv (did you mean 'label'?); columns: a, b, label", "'lable'",
                  id="csv-no-target-column"),
-    pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:3], "2,abc,0", *GOOD_ROWS[3:]])}, [],
-                 "data.csv: line 4, column 'b': features must be numbers (missing values are not supported)", "'abc'",
-                 id="csv-text-cell"),
+    pytest.param({"data": {**CSV["data"], "categorical": []}},
+                 {"data.csv": _csv([*GOOD_ROWS[:3], "2,abc,0", *GOOD_ROWS[3:]])}, [],
+                 "data.csv: line 4, column 'b': must be a number (a numeric column; list it in data.categorical to"
+                 " treat its values as categories)", "'abc'", id="csv-text-cell-in-numeric-column"),
     pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:3], "2,,0", *GOOD_ROWS[3:]])}, [],
-                 "data.csv: line 4, column 'b': features must be numbers (missing values are not supported)", "''",
-                 id="csv-empty-cell"),
+                 "data.csv: line 4, column 'b': missing value; set data.missing to mean, median or most_frequent to"
+                 " fill gaps", "''", id="csv-empty-cell"),
     pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:5], "nan,1,0", *GOOD_ROWS[5:]])}, [],
-                 "data.csv: line 6, column 'a': features must be finite (no NaN or inf)", "'nan'", id="csv-nan"),
+                 "data.csv: line 6, column 'a': missing value; set data.missing to mean, median or most_frequent to"
+                 " fill gaps", "'nan'", id="csv-nan"),
+    pytest.param({"data": {**CSV["data"], "categorical": ["b", "bb"]}}, {"data.csv": _csv(GOOD_ROWS)}, [],
+                 "data.categorical: column not found in data.csv (did you mean 'b'?); feature columns: a, b",
+                 "'bb'", id="csv-categorical-not-found"),
+    pytest.param({"data": {**CSV["data"], "categorical": ["y"]}}, {"data.csv": _csv(GOOD_ROWS)}, [],
+                 "data.categorical: lists the target column (data.target); it is not a feature", "'y'",
+                 id="csv-categorical-is-target"),
+    pytest.param({"data": {**CSV["data"], "weight": "wt"}}, {"data.csv": _csv(WEIGHTED_ROWS)}, [],
+                 "data.weight: column not found in data.csv (did you mean 'w'?); columns: a, w, y", "'wt'",
+                 id="csv-weight-not-found"),
+    pytest.param({"data": {**CSV["data"], "weight": "w"}},
+                 {"data.csv": _csv([*WEIGHTED_ROWS[:7], "3,-0.5,1", *WEIGHTED_ROWS[7:]])}, [],
+                 "data.csv: line 8, column 'w': a weight must be a finite number >= 0", "'-0.5'",
+                 id="csv-negative-weight"),
+    pytest.param({"data": {**CSV["data"], "weight": "w"}},
+                 {"data.csv": _csv([WEIGHTED_ROWS[0], *(row.replace(",1.5,", ",0,") for row in WEIGHTED_ROWS[1:])])},
+                 [], "data.csv: sample_weight must not be all zeros (nothing would be learned)", None,
+                 id="csv-weights-all-zero"),
     pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:5], "1,-inf,0", *GOOD_ROWS[5:]])}, [],
                  "data.csv: line 6, column 'b': features must be finite (no NaN or inf)", "'-inf'", id="csv-inf"),
     pytest.param(CSV, {"data.csv": _csv([*GOOD_ROWS[:2], "1,2,inf", *GOOD_ROWS[2:]])}, [],

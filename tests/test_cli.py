@@ -87,8 +87,8 @@ def test_run_trains_writes_the_run_directory_and_ends_with_the_table(recipe, tmp
     [
         pytest.param({"recipe.yaml": "training:\n  epochs: 0\n"}, "training.epochs: must be > 0, got 0", id="recipe"),
         pytest.param(
-            {"recipe.yaml": "data: {source: csv, path: data.csv}\n", "data.csv": "a,b,y\n1,x,0\n2,3,1\n"},
-            "data.csv: line 2, column 'b': features must be numbers (missing values are not supported), got 'x'",
+            {"recipe.yaml": "data: {source: csv, path: data.csv}\n", "data.csv": "a,b,y\n1,x,NA\n2,3,1\n"},
+            "data.csv: line 2, column 'y': the target cell is missing (empty or NA), got 'NA'",
             id="data",
         ),
     ],

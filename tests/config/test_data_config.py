@@ -78,7 +78,8 @@ def test_keys_that_do_not_apply_to_the_source(keys, expected):
 
 def test_inapplicable_key_message_shows_the_value_and_the_source_keys():
     message = _error(source="csv", path="a.csv", n_samples=500)
-    assert "its keys: delimiter, path, target" in message and message.endswith("got 500")
+    assert "its keys: categorical, delimiter, max_categories, missing, path, target, weight" in message
+    assert message.endswith("got 500")
     assert "its keys: none" in _error(source="wine", n_features=3)
 
 

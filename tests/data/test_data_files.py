@@ -108,29 +108,41 @@ def test_csv_without_the_target_column(tmp_path):
     )
 
 
+GOOD = "a,b,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(20))  # lines 2-21
+
+
 def test_csv_non_numeric_feature_names_the_line_column_and_cell(tmp_path):
-    text = "a,b,y\n1,2,0\n3,abc,1\n"
-    assert _error(tmp_path, text) == (
-        "data.csv: line 3, column 'b': features must be numbers (missing values are not supported), got 'abc'"
+    # A text cell makes its column categorical (data.categorical: auto); with the columns listed, it is refused.
+    text = GOOD + "3,abc,1\n"
+    assert "b=abc" in _load_csv(tmp_path, text).feature_names
+    assert _error(tmp_path, text, categorical=[]) == (
+        "data.csv: line 22, column 'b': must be a number (a numeric column; list it in data.categorical to treat"
+        " its values as categories), got 'abc'"
     )
-    assert "line 2, column 'a'" in _error(tmp_path, "a,b,y\n,2,0\n") and _error(tmp_path, "a,b,y\n,2,0\n").endswith(
-        "got ''"
+    assert _error(tmp_path, "a,b,y\n,2,0\n" + GOOD.split("\n", 1)[1]) == (
+        "data.csv: line 2, column 'a': missing value; set data.missing to mean, median or most_frequent to fill gaps,"
+        " got ''"
     )
 
 
-@pytest.mark.parametrize("cell", ["nan", "inf", "-Infinity"])
+@pytest.mark.parametrize("cell", ["inf", "-Infinity", "NAN"])
 def test_csv_non_finite_feature(tmp_path, cell):
-    text = "a,b,y\n1,2,0\n3,4,1\n5," + cell + ",0\n"
+    text = GOOD + "5," + cell + ",0\n"
     assert _error(tmp_path, text) == (
-        f"data.csv: line 4, column 'b': features must be finite (no NaN or inf), got {cell!r}"
+        f"data.csv: line 22, column 'b': features must be finite (no NaN or inf), got {cell!r}"
     )
 
 
 def test_csv_bad_target_cells(tmp_path):
-    assert _error(tmp_path, "a,y\n1,0.5\n2,nan\n") == (
-        "data.csv: line 3, column 'y': the target must be finite (no NaN or inf), got 'nan'"
+    assert _error(tmp_path, "a,y\n1,0.5\n2,inf\n") == (
+        "data.csv: line 3, column 'y': the target must be finite (no NaN or inf), got 'inf'"
     )
-    assert _error(tmp_path, "a,y\n1,0\n2, \n") == "data.csv: line 3, column 'y': the target cell is empty, got ''"
+    assert _error(tmp_path, "a,y\n1,0\n2, \n") == (
+        "data.csv: line 3, column 'y': the target cell is missing (empty or NA), got ''"
+    )
+    assert _error(tmp_path, "a,y\n1,0.5\n2,nan\n") == (
+        "data.csv: line 3, column 'y': the target cell is missing (empty or NA), got 'nan'"
+    )
 
 
 def test_csv_ragged_rows_and_bad_headers(tmp_path):

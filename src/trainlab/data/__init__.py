@@ -4,9 +4,11 @@
 ``from_arrays(x, y)`` does the same for the user's own arrays. Sources are named
 in the :data:`sources` registry: synthetic_classification, synthetic_regression,
 digits, breast_cancer, wine, iris, diabetes (scikit-learn, bundled), csv, npz,
-mnist and image_folder (local files; nothing is ever downloaded), and ``arrays``,
-which names the user's own arrays given to ``from_arrays``. ``from_datasets`` wraps
-``tf.data`` pipelines (:class:`Streams`) for data too large to hold in memory.
+mnist and image_folder (local files; nothing is ever downloaded), synthetic_sequences,
+and ``arrays``, which names the user's own arrays given to ``from_arrays``. A CSV file's
+columns are a :class:`Table`, encoded as numbers (categories one-hot, gaps filled) by a
+:class:`TableEncoder` fitted on the training split. ``from_datasets`` wraps ``tf.data``
+pipelines (:class:`Streams`) for data too large to hold in memory.
 :mod:`trainlab.data.augment` names the augmentations of ``data.augment``.
 
 Example:
@@ -24,6 +26,7 @@ from trainlab.data.sources import SOURCE_TASKS, RawData, sources
 from trainlab.data._splits import Splits, split_indices
 from trainlab.data.preprocessing import Preprocessing, fit_scaler
 from trainlab.data._streams import Streams, from_datasets
+from trainlab.data.table import Table, TableEncoder
 from trainlab.data.targets import MAX_INFERRED_CLASSES, infer_kind
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "RawData",
     "Splits",
     "Streams",
+    "Table",
+    "TableEncoder",
     "features_array",
     "fit_scaler",
     "from_arrays",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from trainlab.data.config import DataConfig
 from trainlab.data.sources import RawData, as_raw, sources
 from trainlab.data._splits import Splits, split_indices
 from trainlab.data.preprocessing import Preprocessing, fit_scaler, is_token_ids
+from trainlab.data.table import Table, TableEncoder
 from trainlab.data.targets import Target, resolve_target
 from trainlab.errors import TrainlabError
 
@@ -20,7 +22,9 @@ def load(config: DataConfig | Mapping[str, Any], seed: int, base_dir: str | Path
     """Load the data a recipe's ``data:`` section describes, split and scaled.
 
     Steps: the source's loader reads the raw arrays (synthetic ones use
-    ``random_state=seed``); inputs are checked (numbers, finite);
+    ``random_state=seed``), or a table (csv: :class:`~trainlab.data.table.Table`), whose
+    columns are encoded by a :class:`~trainlab.data.table.TableEncoder` fitted on the
+    training split's rows; inputs are checked (numbers, finite);
     the task is resolved and labels encoded (see :mod:`trainlab.data.targets`);
     ``test_split`` of the whole data is split off first, then ``validation_split`` of
     the whole from the rest, stratified for classification, both with
@@ -77,7 +81,9 @@ def from_arrays(
 
     Args:
         x: inputs, one per sample, of any shape: a table ``(N, F)``, images ``(N, H, W, C)``,
-            token ids ``(N, T)`` (integers: never standardized) or sequences ``(N, T, F)``.
+            token ids ``(N, T)`` (integers: never standardized) or sequences ``(N, T, F)``; or a
+            :class:`~trainlab.data.table.Table` of named columns (encoded with the encoder's
+            defaults, fitted on the training rows; ``x_val`` and ``x_test`` may be tables too).
         y: targets: labels of any kind (classification) or numbers (regression).
         config: the splitting and scaling options; None: the defaults.
         seed: the random state of the splits.
@@ -125,6 +131,9 @@ def _given_pair(x: Any, y: Any, x_name: str, y_name: str, origin: str) -> bool:
 def _prepare(
     raw: RawData, config: DataConfig, seed: int, source: str, validation: tuple[Any, Any, Any] | None = None
 ) -> Splits:
+    encoder = None
+    if isinstance(raw.x, Table):
+        raw, validation, encoder = _encode_table(raw, config, seed, validation)
     origin = raw.origin
     x = features_array(raw.x, origin, "x", raw.feature_names)
     names = _feature_names(raw.feature_names, x, origin)
@@ -143,16 +152,7 @@ def _prepare(
     if validation is not None:
         given["val"] = _given(*validation, "val", x, names, target, origin)
 
-    stratify = target.classes is not None and config.stratify
-    train, val, test = split_indices(
-        len(x),
-        0.0 if "val" in given else config.validation_split,
-        0.0 if "test" in given else config.test_split,
-        seed,
-        labels=y if stratify else None,
-        class_names=target.class_names,
-        origin=origin,
-    )
+    train, val, test = _split(len(x), y, target, config, seed, origin, "val" in given, "test" in given)
     parts = {"train": _rows(x, y, w, train)}
     for split, rows in (("val", val), ("test", test)):
         if split in given:
@@ -165,7 +165,7 @@ def _prepare(
     prep = Preprocessing(
         source=source, task=target.task, input_shape=tuple(int(d) for d in x.shape[1:]),
         input_dtype="int32" if tokens else "float32", feature_names=names, class_names=target.class_names,
-        mean=mean, std=std, meta=dict(raw.meta or {}),
+        mean=mean, std=std, table=encoder, meta=dict(raw.meta or {}),
     )
     out = {f"{what}_{split}": None for what in ("x", "y", "w") for split in ("val", "test")}
     for split, (xs, ys, ws) in parts.items():
@@ -174,6 +174,44 @@ def _prepare(
         **out, task=target.task, n_classes=target.n_classes, n_outputs=target.n_outputs,
         feature_names=names, class_names=target.class_names, source=source, preprocessing=prep,
     )
+
+
+def _split(
+    n: int, y: np.ndarray, target: Target, config: DataConfig, seed: int, origin: str, given_val: bool,
+    given_test: bool,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    stratify = target.classes is not None and config.stratify
+    return split_indices(
+        n,
+        0.0 if given_val else config.validation_split,
+        0.0 if given_test else config.test_split,
+        seed,
+        labels=y if stratify else None,
+        class_names=target.class_names,
+        origin=origin,
+    )
+
+
+def _encode_table(
+    raw: RawData, config: DataConfig, seed: int, validation: tuple[Any, Any, Any] | None
+) -> tuple[RawData, tuple[Any, Any, Any] | None, TableEncoder]:
+    """A table's columns as numbers, by a :class:`TableEncoder` fitted on the training split's rows only.
+
+    The split is the one :func:`_prepare` then makes (same size, labels and seed), so the rows
+    fitted on are exactly the training rows. The whole table is encoded at once, so a refused
+    cell is the first in the file. Given test or validation tables are encoded the same way.
+    """
+    target = resolve_target(raw.y, config.task, raw.task, _names(raw.class_names), raw.origin)
+    y = _encoded(target, raw.x, raw.y, "x", "y")
+    train, _, _ = _split(len(raw.x), y, target, config, seed, raw.origin, validation is not None,
+                         raw.x_test is not None)
+    encoder = TableEncoder.fit(raw.x.rows(np.sort(train)), origin=raw.origin, **dict(raw.encoding or {}))
+
+    def encode(x: Any) -> Any:
+        return encoder.transform(x) if isinstance(x, Table) else x
+
+    raw = replace(raw, x=encoder.transform(raw.x), feature_names=encoder.feature_names, x_test=encode(raw.x_test))
+    return raw, None if validation is None else (encode(validation[0]), *validation[1:]), encoder
 
 
 def _rows(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, rows: np.ndarray):

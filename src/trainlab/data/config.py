@@ -80,6 +80,20 @@ class DataConfig(BaseModel):
     path: str | None = Field(None, description="data file (image_folder: folder), relative to the recipe's folder")
     target: str | None = Field(None, description="csv: the target column's name; default: the last column")
     delimiter: str = Field(",", description="csv: the cell separator")
+    categorical: Literal["auto"] | list[str] = Field(
+        "auto", description="csv: the categorical feature columns, one-hot encoded: auto (the columns holding text) "
+        "or a list of column names (a numeric column listed is categorical too, e.g. zip codes)",
+    )
+    missing: Literal["error", "mean", "median", "most_frequent"] = Field(
+        "error", description="csv: what a missing feature cell (empty, NA, nan, ...) becomes: error refuses it; "
+        "otherwise a numeric gap gets the training split's mean, median or most frequent value and a categorical "
+        "gap the most frequent training category",
+    )
+    max_categories: int = Field(
+        50, description="csv: the most frequent training categories kept per categorical column; the others, and "
+        "values unseen in training, share one '<other>' column",
+    )
+    weight: str | None = Field(None, description="csv: a column of per-sample weights (numbers >= 0), not a feature")
 
     # Synthetic data (scikit-learn's make_classification / make_regression).
     n_samples: int = Field(1000, description="synthetic: number of samples")
@@ -159,6 +173,20 @@ class DataConfig(BaseModel):
     @classmethod
     def _known_augmentations(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
         augment.check(value, f"{_WHERE}.augment")  # names, argument names and values; the shape needs the data
+        return value
+
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _categorical_names(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise TrainlabError(f"{_WHERE}.categorical", "must be 'auto' or a list of column names", value)
+        if isinstance(value, (list, tuple)):
+            for name in value:
+                if not isinstance(name, str) or not name:
+                    raise TrainlabError(f"{_WHERE}.categorical", "column names must be non-empty text", name)
+            twice = sorted({name for name in value if value.count(name) > 1})
+            if twice:
+                raise TrainlabError(f"{_WHERE}.categorical", "lists a column twice", twice[0])
         return value
 
     @field_validator("source")
@@ -282,6 +310,9 @@ class DataConfig(BaseModel):
     def _check_files(self) -> None:
         if "delimiter" in self.source_keys() and len(self.delimiter) != 1:
             raise TrainlabError(f"{_WHERE}.delimiter", "must be one character", self.delimiter)
+        _at_least("max_categories", self.max_categories, 1)
+        if self.weight is not None and self.weight == self.target:
+            raise TrainlabError(f"{_WHERE}.weight", "must be another column than the target (data.target)", self.weight)
 
 
 def _at_least(key: str, value: int, low: int) -> None:

@@ -8,13 +8,14 @@ line and column where there is one, and the offending value.
 
 from __future__ import annotations
 
-import csv
+import math
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from trainlab.data.sources import RawData, _source, sources
+from trainlab.data.table import Table, missing_cells, text_columns
 from trainlab.errors import TrainlabError, did_you_mean
 
 _MNIST_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -37,121 +38,127 @@ def resolve_path(path: str, base_dir: str | Path | None = None) -> Path:
 
 
 @sources.register("csv")
-def csv_file(path: str, target: str | None = None, delimiter: str = ",", base_dir: str | Path | None = None) -> RawData:
-    """A CSV file with a header row; numeric features, any target.
+def csv_file(
+    path: str,
+    target: str | None = None,
+    delimiter: str = ",",
+    categorical: str | list[str] = "auto",
+    missing: str = "error",
+    max_categories: int = 50,
+    weight: str | None = None,
+    base_dir: str | Path | None = None,
+) -> RawData:
+    """A CSV file with a header row: numeric and categorical feature columns, any target.
+
+    The features stay a :class:`~trainlab.data.table.Table` of text cells here; they are
+    encoded as numbers (categories one-hot, gaps filled) by a
+    :class:`~trainlab.data.table.TableEncoder` fitted on the training split when the data is
+    split (:func:`trainlab.data.load`).
 
     Args:
         path: the file, relative to ``base_dir``.
         target: the target column's name; default: the last column.
         delimiter: the cell separator.
+        categorical: "auto" (the columns holding text) or the categorical columns' names.
+        missing: what a missing feature cell becomes: "error", "mean", "median" or "most_frequent".
+        max_categories: the most frequent training categories kept per categorical column.
+        weight: a column of per-sample weights (numbers >= 0), not a feature; None: no weights.
         base_dir: the folder relative paths start from (default: the current directory).
 
     Returns:
-        The feature columns as floats and the target column as numbers, or as text
-        when any of its cells is not a number (text labels are classes).
+        The feature columns as a table (``encoding`` holds the options above, ``categorical``
+        resolved to names), the target column as numbers, or as text when any of its cells
+        is not a number (text labels are classes), and the weights.
+
+    Raises:
+        TrainlabError: an unreadable file; a target, weight or categorical column that is not
+            there; a missing target cell; a weight that is not a number >= 0.
     """
     file = resolve_path(path, base_dir)
-    header, rows, lines = _read_rows(file, path, delimiter)
+    table = Table.from_csv(file, delimiter, origin=path)
+    header = table.names
     target = header[-1] if target is None else target
-    if target not in header:
+    _check_column("data.target", target, header, path)
+    if weight is not None:
+        _check_column("data.weight", weight, header, path)
+        if weight == target:
+            raise TrainlabError("data.weight", "must be another column than the target (data.target)", weight)
+    features = table.drop(target, *([] if weight is None else [weight]))
+    if not features.columns:
+        besides = "the target column" if weight is None else "the target and weight columns"
+        raise TrainlabError(path, f"needs at least one feature column besides {besides}", ", ".join(header))
+    encoding = {
+        "categorical": _categorical_columns(categorical, features, target, weight, path),
+        "missing": missing,
+        "max_categories": max_categories,
+    }
+    y = _target_column(table, target)
+    w = None if weight is None else _weight_column(table, weight)
+    return RawData(features, y, origin=path, w=w, encoding=encoding)
+
+
+def _check_column(key: str, name: str, header: list[str], path: str) -> None:
+    if name not in header:
         raise TrainlabError(
-            "data.target",
-            f"column not found in {path}{did_you_mean(target, header)}; columns: {', '.join(header)}",
-            target,
+            key, f"column not found in {path}{did_you_mean(name, header)}; columns: {', '.join(header)}", name
         )
-    if len(header) < 2:
-        raise TrainlabError(path, "needs at least one feature column besides the target column", target)
-    t = header.index(target)
-    features = [name for j, name in enumerate(header) if j != t]
-    x = _numeric_features(rows, lines, header, t, path)
-    y = _target_column([row[t] for row in rows], lines, target, path)
-    return RawData(x, y, features, origin=path)
 
 
-def _read_rows(file: Path, path: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        with open(file, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue  # blank lines carry no sample
-                if header is None:
-                    header = _check_header([cell.strip() for cell in row], path)
-                elif len(row) != len(header):
-                    raise TrainlabError(
-                        path, f"line {reader.line_num}: every row needs as many cells as the header ({len(header)})",
-                        len(row),
-                    )
-                else:
-                    rows.append(row)
-                    lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise TrainlabError(path, "must be a UTF-8 text file (a CSV with a header row)", str(exc)) from exc
-    except csv.Error as exc:
-        raise TrainlabError(path, "is not a readable CSV file", str(exc)) from exc
-    if header is None:
-        raise TrainlabError(path, "file is empty; a CSV needs a header row and data rows")
-    if not rows:
-        raise TrainlabError(path, "has a header row but no data rows", ", ".join(header))
-    return header, rows, lines
+def _categorical_columns(
+    categorical: str | list[str], features: Table, target: str, weight: str | None, path: str
+) -> list[str]:
+    """``data.categorical`` as column names: ``auto`` is the text columns of the whole file."""
+    if isinstance(categorical, str):
+        return text_columns(features)
+    for name in categorical:
+        if name == target:
+            raise TrainlabError("data.categorical", "lists the target column (data.target); it is not a feature", name)
+        if name == weight:
+            raise TrainlabError("data.categorical", "lists the weight column (data.weight); it is not a feature", name)
+        if name not in features.columns:
+            raise TrainlabError(
+                "data.categorical",
+                f"column not found in {path}{did_you_mean(name, features.names)}; feature columns: "
+                f"{', '.join(features.names)}",
+                name,
+            )
+    return list(categorical)
 
 
-def _check_header(header: list[str], path: str) -> list[str]:
-    for j, name in enumerate(header):
-        if not name:
-            raise TrainlabError(path, f"line 1: column {j + 1} of the header row has no name", ", ".join(header))
-        if name in header[:j]:
-            raise TrainlabError(path, "line 1: column names must be unique", name)
-    return header
-
-
-def _numeric_features(rows: list[list[str]], lines: list[int], header: list[str], t: int, path: str) -> np.ndarray:
-    columns = [j for j in range(len(header)) if j != t]
-    cells = [[row[j] for j in columns] for row in rows]
-    try:
-        x = np.array(cells, dtype=np.float64)
-    except ValueError:
-        for i, row in enumerate(cells):  # find the cell to name it
-            for k, cell in enumerate(row):
-                try:
-                    float(cell)
-                except ValueError:
-                    raise TrainlabError(
-                        path,
-                        f"line {lines[i]}, column {header[columns[k]]!r}: features must be numbers"
-                        " (missing values are not supported)",
-                        cell,
-                    ) from None
-        raise  # numpy refused a cell that float() accepts: not expected
-    bad = np.argwhere(~np.isfinite(x))
-    if len(bad):
-        i, k = bad[0]
+def _target_column(table: Table, target: str) -> np.ndarray:
+    cells = table.column(target)
+    gaps = np.flatnonzero(missing_cells(cells))
+    if len(gaps):
+        i = int(gaps[0])
         raise TrainlabError(
-            path, f"line {lines[i]}, column {header[columns[k]]!r}: features must be finite (no NaN or inf)",
-            cells[i][k].strip(),
+            table.origin, f"{table.where(i)}, column {target!r}: the target cell is missing (empty or NA)", cells[i]
         )
-    return x
-
-
-def _target_column(cells: list[str], lines: list[int], target: str, path: str) -> np.ndarray:
-    cells = [cell.strip() for cell in cells]
-    for i, cell in enumerate(cells):
-        if not cell:
-            raise TrainlabError(path, f"line {lines[i]}, column {target!r}: the target cell is empty", cell)
     try:
-        y = np.array(cells, dtype=np.float64)
+        y = cells.astype(np.float64)
     except ValueError:
-        return np.array(cells)  # text labels
+        return cells.astype(str)  # text labels
     bad = np.flatnonzero(~np.isfinite(y))
     if len(bad):
-        i = bad[0]
+        i = int(bad[0])
         raise TrainlabError(
-            path, f"line {lines[i]}, column {target!r}: the target must be finite (no NaN or inf)", cells[i]
+            table.origin, f"{table.where(i)}, column {target!r}: the target must be finite (no NaN or inf)", cells[i]
         )
     return y
+
+
+def _weight_column(table: Table, weight: str) -> np.ndarray:
+    cells = table.column(weight)
+    w = np.empty(len(cells))
+    for i, cell in enumerate(cells):
+        try:
+            w[i] = float(cell)
+        except ValueError:
+            w[i] = math.nan
+        if not (math.isfinite(w[i]) and w[i] >= 0):
+            raise TrainlabError(
+                table.origin, f"{table.where(i)}, column {weight!r}: a weight must be a finite number >= 0", cell
+            )
+    return w
 
 
 @sources.register("npz")

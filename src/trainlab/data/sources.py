@@ -47,6 +47,9 @@ class RawData:
         w_test: the weights of the given test split.
         meta: what the source says about its raw inputs, kept in ``preprocessing.json``
             (an image folder's size and colour), or None.
+        encoding: when ``x`` is a :class:`~trainlab.data.table.Table`, the keyword arguments of
+            :meth:`TableEncoder.fit <trainlab.data.table.TableEncoder.fit>` (``categorical``,
+            ``missing``, ``max_categories``); None: its defaults.
     """
 
     x: Any
@@ -60,6 +63,7 @@ class RawData:
     w: Any = None
     w_test: Any = None
     meta: Mapping[str, Any] | None = None
+    encoding: Mapping[str, Any] | None = None
 
 
 def as_raw(result: Any, source: str) -> RawData:
