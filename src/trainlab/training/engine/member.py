@@ -25,10 +25,27 @@ class Member:
     val_metrics: list[keras.metrics.Metric] = field(default_factory=list)
 
     def layer_groups(self) -> list[tuple[str, list[int]]]:
-        """Trainable variables grouped by the layer that owns them: ``[(layer, [indices])]``."""
+        """Trainable variables grouped by the layer that owns them: ``[(layer, [indices])]``.
+
+        The layers are those of :func:`record_layers`: an LSTM with its cell, or a
+        MultiHeadAttention with its projections, is one layer (one row of the records).
+        """
+        owners = {id(v): layer.name for layer in record_layers(self.model) for v in layer.trainable_variables}
         groups: dict[str, list[int]] = {}
         for i, variable in enumerate(self.model.trainable_variables):
-            layer = variable.path.split("/")[-2] if "/" in variable.path else variable.path
-            groups.setdefault(layer, []).append(i)
+            fallback = variable.path.split("/")[-2] if "/" in variable.path else variable.path
+            groups.setdefault(owners.get(id(variable), fallback), []).append(i)
         return list(groups.items())
+
+
+def record_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers the records name: the model's own, and those of the models nested in it.
+
+    A layer made of sub-layers (a recurrent layer and its cell, a ``Bidirectional`` wrapper,
+    ``MultiHeadAttention``) is one layer; its sub-layers are not listed.
+    """
+    found = []
+    for layer in model._flatten_layers(include_self=False, recursive=False):
+        found.extend(record_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return found
 
