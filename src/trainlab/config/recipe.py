@@ -102,6 +102,13 @@ class ModelConfig(Section):
                 raise ValueError(f"every layer needs > 0 units, got {width}")
         return units
 
+    @field_validator("filters", "units")
+    @classmethod
+    def _one_layer(cls, units: list[int] | None) -> list[int] | None:
+        if units is not None and not units:  # a cnn needs a conv block, an rnn a recurrent layer
+            raise ValueError(f"needs at least 1 layer, got {units}")
+        return units
+
     @field_validator("dropout")
     @classmethod
     def _rates(cls, dropout: float | list[float] | None) -> float | list[float] | None:
@@ -114,6 +121,7 @@ class ModelConfig(Section):
     def _fit_the_model(self) -> ModelConfig:
         self._check_keys_apply()
         self._fill_defaults()
+        self._check_transformer()
         self._check_dropout_per_layer()
         return self
 
@@ -127,8 +135,9 @@ class ModelConfig(Section):
     def model_keys(self) -> list[str]:
         """The keys of this section that the chosen model's builder takes (``name`` aside), in its order."""
         keys = _models().recipe_keys(self.name)
-        if _models().accepts_any_key(self.name):
-            keys += [k for k in self.model_extra or {} if k not in keys]
+        if _models().accepts_any_key(self.name):  # its named keys, and every other key the recipe sets
+            keys += [k for k in (*type(self).model_fields, *(self.model_extra or {}))
+                     if k in self.model_fields_set and k not in keys and k != "name"]
         return keys
 
     def builder_arguments(self) -> dict[str, Any]:
@@ -189,6 +198,18 @@ class ModelConfig(Section):
             kind = "hidden layer" if follows == "hidden" else "dense layer"
             raise TrainlabError(
                 "model.dropout", f"needs one rate per {kind} ({len(layers)}) or a single number", self.dropout
+            )
+
+
+    def _check_transformer(self) -> None:
+        # The transformer builder's own rules, checked here too so that `trainlab check` finds them.
+        if self.name != "transformer":
+            return
+        if self.dim % self.heads:
+            raise TrainlabError("model.heads", f"must divide model.dim ({self.dim})", self.heads)
+        if isinstance(self.dropout, list):
+            raise TrainlabError(
+                "model.dropout", "the transformer takes one rate, for its blocks and dense layers", self.dropout
             )
 
 

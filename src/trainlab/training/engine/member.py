@@ -30,12 +30,17 @@ class Member:
         The layers are those of :func:`record_layers`: an LSTM with its cell, or a
         MultiHeadAttention with its projections, is one layer (one row of the records).
         """
-        owners = {id(v): layer.name for layer in record_layers(self.model) for v in layer.trainable_variables}
         groups: dict[str, list[int]] = {}
-        for i, variable in enumerate(self.model.trainable_variables):
-            fallback = variable.path.split("/")[-2] if "/" in variable.path else variable.path
-            groups.setdefault(owners.get(id(variable), fallback), []).append(i)
+        for i, layer in enumerate(variable_layers(self.model)):
+            groups.setdefault(layer, []).append(i)
         return list(groups.items())
+
+
+def variable_layers(model: keras.Model) -> list[str]:
+    """The name of the layer (of :func:`record_layers`) that owns each of ``model.trainable_variables``."""
+    owners = {id(v): layer.name for layer in record_layers(model) for v in layer.trainable_variables}
+    # A variable no layer owns (a subclassed model's own weight) is named by its path, as Keras builds it.
+    return [owners.get(id(v), v.path.split("/")[-2] if "/" in v.path else v.path) for v in model.trainable_variables]
 
 
 def record_layers(model: keras.Model) -> list[keras.layers.Layer]:
