@@ -63,7 +63,7 @@ class ModelConfig(Section):
     name: str = Field("mlp", description="model builder (trainlab.models.registry): mlp, cnn, rnn, transformer")
     # mlp (and cnn: activation, batch_norm, kernel_regularizer, kernel_initializer)
     hidden: list[int] | None = Field(default_factory=lambda: [64, 32], description="mlp: units per hidden layer")
-    activation: str | None = Field("relu", description="hidden layers' activation")
+    activation: str | None = Field("relu", description="the activation of the hidden, conv and dense layers")
     dropout: float | list[float] | None = Field(
         None, description="None: the model's default (mlp: the tutorial's 0.2 after the first hidden layer)"
     )
@@ -199,7 +199,6 @@ class ModelConfig(Section):
             raise TrainlabError(
                 "model.dropout", f"needs one rate per {kind} ({len(layers)}) or a single number", self.dropout
             )
-
 
     def _check_transformer(self) -> None:
         # The transformer builder's own rules, checked here too so that `trainlab check` finds them.

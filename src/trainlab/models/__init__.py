@@ -55,7 +55,7 @@ def recipe_keys(name: str) -> list[str]:
 
     Example:
         >>> recipe_keys("mlp")
-        ['hidden', 'activation', 'dropout', 'batch_norm', 'kernel_regularizer', 'output', 'kernel_initializer']
+        ['hidden', 'activation', 'dropout', 'batch_norm', 'kernel_regularizer', 'kernel_initializer', 'output']
     """
     return [
         key for key, p in registry.entry(name).parameters().items()
