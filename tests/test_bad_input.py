@@ -250,6 +250,21 @@ RECIPE_CASES = [
     pytest.param({"data": {"source": "csv", "path": "data.csv", "missing": "zero"}}, {}, [],
                  "data.missing: must be one of 'error', 'mean', 'median' or 'most_frequent'", "'zero'",
                  id="csv-missing-strategy-unknown"),
+    # Model keys: each model takes its builder's keys (the tiny recipe's model sets hidden and dropout).
+    pytest.param({"model": {"name": "cnn"}}, {}, [],
+                 "model.hidden: does not apply to model 'cnn' (its keys: filters, kernel_size,", "[16, 8]",
+                 id="key-of-another-model"),
+    pytest.param({"model": {"hiden": [8]}}, {}, [],
+                 "model.hiden: unknown key (did you mean 'hidden'?); valid keys for model 'mlp': name, hidden,", None,
+                 id="unknown-model-key"),
+    pytest.param({"model": {"input_shape": [8]}}, {}, [],
+                 "model.input_shape: is given by the data, not the recipe; remove it", None, id="model-data-argument"),
+    pytest.param("model: {name: cnn, pool: min}\n", {}, [],
+                 "model.pool: must be one of 'max', 'avg' or 'none'", "'min'", id="cnn-unknown-pool"),
+    pytest.param("model: {name: transformer, dim: 10, heads: 4}\n", {}, [],
+                 "model.heads: must divide model.dim (10)", "4", id="transformer-heads"),
+    pytest.param("model: {name: rnn, units: []}\n", {}, [], "model.units: needs at least 1 layer", "[]",
+                 id="rnn-no-layer"),
     # --set.
     pytest.param({}, {}, ["--set", "training"], "--set: expects key.path=value", "'training'", id="set-without-equals"),
     pytest.param({}, {}, ["--set", "=3"], "--set: expects key.path=value with a non-empty key path", "'=3'",
@@ -326,6 +341,7 @@ def _csv(rows):
     return "\n".join(rows) + "\n"
 
 
+TABLE = "data: {source: synthetic_classification, n_samples: 200, n_features: 8}\ntraining: {epochs: 1, verbose: 0}\n"
 GOOD_ROWS = ["a,b,y"] + [f"{i},{i % 7},{i % 2}" for i in range(40)]
 CSV = {"data": {"source": "csv", "path": "data.csv"}}
 WEIGHTED_ROWS = ["a,w,y"] + [f"{i},1.5,{i % 2}" for i in range(40)]
@@ -419,6 +435,15 @@ DATA_CASES = [
                  id="regression-target-classification-loss"),
     pytest.param({"data": {"source": "diabetes"}, "metrics": ["accuracy"], "loss": "mse"}, {}, [],
                  "metrics[0]: accuracy needs a classification loss", "'accuracy'", id="accuracy-on-regression"),
+    # The model cannot read the data (a model section without the tiny recipe's mlp keys).
+    pytest.param(f"{TABLE}model: {{name: cnn}}\n", {}, [],
+                 "model: cnn needs images (N, H, W, C)", "float32 data of shape (N, 8)", id="cnn-on-a-table"),
+    pytest.param(f"{TABLE}model: {{name: rnn}}\n", {}, [],
+                 "model: rnn needs token ids (N, T) of integers or float sequences (N, T, F)",
+                 "float32 data of shape (N, 8)", id="rnn-on-a-table"),
+    pytest.param(f"{TABLE}model: {{name: transformer}}\n", {}, [],
+                 "model: transformer needs token ids (N, T) of integers or float sequences (N, T, F)",
+                 "float32 data of shape (N, 8)", id="transformer-on-a-table"),
 ]
 
 

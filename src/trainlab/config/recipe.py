@@ -14,13 +14,21 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from trainlab.checks import reject_bool_for_number
 from trainlab.config.loading import apply_overrides, read_yaml, validate
 from trainlab.data.config import DataConfig
 from trainlab.config.tracking import TrackingConfig
-from trainlab.errors import TrainlabError
+from trainlab.errors import TrainlabError, did_you_mean
 
 
 class Section(BaseModel):
@@ -40,24 +48,67 @@ class RegularizerConfig(Section):
 
 
 class ModelConfig(Section):
-    name: str = Field("mlp", description="model builder (trainlab.models.registry)")
-    hidden: list[int] = Field(default_factory=lambda: [64, 32], description="units per hidden layer")
-    activation: str = "relu"
-    dropout: float | list[float] | None = Field(
-        None, description="None: the tutorial's 0.2 after the first hidden layer, none after the others"
-    )
-    batch_norm: bool = False
-    kernel_regularizer: RegularizerConfig = Field(default_factory=RegularizerConfig)
-    kernel_initializer: str = "glorot_uniform"
-    output: Literal["auto", "sigmoid", "softmax", "linear", "logits"] = "auto"
+    """The model: a builder's name (:data:`trainlab.models.registry`) and its keys.
 
-    @field_validator("hidden")
+    Which keys a model takes is read from its builder's signature (a key applies to a model
+    when the builder has a parameter of that name, less the data's arguments), so a model
+    registered later is configured the same way, its own keys included. Setting a key the
+    chosen model does not take is an error, because a silently ignored ``filters: [64]``
+    next to ``name: mlp`` hides a mistake. Keys left out take the builder's defaults, written
+    out in the run's ``recipe.yaml``; the MLP's ``dropout`` default is the tutorial's (0.2
+    after the first hidden layer). A dump holds the keys of the chosen model only.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    name: str = Field("mlp", description="model builder (trainlab.models.registry): mlp, cnn, rnn, transformer")
+    # mlp (and cnn: activation, batch_norm, kernel_regularizer, kernel_initializer)
+    hidden: list[int] | None = Field(default_factory=lambda: [64, 32], description="mlp: units per hidden layer")
+    activation: str | None = Field("relu", description="the activation of the hidden, conv and dense layers")
+    dropout: float | list[float] | None = Field(
+        None, description="None: the model's default (mlp: the tutorial's 0.2 after the first hidden layer)"
+    )
+    batch_norm: bool | None = False
+    kernel_regularizer: RegularizerConfig | None = Field(default_factory=RegularizerConfig)
+    kernel_initializer: str | None = "glorot_uniform"
+    output: Literal["auto", "sigmoid", "softmax", "linear", "logits"] = "auto"
+    # cnn
+    filters: list[int] | None = Field(default_factory=lambda: [32, 64], description="cnn: filters per conv block")
+    kernel_size: int | None = Field(3, gt=0, description="cnn: the convolutions' kernel size")
+    pool: Literal["max", "avg", "none"] | None = Field("max", description="cnn: 2x2 pooling after each block")
+    global_pool: bool | None = Field(True, description="cnn: average the feature maps (false: flatten them)")
+    dense: list[int] | None = Field(None, description="cnn, rnn, transformer: units per dense layer; None: the model's")
+    # rnn
+    cell: Literal["lstm", "gru"] | None = Field("lstm", description="rnn: the recurrent layer")
+    units: list[int] | None = Field(default_factory=lambda: [64], description="rnn: units per recurrent layer")
+    bidirectional: bool | None = Field(False, description="rnn: read sequences both ways")
+    embedding_dim: int | None = Field(32, gt=0, description="rnn: token embedding size (token ids)")
+    # transformer
+    dim: int | None = Field(64, gt=0, description="transformer: width of the token vectors")
+    layers: int | None = Field(2, gt=0, description="transformer: encoder blocks")
+    heads: int | None = Field(4, gt=0, description="transformer: attention heads (must divide dim)")
+    ff_dim: int | None = Field(128, gt=0, description="transformer: feed-forward width")
+    pooling: Literal["mean", "max", "first"] | None = Field("mean", description="transformer: sequence pooling")
+
+    @field_validator("name")
     @classmethod
-    def _positive_units(cls, hidden: list[int]) -> list[int]:
-        for units in hidden:
-            if units <= 0:
-                raise ValueError(f"every layer needs > 0 units, got {units}")
-        return hidden
+    def _canonical_name(cls, name: str) -> str:
+        return _models().registry.canonical(name, "model.name")
+
+    @field_validator("hidden", "filters", "units", "dense")
+    @classmethod
+    def _positive_units(cls, units: list[int] | None) -> list[int] | None:
+        for width in units or []:
+            if width <= 0:
+                raise ValueError(f"every layer needs > 0 units, got {width}")
+        return units
+
+    @field_validator("filters", "units")
+    @classmethod
+    def _one_layer(cls, units: list[int] | None) -> list[int] | None:
+        if units is not None and not units:  # a cnn needs a conv block, an rnn a recurrent layer
+            raise ValueError(f"needs at least 1 layer, got {units}")
+        return units
 
     @field_validator("dropout")
     @classmethod
@@ -68,15 +119,113 @@ class ModelConfig(Section):
         return dropout
 
     @model_validator(mode="after")
-    def _dropout_per_layer(self) -> ModelConfig:
-        if self.dropout is None:  # the default follows the layers: 0.2 after the first, as in the tutorial
-            object.__setattr__(self, "dropout", [0.2] + [0.0] * (len(self.hidden) - 1) if self.hidden else 0.0)
-        if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden):
-            raise TrainlabError(
-                "model.dropout", f"needs one rate per hidden layer ({len(self.hidden)}) or a single number",
-                self.dropout,
-            )
+    def _fit_the_model(self) -> ModelConfig:
+        self._check_keys_apply()
+        self._fill_defaults()
+        self._check_transformer()
+        self._check_dropout_per_layer()
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump_resolved(self, handler: Any) -> dict[str, Any]:
+        # The resolved section shows only the keys the chosen model takes (as DataConfig does for sources),
+        # in the builder's order.
+        data = handler(self)
+        return {k: data[k] for k in ("name", *self.model_keys()) if k in data}
+
+    def model_keys(self) -> list[str]:
+        """The keys of this section that the chosen model's builder takes (``name`` aside), in its order."""
+        keys = _models().recipe_keys(self.name)
+        if _models().accepts_any_key(self.name):  # its named keys, and every other key the recipe sets
+            keys += [k for k in (*type(self).model_fields, *(self.model_extra or {}))
+                     if k in self.model_fields_set and k not in keys and k != "name"]
+        return keys
+
+    def builder_arguments(self) -> dict[str, Any]:
+        """The keyword arguments for the builder (its keys; the data's arguments are added by the caller).
+
+        Example:
+            >>> ModelConfig(name="cnn", filters=[16]).builder_arguments()["filters"]
+            [16]
+        """
+        return {k: v for k, v in self.model_dump().items() if k != "name"}
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _check_keys_apply(self) -> None:
+        models = _models()
+        keys = models.recipe_keys(self.name)
+        any_key = models.accepts_any_key(self.name)
+        for key in type(self).model_fields:  # in declaration order, for a stable first error
+            if key in self.model_fields_set and key != "name" and key not in keys and not any_key:
+                raise TrainlabError(
+                    f"model.{key}",
+                    f"does not apply to model {self.name!r} (its keys: {', '.join(keys) or 'none'}); remove it",
+                    getattr(self, key),
+                )
+        for key in self.model_extra or {}:
+            if key in models.DATA_ARGUMENTS:
+                raise TrainlabError(f"model.{key}", "is given by the data, not the recipe; remove it")
+            if key not in keys and not any_key:
+                valid = ["name", *keys]
+                raise TrainlabError(
+                    f"model.{key}",
+                    f"unknown key{did_you_mean(key, valid)}; valid keys for model {self.name!r}: {', '.join(valid)}",
+                )
+        defaults = models.recipe_defaults(self.name)
+        for key in keys:
+            if key not in defaults and key not in self.model_fields_set and key not in (self.model_extra or {}):
+                raise TrainlabError(f"model.{key}", f"is required by model {self.name!r}")
+
+    def _fill_defaults(self) -> None:
+        # Keys left out take the builder's defaults (one source of truth); keys of other models are cleared.
+        keys, defaults = set(_models().recipe_keys(self.name)), _models().recipe_defaults(self.name)
+        for key in type(self).model_fields:
+            if key in self.model_fields_set or key in ("name", "output"):
+                continue
+            value = _field_value(key, defaults.get(key)) if key in keys else None
+            object.__setattr__(self, key, value)
+        if self.name == "mlp" and "dropout" not in self.model_fields_set:
+            # The tutorial's dropout follows the layers: 0.2 after the first, none after the others.
+            object.__setattr__(self, "dropout", [0.2] + [0.0] * (len(self.hidden) - 1) if self.hidden else 0.0)
+
+    def _check_dropout_per_layer(self) -> None:
+        if not isinstance(self.dropout, list):
+            return
+        keys = _models().recipe_keys(self.name)
+        follows = next((k for k in ("hidden", "dense") if k in keys), None)
+        layers = getattr(self, follows) if follows else None
+        if layers is not None and len(self.dropout) != len(layers):
+            kind = "hidden layer" if follows == "hidden" else "dense layer"
+            raise TrainlabError(
+                "model.dropout", f"needs one rate per {kind} ({len(layers)}) or a single number", self.dropout
+            )
+
+    def _check_transformer(self) -> None:
+        # The transformer builder's own rules, checked here too so that `trainlab check` finds them.
+        if self.name != "transformer":
+            return
+        if self.dim % self.heads:
+            raise TrainlabError("model.heads", f"must divide model.dim ({self.dim})", self.heads)
+        if isinstance(self.dropout, list):
+            raise TrainlabError(
+                "model.dropout", "the transformer takes one rate, for its blocks and dense layers", self.dropout
+            )
+
+
+def _field_value(key: str, default: Any) -> Any:
+    """A builder's default in the form of the recipe's field (tuples as lists, no regularizer as zero factors)."""
+    if key == "kernel_regularizer" and default is None:
+        return RegularizerConfig()
+    return list(default) if isinstance(default, tuple) else default
+
+
+def _models() -> Any:
+    # The models' registry says which keys a model takes. Imported when first needed (it loads Keras),
+    # as DataConfig imports the data sources' registry.
+    import trainlab.models  # noqa: PLC0415
+
+    return trainlab.models
 
 
 class OptimizerConfig(Section):

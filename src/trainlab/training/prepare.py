@@ -73,8 +73,11 @@ def check_components(recipe: Recipe) -> None:
     if recipe.loss != "auto":
         losses.build(recipe.loss, where="loss")
     models.registry.canonical(recipe.model.name, "model.name")
-    check_keras_name(keras.activations, recipe.model.activation, "model.activation", "activation")
-    check_keras_name(keras.initializers, recipe.model.kernel_initializer, "model.kernel_initializer", "initializer")
+    keys = recipe.model.builder_arguments()  # the chosen model's keys only
+    if isinstance(keys.get("activation"), str):
+        check_keras_name(keras.activations, keys["activation"], "model.activation", "activation")
+    if isinstance(keys.get("kernel_initializer"), str):
+        check_keras_name(keras.initializers, keys["kernel_initializer"], "model.kernel_initializer", "initializer")
     optimizers.build(recipe.optimizer.spec(), where="optimizer")
     for i, item in enumerate(recipe.training.callbacks):
         # No run directory yet: file arguments stay relative and nothing is written.
@@ -155,7 +158,12 @@ def check_task(traits: Any, data: Any) -> None:
 
 
 def build_model(recipe: Recipe, data: Any) -> keras.Model:
-    """Build the recipe's model for the data's shape and task."""
+    """Build the recipe's model for the data's sample shape, dtype and task.
+
+    Raises:
+        TrainlabError: data the model cannot read (``model: cnn needs images (N, H, W, C), got
+            float32 data of shape (N, 64)``), or a key value its builder refuses.
+    """
     labels = losses.traits(recipe.loss).labels
     # The loss decides the output width: one sigmoid unit for binary cross-entropy, one unit
     # per class for the categorical losses (also on two-class data), the targets for regression.
@@ -165,9 +173,12 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
         n_outputs = data.n_classes
     else:
         n_outputs = data.n_outputs if data.task == "regression" else 1
-    spec = recipe.model.model_dump()
+    spec = {"name": recipe.model.name, **recipe.model.builder_arguments()}
+    # Data without a sample shape (a flat table) has one axis of n_features.
+    input_shape = getattr(data, "input_shape", None) or (data.n_features,)
     return models.build(
-        spec, where="model", n_inputs=int(data.n_features), n_outputs=int(n_outputs),
+        spec, where="model", input_shape=tuple(int(d) for d in input_shape), n_outputs=int(n_outputs),
+        input_dtype=str(getattr(data, "input_dtype", "float32")), vocab_size=getattr(data, "vocab_size", None),
     )
 
 

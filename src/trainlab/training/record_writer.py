@@ -26,6 +26,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
 from trainlab import rundir
+from trainlab.training.engine.member import variable_layers
 
 STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm", "lr"]
 LAYER_COLUMNS = [
@@ -156,10 +157,13 @@ class RecordWriter:
             return
         epoch, model = self._pending
         self._pending = None
-        kernels = {
-            v.path.split("/")[-2]: _sample(keras.ops.convert_to_numpy(v))
-            for v in model.trainable_variables if v.path.endswith("/kernel")
-        }
+        # One entry per layer, as layers.csv names them: a layer with several kernels (attention's
+        # projections) keeps a sample of all of them.
+        grouped: dict[str, list[np.ndarray]] = {}
+        for v, layer in zip(model.trainable_variables, variable_layers(model)):
+            if v.path.endswith("/kernel"):
+                grouped.setdefault(layer, []).append(np.ravel(keras.ops.convert_to_numpy(v)))
+        kernels = {layer: _sample(np.concatenate(parts)) for layer, parts in grouped.items()}
         if not self._kernels:
             self._kernels[epoch] = kernels
         else:

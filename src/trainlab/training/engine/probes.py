@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainlab.training.engine.member import record_layers
 from trainlab.training.engine.program import Program, plain
 
 
@@ -93,7 +94,7 @@ def _activation_probe(model: keras.Model):
     no such layer or its layers' outputs cannot be reached (a subclassed model).
     """
     layers = []
-    for layer in model._flatten_layers(include_self=False):
+    for layer in record_layers(model):  # not a recurrent layer's cell: its output is no tensor of the model
         activation = getattr(layer, "activation", None)
         name = getattr(activation, "__name__", None)
         if isinstance(layer, keras.layers.ReLU):
@@ -108,7 +109,8 @@ def _activation_probe(model: keras.Model):
         probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
     except (AttributeError, ValueError, TypeError):
         return None
-    return probe, [(_record_name(layer), kind) for layer, kind in layers], bool(tail)
+    # Named as Member.layer_groups names the layers' weights.
+    return probe, [(layer.name, kind) for layer, kind in layers], bool(tail)
 
 
 def layer_activation_stats(layers: list[tuple[str, str]], outputs: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -123,11 +125,3 @@ def layer_activation_stats(layers: list[tuple[str, str]], outputs: Sequence[tf.T
         else:
             stats.append(tf.reduce_mean(tf.cast(tf.abs(flat) > 0.99, tf.float32)))
     return tf.stack(stats)
-
-
-def _record_name(layer: keras.layers.Layer) -> str:
-    """The name the records give a layer: as :meth:`Member.layer_groups` names it, from its variables."""
-    variables = layer.trainable_variables
-    if variables and "/" in variables[0].path:
-        return variables[0].path.split("/")[-2]
-    return layer.name
