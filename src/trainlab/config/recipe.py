@@ -221,8 +221,9 @@ def _field_value(key: str, default: Any) -> Any:
 
 
 def _models() -> Any:
-    # The models' registry says which keys a model takes. Imported when first needed (it loads Keras),
-    # as DataConfig imports the data sources' registry.
+    # The models' registry says which keys a model takes. Imported when a model section is validated,
+    # not when the config package is: it loads Keras and TensorFlow, which the readers of a run
+    # directory (show, report) never need.
     import trainlab.models  # noqa: PLC0415
 
     return trainlab.models
