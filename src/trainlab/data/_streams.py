@@ -189,6 +189,6 @@ def _batching(name: str, ds: Any, target_rank: int, batched: bool | None, tf: An
         batched = bool(y.shape.rank is not None and y.shape.rank > target_rank
                        and (lead is None or (x_first.rank and x_first[0] == lead)))
     if batched and not (y.shape.rank and y.shape.rank > target_rank):
-        raise TrainlabError(f"data.{name}", "batched: true needs targets with a batch axis; the target's shape is",
-                            str(y.shape))
+        raise TrainlabError(f"data.{name}", "batched=True needs targets with a batch axis; their shape",
+                            [d for d in y.shape] if y.shape.rank is not None else None)
     return batched

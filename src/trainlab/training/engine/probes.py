@@ -113,9 +113,23 @@ def _activation_probe(model: keras.Model):
         tail = list(model.outputs) if len(model.outputs) == 1 else []
         probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
     except (AttributeError, ValueError, TypeError):
-        return None
+        # Some layers' outputs are not in the model's graph (an RNN's cell, a layer inside a nested model or
+        # a wrapper): probe the others. None when no output can be reached (a subclassed model).
+        layers = [(layer, kind) for layer, kind in layers if _reachable(model, layer)]
+        if not layers:
+            return None
+        probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
     names = {id(layer): name for layer, name in record_names(model)}
     return probe, [(names.get(id(layer), layer.name), kind) for layer, kind in layers], bool(tail)
+
+
+def _reachable(model: keras.Model, layer: keras.layers.Layer) -> bool:
+    """Whether ``layer``'s output is a tensor of ``model``'s own graph."""
+    try:
+        keras.Model(model.inputs, layer.output)
+    except (AttributeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def layer_activation_stats(layers: list[tuple[str, str]], outputs: Sequence[tf.Tensor]) -> tf.Tensor:
