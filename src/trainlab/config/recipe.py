@@ -208,7 +208,7 @@ class TrainingConfig(Section):
     def _class_weights(cls, value: Any) -> Any:
         for key, weight in (value.items() if isinstance(value, Mapping) else ()):
             if isinstance(weight, bool) or (isinstance(weight, (int, float)) and not 0 <= weight < float("inf")):
-                raise ValueError(f"class weights must be finite numbers >= 0, got {weight!r} for class {key!r}")
+                raise ValueError(f"the weight of class {key!r} must be a finite number >= 0, got {weight!r}")
         return value
 
     @model_validator(mode="after")
