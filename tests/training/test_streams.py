@@ -215,3 +215,33 @@ def test_streams_that_cannot_train_are_refused_in_one_line():
     for make, message in cases:
         with pytest.raises(trainlab.TrainlabError, match=message):
             make()
+
+
+def test_the_engine_takes_named_inputs_in_memory_as_from_a_dataset():
+    from trainlab.training.engine import Engine, Member
+    from trainlab.training.engine.program import signature
+
+    rng = np.random.default_rng(3)
+    x = {"a": tf.constant(rng.normal(size=(40, 3)).astype("float32")),
+         "b": tf.constant(rng.normal(size=(40, 2)).astype("float32"))}
+    y = tf.constant((rng.normal(size=(40, 1)) > 0).astype("float32"))
+    w = tf.constant(rng.uniform(0.5, 1.5, 40).astype("float32"))
+
+    def member():
+        keras.utils.set_random_seed(6)
+        ia, ib = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+        out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([ia, ib]))
+        return Member(keras.Model({"a": ia, "b": ib}, out), keras.optimizers.SGD(0.1),
+                      keras.losses.BinaryCrossentropy())
+
+    in_memory, streamed = member(), member()
+    steps = Engine([in_memory], batch_size=8).train_epoch(x, y, sample_weight=w)
+    engine = Engine([streamed], batch_size=8)
+    reference = engine.train_epoch_dataset(tf.data.Dataset.from_tensor_slices((x, y, w)).batch(8))
+    np.testing.assert_allclose(steps.loss, reference.loss, rtol=1e-6)
+    for a, b in zip(in_memory.model.get_weights(), streamed.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    batches = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(7)
+    assert engine.evaluate(x, y, w)[0]["loss"] == pytest.approx(engine.evaluate_dataset(batches)[0]["loss"], rel=1e-6)
+    assert engine.evaluate(x, y, w)[0]["loss"] != pytest.approx(engine.evaluate(x, y)[0]["loss"], rel=1e-4)
+    assert signature(x) is not None  # named inputs are called through their traced program
