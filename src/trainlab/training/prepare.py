@@ -324,8 +324,8 @@ def class_weights(spec: Any, data: Any) -> np.ndarray | None:
         # A name first; else a code (a recipe written back to YAML holds an integer key as text).
         code = names.index(text) if text in names else int(text) if text.isdigit() and int(text) < n else None
         if code is None:
-            raise TrainlabError("training.class_weight", f"names no class of the data (its classes: {', '.join(names)})",
-                                key)
+            raise TrainlabError("training.class_weight",
+                                f"names no class of the data (its classes: {', '.join(names)})", key)
         weights[code] = float(value)
     return weights
 

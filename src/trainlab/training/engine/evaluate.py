@@ -22,7 +22,10 @@ class EngineEvaluation:
         """
         split = (x, y) if sample_weight is None else (x, y, sample_weight)
         # One program for every split and sample count: traced with the batch dimension left open.
-        key = repr(tf.nest.map_structure(lambda t: (tuple(t.shape[1:]), t.dtype.name), split))
+        if all(isinstance(t, tf.Tensor) for t in split):
+            key = tuple((tuple(t.shape[1:]), t.dtype) for t in split)
+        else:  # named inputs
+            key = repr(tf.nest.map_structure(lambda t: (tuple(t.shape[1:]), t.dtype.name), split))
         program = self._eval_programs.get(key)
         if program is None:
             program = self._eval_programs[key] = self._eval_fn.get_concrete_function(
