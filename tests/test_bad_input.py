@@ -153,6 +153,11 @@ RECIPE_CASES = [
                  id="hidden-item-text"),
     # Ranges.
     pytest.param({"training": {"epochs": 0}}, {}, [], "training.epochs: must be > 0", "0", id="epochs-zero"),
+    pytest.param({"training": {"class_weight": "bal"}}, {}, [], "training.class_weight: must be 'balanced' or a"
+                 " mapping", "'bal'", id="class-weight-unknown-rule"),
+    pytest.param({"training": {"class_weight": {"setosa": -1}}}, {}, [],
+                 "training.class_weight: the weight of class 'setosa' must be a finite number >= 0", "-1",
+                 id="class-weight-negative"),
     pytest.param({"training": {"epochs": -3}}, {}, [], "training.epochs: must be > 0", "-3", id="epochs-negative"),
     pytest.param({"training": {"batch_size": 0}}, {}, [], "training.batch_size: must be > 0", "0",
                  id="batch-size-zero"),
@@ -444,6 +449,12 @@ DATA_CASES = [
     pytest.param(f"{TABLE}model: {{name: transformer}}\n", {}, [],
                  "model: transformer needs token ids (N, T) of integers or float sequences (N, T, F)",
                  "float32 data of shape (N, 8)", id="transformer-on-a-table"),
+    pytest.param({"data": {"source": "diabetes"}, "loss": "mse", "training": {"class_weight": "balanced"}}, {}, [],
+                 "training.class_weight: weighs classes; this data has a regression target", "'balanced'",
+                 id="class-weight-on-regression"),
+    pytest.param({"data": {"source": "iris"}, "training": {"class_weight": {"rose": 2.0}}}, {}, [],
+                 "training.class_weight: names no class of the data (its classes: setosa, versicolor, virginica)",
+                 "'rose'", id="class-weight-unknown-class"),
 ]
 
 

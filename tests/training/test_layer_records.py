@@ -112,3 +112,65 @@ def test_train_eval_can_be_turned_off(tmp_path, tiny_recipe):
     tiny_recipe["training"]["train_eval_samples"] = 0
     run = trainlab.train(tiny_recipe, out=tmp_path / "run")
     assert "train_eval_loss" not in run.history[-1]
+
+
+def test_a_conv_channel_is_dead_when_it_is_zero_at_every_position():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    conv = model.get_layer("conv")
+    kernel = np.full((3, 3, 1, 4), 0.1, "float32")
+    kernel[..., 1] = -0.1  # channel 1: negative everywhere on non-negative inputs, and a negative bias
+    conv.kernel.assign(kernel)
+    conv.bias.assign(np.array([0.0, -0.1, 0.0, 0.0], "float32"))
+    x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 6, 6, 1)).astype("float32")
+    x[:, :, 3:] = 0.0  # the right half is blank: the live channels are zero there, yet alive
+    engine = Engine([Member(model, keras.optimizers.SGD(0.1), keras.losses.BinaryCrossentropy())], 8)
+    assert engine.activation_stats(tf.constant(x))[0]["conv"] == {"dead_fraction": 0.25}
+    outputs = keras.Model(model.inputs[0], conv.output)(x).numpy()
+    assert (outputs.reshape(-1, 4) <= 0).all(axis=0).tolist() == [False, True, False, False]
+    assert (outputs.reshape(16, -1) <= 0).all(axis=0).mean() > 0.25  # counted per position, it would be more
+
+
+def _rich_model():
+    inputs = keras.Input((6, 4))
+    h = keras.layers.MultiHeadAttention(2, 4, name="attention")(inputs, inputs)
+    h = keras.layers.LayerNormalization(name="norm")(h)
+    h = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), name="bilstm")(h)
+    h = keras.layers.GRU(3, return_sequences=True, name="gru")(h)
+    h = keras.layers.LSTM(3, return_sequences=True, name="lstm")(h)
+    h = keras.layers.Reshape((6, 3, 1))(h)
+    h = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="conv")(h)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    head = keras.Sequential([keras.layers.Dense(3, name="hidden"), keras.layers.Dense(1, activation="sigmoid",
+                                                                                      name="out")], name="head")
+    return keras.Model(inputs, head(h))
+
+
+def test_layer_rows_are_the_models_layers_nested_ones_included(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = _rich_model()
+    groups = Member(model, keras.optimizers.SGD(0.1), keras.losses.BinaryCrossentropy()).layer_groups()
+    names = ["attention", "norm", "bilstm", "gru", "lstm", "conv", "bn", "hidden", "out"]
+    assert [name for name, _ in groups] == names
+    assert sorted(i for _, idx in groups for i in idx) == list(range(len(model.trainable_variables)))
+    assert len(dict(groups)["attention"]) == 8 and len(dict(groups)["bilstm"]) == 6  # q, k, v, out; both ways
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6, 4)).astype("float32")
+    data = trainlab.data.from_arrays(x, (x[:, 0, 0] > 0).astype("int64"), {"validation_split": 0.25}, seed=0)
+    run = trainlab.train({"training": {"epochs": 1, "batch_size": 10, "verbose": 0, "tensorboard": False,
+                                       "checkpoint": False}}, out=tmp_path / "run", model=model, data=data)
+    rows = rundir.load(run.dir).layers
+    assert [r["layer"] for r in rows] == names
+    conv = next(r for r in rows if r["layer"] == "conv")
+    assert np.isfinite(conv["grad_norm"]) and 0.0 <= conv["dead_fraction"] <= 1.0
+
+
+def test_layers_of_the_same_name_in_two_nested_models_are_named_by_path():
+    inputs = keras.Input((3,))
+    one = keras.Sequential([keras.layers.Dense(2, name="d")], name="one")
+    two = keras.Sequential([keras.layers.Dense(1, name="d")], name="two")
+    model = keras.Model(inputs, two(one(inputs)))
+    groups = Member(model, keras.optimizers.SGD(0.1), keras.losses.MeanSquaredError()).layer_groups()
+    assert groups == [("one/d", [0, 1]), ("two/d", [2, 3])]

@@ -253,16 +253,6 @@ def test_streamed_tf_data_input_trains_like_arrays(tmp_path, tiny_recipe):
     assert np.isfinite(shuffled.history[-1]["val_loss"])
 
 
-def test_streams_reject_batched_or_unlabelled_datasets():
-    x = np.zeros((8, 3), "float32")
-    with pytest.raises(trainlab.TrainlabError, match="data.train: features must be unbatched vectors"):
-        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices((x, x[:, 0])).batch(4), task="binary")
-    with pytest.raises(trainlab.TrainlabError, match=r"data.train: must be a tf.data.Dataset of \(features, target\)"):
-        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices(x), task="binary")
-    with pytest.raises(trainlab.TrainlabError, match="data.n_classes: multiclass streams need"):
-        trainlab.data.from_datasets(tf.data.Dataset.from_tensor_slices((x, x[:, 0])), task="multiclass")
-
-
 def test_a_bad_callback_argument_leaves_no_run_directory(tmp_path, tiny_recipe):
     recipe = dict(tiny_recipe, training={**tiny_recipe["training"],
                                          "callbacks": [{"name": "reduce_lr_on_plateau", "factor": 2.0}]})

@@ -337,6 +337,11 @@ class TrainingConfig(Section):
     distribute_timeout_s: float = Field(
         60.0, gt=0, description="multi_worker: how long to wait for every worker of TF_CONFIG's cluster to start",
     )
+    class_weight: Literal["balanced"] | dict[str | int, float] | None = Field(
+        None, description="weigh the training loss by class (classification): balanced (n_samples / (n_classes x"
+        " count) on the training split, scikit-learn's rule) or {class name or code: weight}, others 1; as Keras'"
+        " fit(class_weight=...), training samples only (times their sample weights)",
+    )
 
     @field_validator("tensorboard")
     @classmethod
@@ -347,6 +352,14 @@ class TrainingConfig(Section):
     @classmethod
     def _checkpoint_flag(cls, value: CheckpointConfig | bool) -> CheckpointConfig:
         return CheckpointConfig(enabled=value) if isinstance(value, bool) else value
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weights(cls, value: Any) -> Any:
+        for key, weight in (value.items() if isinstance(value, Mapping) else ()):
+            if isinstance(weight, bool) or (isinstance(weight, (int, float)) and not 0 <= weight < float("inf")):
+                raise ValueError(f"the weight of class {key!r} must be a finite number >= 0, got {weight!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_device_jit(self) -> TrainingConfig:

@@ -57,7 +57,7 @@ def fusion_key(plan: Plan) -> str:
     shared = {
         "data": data, "base_dir": str(plan.base_dir),
         **{k: getattr(training, k) for k in ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile",
-                                              "train_eval_samples", "eval_batch_size")},
+                                              "train_eval_samples", "eval_batch_size", "class_weight")},
     }
     return json.dumps(shared, sort_keys=True, default=str)
 

@@ -277,7 +277,7 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
     training = trainer.recipe.training
     engine = Engine([Member(model, optimizer, trainer.member.loss)], training.batch_size,
                     jit_compile=training.jit_compile, eval_batch_size=training.eval_batch_size)
-    x, y = trainer.splits["train"]
+    x, y, *weights = trainer.splits["train"]  # (x, y, sample_weight) when weighted
     batches = _batches(len(x), training.batch_size, -(-steps // CHUNK) * CHUNK, trainer.recipe.seed, training.shuffle)
     rows = CHUNK * training.batch_size
     losses: list[float] = []
@@ -286,7 +286,8 @@ def range_test(trainer: Trainer, *, steps: int = 100, start: float = 1e-7, end: 
         for first in range(0, steps, CHUNK):
             # Every call trains on CHUNK full batches gathered in advance: one shape, so one trace.
             take = tf.constant(batches[first * training.batch_size:][:rows])
-            record = engine.train_epoch(tf.gather(x, take), tf.gather(y, take))
+            record = engine.train_epoch(tf.gather(x, take), tf.gather(y, take),
+                                        sample_weight=tf.gather(weights[0], take) if weights else None)
             losses.extend(float(v) for v in record.loss[:, 0])
             lrs.extend(float(v) for v in record.lr[:, 0])
             stopped = _divergence(np.asarray(losses[:steps]))

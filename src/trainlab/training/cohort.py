@@ -22,7 +22,8 @@ from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
 from trainlab.training import checkpoint, distribute
 from trainlab.training.engine import Engine, EpochSteps, Member
-from trainlab.training.prepare import Inputs, epoch_steps
+from trainlab.training.engine.batches import unpack
+from trainlab.training.prepare import Inputs, epoch_steps, sample_count
 from trainlab.training.record_writer import RecordWriter
 
 
@@ -155,17 +156,19 @@ class Cohort:
         ``skip`` (a stream, which always runs whole)."""
         training = self.training
         if not self.streamed:
-            x, y = self.inputs.splits["train"]
+            x, y, w = unpack(self.inputs.splits["train"])
             # The order is a pure function of (seed, epoch): a resumed run sees the same batches.
             return self.engine.train_epoch(x, y, start=start, stop=stop, reset=reset,
-                                           seed=(self.data_seed, epoch) if training.shuffle else None)
+                                           seed=(self.data_seed, epoch) if training.shuffle else None,
+                                           sample_weight=w)
         ds = self.inputs.splits["train"]
-        if training.shuffle:
-            ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
-        ds = ds.batch(training.batch_size)
+        if not self.inputs.batched:  # a batched stream comes in its own batches and order
+            if training.shuffle:
+                ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
+            ds = ds.batch(training.batch_size)
         if skip:  # batches given up after a non-finite loss (a rollback)
             skipped = tf.constant(sorted(skip), tf.int64)
-            ds = ds.enumerate().filter(lambda i, xy: tf.reduce_all(i != skipped)).map(lambda i, xy: xy)
+            ds = ds.enumerate().filter(lambda i, batch: tf.reduce_all(i != skipped)).map(lambda i, batch: batch)
         return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
     def end_of_epoch(
@@ -182,7 +185,7 @@ class Cohort:
         splits = [inputs.splits["val"]] if in_memory else []
         if inputs.train_eval is not None:
             splits.append(inputs.train_eval)
-        rows = int(inputs.probe[0].shape[0])
+        rows = sample_count(inputs.probe)
         probed = inputs.train_eval is not None and self.engine.can_probe_in_eval(rows)
         results, activations = self.engine.evaluate_splits(splits, rows if probed else 0) if splits else ([], None)
         if activations is None:
@@ -198,8 +201,9 @@ class Cohort:
 def evaluate(engine: Engine, inputs: Inputs, streamed: bool, split: str) -> list[dict[str, float]]:
     """Every member of ``engine``: its loss and metrics on ``inputs``' split (one compiled pass for all)."""
     if not streamed:
-        return engine.evaluate(*inputs.splits[split])
-    return engine.evaluate_dataset(inputs.splits[split].batch(engine.eval_batch_size).prefetch(tf.data.AUTOTUNE))
+        return engine.evaluate(*inputs.splits[split])  # (x, y) or (x, y, sample_weight)
+    ds = inputs.splits[split] if inputs.batched else inputs.splits[split].batch(engine.eval_batch_size)
+    return engine.evaluate_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def same_program(a: Seat, b: Seat) -> bool:
@@ -220,7 +224,8 @@ def fusable(runs: Sequence[Seat]) -> str | None:
     lead = runs[0]
     if lead.streamed:
         return "streamed (tf.data) data trains one run at a time"
-    keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite")
+    keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite",
+            "class_weight")  # the class weights are in the training split's weights, which the runs share
     for run in runs[1:]:
         if run.data is not lead.data:
             return "they use different data (data section or data.seed differ)"

@@ -330,15 +330,20 @@ class Share:
         """This replica's rows of a batch tensor."""
         return tensor if self.replicas == 1 else tensor[self._lo : self._hi]
 
-    def loss(self, loss_fn: Any, y: tf.Tensor, pred: tf.Tensor, penalties: Sequence[tf.Tensor] = ()) -> tf.Tensor:
+    def loss(
+        self, loss_fn: Any, y: tf.Tensor, pred: tf.Tensor, penalties: Sequence[tf.Tensor] = (),
+        sample_weight: tf.Tensor | None = None,
+    ) -> tf.Tensor:
         """This replica's part of the global batch's loss plus penalties: the parts add up to the one-device loss.
+
+        ``sample_weight`` (this replica's rows) weighs each sample's loss, as Keras' losses do.
 
         The loss over this replica's samples is weighted by their share of the global batch (the
         sum over its samples divided by the global batch size, for a mean-reduced loss); Keras
         divides a mean-reduced loss by the number of replicas when it runs under a strategy, which
         is undone here. Each replica adds ``1/R`` of the penalties (the model's regularization).
         """
-        value = loss_fn(y, pred)
+        value = loss_fn(y, pred) if sample_weight is None else loss_fn(y, pred, sample_weight=sample_weight)
         if self.replicas > 1:
             reduction = getattr(loss_fn, "reduction", "sum_over_batch_size")
             if reduction in _MEAN_REDUCTIONS:

@@ -82,9 +82,26 @@ def check_components(recipe: Recipe) -> None:
     for i, item in enumerate(recipe.training.callbacks):
         # No run directory yet: file arguments stay relative and nothing is written.
         callbacks.build(item, None, where=f"training.callbacks[{i}]")
+    tl_data.augment.check(recipe.data.augment, jit_compile=recipe.training.jit_compile)
     if recipe.metrics != "auto":
         for i, name in enumerate(recipe.metrics):
             metrics.check_name(name, f"metrics[{i}]")
+
+
+def build_augment(recipe: Recipe, data: Any) -> keras.layers.Layer | None:
+    """The recipe's ``data.augment`` as one layer for the run's training batches, seeded by the run's seed
+    (each run of a study augments its own way; a resumed run continues its stream). None: no augmentation.
+
+    Raises:
+        TrainlabError: an image augmentation on data that are not images, or on named (dict) inputs.
+    """
+    if not recipe.data.augment:
+        return None
+    shape = data.input_shape
+    if isinstance(shape, Mapping):
+        raise TrainlabError("data.augment", "works on one input; this data has named inputs", ", ".join(shape))
+    return tl_data.augment.build(recipe.data.augment, tuple(shape), seed=recipe.seed,
+                                 jit_compile=recipe.training.jit_compile)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -183,7 +200,7 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
 
 
 def build_member(
-    model: keras.Model, recipe: Recipe, traits: Any, sample: tuple[tf.Tensor, tf.Tensor],
+    model: keras.Model, recipe: Recipe, traits: Any, sample: tuple,
     steps_per_epoch: int | None = None,
 ) -> Member:
     """Build the optimizer, loss and metrics for ``model`` and compile it.
@@ -201,8 +218,8 @@ def build_member(
         optimizer=optimizer, loss=loss,
         metrics=[metrics.build(n, traits.labels, traits.from_logits) for n in names],
     )
-    x, y = sample
-    model.compute_metrics(x[:2], y[:2], model(x[:2]), sample_weight=None)
+    x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in sample[:2])  # x: maybe a dict of named inputs
+    model.compute_metrics(x, y, model(x), sample_weight=None)
     model.reset_metrics()
     return Member(model, optimizer, loss, train_metrics, val_metrics)
 
@@ -210,53 +227,88 @@ def build_member(
 
 PROBE_SAMPLES = 256  # training samples the activation probe (dead / saturated units) looks at
 
+# A split as the engine takes it: ``(x, y)``, or ``(x, y, sample_weight)`` when its samples are weighted.
+# ``x`` is a tensor, or (streams) a structure of them: a dict of a multi-input model's named inputs.
+Split = tuple
+
 
 def subset(n: int, seed: int, size: int) -> np.ndarray:
     """A fixed random subset of ``size`` of ``n`` indices, sorted (all of them when fewer)."""
     return np.arange(n) if n <= size else np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def probe_sample(sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+def sample_count(split: Split) -> int:
+    """How many samples a split of tensors holds."""
+    return int(tf.nest.flatten(split[0])[0].shape[0])
+
+
+def take(split: Split, idx: Any) -> Split:
+    """Samples ``idx`` of every part of a split (its inputs, targets and weights)."""
+    return tuple(tf.nest.map_structure(lambda t: tf.gather(t, idx), split))
+
+
+def head(split: Split, n: int) -> Split:
+    """A split's first ``n`` samples."""
+    return tuple(tf.nest.map_structure(lambda t: t[:n], split))
+
+
+def probe_sample(sample: Split, seed: int, size: int) -> Split:
     """A fixed random subset of ``size`` training samples (all of them when fewer), the same every epoch."""
-    x, y = sample
-    n = int(x.shape[0])
+    n = sample_count(sample)
     if n <= size:
-        return x, y
-    idx = subset(n, seed, size)
-    return tf.gather(x, idx), tf.gather(y, idx)
+        return sample
+    return take(sample, subset(n, seed, size))
 
 
-def train_eval_sample(
-    sample: tuple[tf.Tensor, tf.Tensor], seed: int, size: int, probe: int
-) -> tuple[tuple[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+def train_eval_sample(sample: Split, seed: int, size: int, probe: int) -> tuple[Split, Split]:
     """The train-eval sample (a fixed random subset of ``size`` training samples, all of them when fewer) and
     the activation probe's, which is its head: ``probe`` of its samples drawn as :func:`probe_sample` draws
     them (the same samples, when the training set is no larger than ``size``), then the rest. One inference
     pass over the sample then gives both (:meth:`Engine.evaluate_splits`)."""
-    x, y = sample
-    rows = subset(int(x.shape[0]), seed, size)
-    head = subset(len(rows), seed, probe)
-    order = rows[np.concatenate([head, np.setdiff1d(np.arange(len(rows)), head)])]
-    xs, ys = tf.gather(x, order), tf.gather(y, order)
-    return (xs, ys), (xs[: len(head)], ys[: len(head)])
+    rows = subset(sample_count(sample), seed, size)
+    first = subset(len(rows), seed, probe)
+    order = rows[np.concatenate([first, np.setdiff1d(np.arange(len(rows)), first)])]
+    drawn = take(sample, order)
+    return drawn, head(drawn, len(first))
 
 
-def label_fn(labels: str, n_classes: int | None):
-    """The per-element map that puts a stream's targets in the form the loss expects."""
+def input_tensor(t: tf.Tensor) -> tf.Tensor:
+    """A streamed input as the models take it: 32- and 64-bit integers stay integers (token ids, int32),
+    anything else numeric is float32 (smaller integers are values: an image's uint8 pixels)."""
+    if t.dtype in (tf.int32, tf.int64):
+        return tf.cast(t, tf.int32)
+    return tf.cast(t, tf.float32) if t.dtype.is_floating or t.dtype.is_integer or t.dtype.is_bool else t
 
-    def fix(x, y):
-        x = tf.cast(x, tf.float32)
-        if labels == "sparse":
-            return x, tf.cast(y, tf.int32)
-        if labels == "onehot":
-            return x, tf.one_hot(tf.cast(y, tf.int32), int(n_classes))
-        return x, tf.reshape(tf.cast(y, tf.float32), [-1])
+
+def label_fn(labels: str, n_classes: int | None, batched: bool = False):
+    """The map that puts a stream's elements in the form the loss expects.
+
+    It takes ``(x, y)`` or ``(x, y, sample_weight)``, single samples or (``batched``) batches,
+    and gives the same with the inputs as :func:`input_tensor` makes them, the targets as the
+    loss reads them (integer codes, one-hot rows, or float columns) and float32 weights.
+    """
+    one = [-1] if batched else []  # one number per sample: a batch's vector, or a sample's scalar
+
+    def fix(x, y, *w):
+        x = tf.nest.map_structure(input_tensor, x)
+        if labels in ("sparse", "onehot"):
+            codes = tf.reshape(tf.cast(y, tf.int32), one)
+            y = codes if labels == "sparse" else tf.one_hot(codes, int(n_classes))
+        else:
+            y = tf.cast(y, tf.float32)
+            y = tf.reshape(y, [tf.shape(y)[0], -1]) if batched else tf.reshape(y, [-1])
+        if not w:
+            return x, y
+        return x, y, tf.reshape(tf.cast(w[0], tf.float32), one)
 
     return fix
 
 
-def tensors(x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Arrays in the form the loss expects: column vectors, integer labels, or one-hot rows."""
+def tensors(
+    x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None, w: np.ndarray | None = None
+) -> Split:
+    """Arrays in the form the loss expects: column vectors, integer labels, or one-hot rows; with weights,
+    a third tensor (float32 ``[N]``)."""
     y = np.asarray(y)
     if labels == "sparse":
         y = y.astype(np.int32)
@@ -265,8 +317,45 @@ def tensors(x: np.ndarray, y: np.ndarray, labels: str, n_classes: int | None) ->
     else:
         y = y.astype(np.float32).reshape(len(y), -1)
     x = np.asarray(x)
-    return tf.constant(x if x.dtype == np.int32 else x.astype(np.float32, copy=False)), tf.constant(y)
+    xy = (tf.constant(x if x.dtype == np.int32 else x.astype(np.float32, copy=False)), tf.constant(y))
+    return xy if w is None else (*xy, tf.constant(np.asarray(w, dtype=np.float32).reshape(-1)))
 
+
+def class_weights(spec: Any, data: Any) -> np.ndarray | None:
+    """``training.class_weight`` as one weight per class code (float64), or None when not set.
+
+    ``balanced`` is scikit-learn's ``compute_class_weight("balanced")`` on the training split:
+    ``n_samples / (n_classes * count)`` per class. A mapping's keys are class names (the data's
+    ``class_names``) or codes ``0..K-1``; classes it leaves out weigh 1.
+
+    Raises:
+        TrainlabError: regression data, an unknown class, or ``balanced`` on a stream (whose classes
+            cannot be counted up front).
+    """
+    if spec is None:
+        return None
+    shown = spec if isinstance(spec, str) else dict(spec)
+    if data.task == "regression":
+        raise TrainlabError("training.class_weight", "weighs classes; this data has a regression target", shown)
+    n = int(data.n_classes)
+    if spec == "balanced":
+        if isinstance(data, tl_data.Streams):
+            raise TrainlabError("training.class_weight", "balanced counts the training split's classes, which a"
+                                " stream cannot give up front; give {class: weight}", "balanced")
+        counts = np.bincount(np.asarray(data.y_train, dtype=np.int64), minlength=n).astype(np.float64)
+        # A class absent from the training split weighs nothing: no training sample carries it.
+        return np.divide(len(data.y_train), n * counts, out=np.zeros(n), where=counts > 0)
+    names = [str(c) for c in data.class_names] if getattr(data, "class_names", None) else [str(i) for i in range(n)]
+    weights = np.ones(n)
+    for key, value in spec.items():
+        text = str(key)
+        # A name first; else a code (a recipe written back to YAML holds an integer key as text).
+        code = names.index(text) if text in names else int(text) if text.isdigit() and int(text) < n else None
+        if code is None:
+            raise TrainlabError("training.class_weight",
+                                f"names no class of the data (its classes: {', '.join(names)})", key)
+        weights[code] = float(value)
+    return weights
 
 
 @dataclass
@@ -274,20 +363,32 @@ class Inputs:
     """A run's data as the engine takes it.
 
     Attributes:
-        splits: ``{"train": ..., "val": ..., "test": ...}``: ``(x, y)`` tensors, or ``tf.data``
-            datasets of single samples for streamed data (splits the data lacks are left out).
-        sample: the training samples the member's metrics are built on (a stream's first batch).
-        train_eval: the train-eval sample (None when off, or for a stream).
-        probe: the activation probe's samples.
+        splits: ``{"train": ..., "val": ..., "test": ...}``: each a :data:`Split` of tensors (``(x, y)``, or
+            ``(x, y, w)`` with sample weights), or for streamed data a ``tf.data`` dataset of such elements,
+            single samples or batches as the stream gives them (splits the data lacks are left out). The
+            training split's weights include the class weights (``training.class_weight``).
+        sample: ``(x, y)`` training samples the member's metrics are built on.
+        train_eval: the train-eval sample (None when off), with the data's own weights (not the class
+            weights: it is evaluated as the validation split is, so that the two compare).
+        probe: the activation probe's samples (the head of the train-eval sample), likewise weighted.
+        class_weight: the class weights in use, by class name (None without).
+        streamed: whether the splits are streams; then the fixed samples above are the stream's first
+            samples, not a random subset.
+        batched: whether a stream's elements are batches already (the trainer then does not batch them).
     """
 
     splits: dict[str, Any]
-    sample: tuple[tf.Tensor, tf.Tensor]
-    train_eval: tuple[tf.Tensor, tf.Tensor] | None
-    probe: tuple[tf.Tensor, tf.Tensor]
+    sample: Split
+    train_eval: Split | None
+    probe: Split
+    class_weight: dict[str, float] | None = None
+    streamed: bool = False
+    batched: bool = False
 
 
-def inputs(data: Any, labels: str, data_seed: int, train_eval_samples: int) -> Inputs:
+def inputs(
+    data: Any, labels: str, data_seed: int, train_eval_samples: int, class_weight: Any = None
+) -> Inputs:
     """The data in the form the loss expects (``labels``: the loss's label kind), with the fixed samples.
 
     Args:
@@ -295,34 +396,100 @@ def inputs(data: Any, labels: str, data_seed: int, train_eval_samples: int) -> I
         labels: ``binary``, ``sparse``, ``onehot`` or ``real`` (see :func:`trainlab.losses.traits`).
         data_seed: the seed the fixed samples are drawn with.
         train_eval_samples: ``training.train_eval_samples`` (0: no train-eval sample).
+        class_weight: ``training.class_weight`` (see :func:`class_weights`).
+
+    Returns:
+        The :class:`Inputs`: each split ``(x, y)``, or ``(x, y, w)`` where the data has sample weights
+        (or, for training, class weights: a sample's weight times its class's).
+
+    Raises:
+        TrainlabError: a class weight that does not fit the data, or an empty training stream.
+
+    Example:
+        >>> found = inputs(splits, "sparse", data_seed=0, train_eval_samples=2048, class_weight="balanced")
+        >>> x, y, w = found.splits["train"]
     """
+    weights = class_weights(class_weight, data)
+    named = None if weights is None else dict(zip(_class_names(data), (float(v) for v in weights)))
     if isinstance(data, tl_data.Streams):
-        fix = label_fn(labels, data.n_classes)
-        splits = {
-            split: ds.map(fix, num_parallel_calls=tf.data.AUTOTUNE)
-            for split, ds in (("train", data.train), ("val", data.val), ("test", data.test))
-            if ds is not None
-        }
-        sample = next(iter(splits["train"].batch(PROBE_SAMPLES)))
-        return Inputs(splits, sample, None, probe_sample(sample, data_seed, PROBE_SAMPLES))
+        return _stream_inputs(data, labels, train_eval_samples, weights, named)
     splits = {
-        split: tensors(x, y, labels, data.n_classes)
-        for split, x, y in (
-            ("train", data.x_train, data.y_train),
-            ("val", data.x_val, data.y_val),
-            ("test", data.x_test, data.y_test),
+        split: tensors(x, y, labels, data.n_classes, w)
+        for split, x, y, w in (
+            ("train", data.x_train, data.y_train, getattr(data, "w_train", None)),
+            ("val", data.x_val, data.y_val, getattr(data, "w_val", None)),
+            ("test", data.x_test, data.y_test, getattr(data, "w_test", None)),
         )
         if x is not None and len(x)
     }
-    sample = splits["train"]
+    own = splits["train"]
+    if weights is not None:  # training only, as Keras' fit(class_weight=...); times the data's own weights
+        w = weights[np.asarray(data.y_train, dtype=np.int64)].astype(np.float32)
+        if len(own) == 3:
+            w = w * own[2].numpy()
+        splits["train"] = (own[0], own[1], tf.constant(w))
+    sample = own[:2]
     if train_eval_samples:
-        train_eval, probe = train_eval_sample(sample, data_seed, train_eval_samples, PROBE_SAMPLES)
-        return Inputs(splits, sample, train_eval, probe)
-    return Inputs(splits, sample, None, probe_sample(sample, data_seed, PROBE_SAMPLES))
+        train_eval, probe = train_eval_sample(own, data_seed, train_eval_samples, PROBE_SAMPLES)
+        return Inputs(splits, sample, train_eval, probe, named)
+    return Inputs(splits, sample, None, probe_sample(own, data_seed, PROBE_SAMPLES), named)
+
+
+def _class_names(data: Any) -> list[str]:
+    names = getattr(data, "class_names", None)
+    return [str(c) for c in names] if names else [str(i) for i in range(int(data.n_classes))]
+
+
+def _stream_inputs(
+    data: Any, labels: str, train_eval_samples: int, weights: np.ndarray | None, named: dict[str, float] | None
+) -> Inputs:
+    """:func:`inputs` of streams: each dataset mapped to the loss's form; the fixed samples from the first ones.
+
+    The streams are never read whole: the fixed samples (metrics' build, train-eval, probe) are the
+    training stream's first ``max(train_eval_samples, PROBE_SAMPLES)`` samples, read once.
+    """
+    fix = label_fn(labels, data.n_classes, data.batched)
+    own = {
+        split: ds.map(fix, num_parallel_calls=tf.data.AUTOTUNE)
+        for split, ds in (("train", data.train), ("val", data.val), ("test", data.test))
+        if ds is not None
+    }
+    splits = dict(own)
+    if weights is not None:
+        splits["train"] = data.train.map(_class_weigher(weights, data.batched)).map(
+            fix, num_parallel_calls=tf.data.AUTOTUNE)
+    flat = own["train"].unbatch() if data.batched else own["train"]
+    size = max(train_eval_samples, PROBE_SAMPLES)
+    try:
+        first = next(iter(flat.take(size).batch(size)))
+    except StopIteration:
+        raise TrainlabError("data.train", "the training stream is empty", "no element") from None
+    first = tuple(first)
+    train_eval = head(first, train_eval_samples) if train_eval_samples else None
+    probe = head(first, min(PROBE_SAMPLES, train_eval_samples) if train_eval_samples else PROBE_SAMPLES)
+    return Inputs(splits, first[:2], train_eval, probe, named, streamed=True, batched=data.batched)
+
+
+def _class_weigher(weights: np.ndarray, batched: bool):
+    """The map that gives a stream's elements their class weight (times a weight they carry), as Keras'
+    ``fit(class_weight=...)`` does for a dataset: the class is the target rounded to an integer."""
+    table = tf.constant(weights, tf.float32)
+    one = [-1] if batched else []
+
+    def weigh(x, y, *w):
+        codes = tf.reshape(tf.cast(tf.round(tf.cast(y, tf.float32)), tf.int32), one)
+        cw = tf.gather(table, codes)
+        return x, y, cw if not w else cw * tf.reshape(tf.cast(w[0], tf.float32), one)
+
+    return weigh
 
 
 def epoch_steps(data: Any, inputs: Inputs, batch_size: int) -> int | None:
-    """Optimizer steps per epoch of ``data`` (None for a stream of unknown length)."""
-    streamed = isinstance(data, tl_data.Streams)
-    n = len(data.x_train) if not streamed else int(inputs.splits["train"].cardinality())
-    return steps_per_epoch(n, batch_size) if n >= 0 else None
+    """Optimizer steps per epoch of ``data`` (None for a stream of unknown length); a batched stream's
+    epoch is its batches, whatever ``batch_size``."""
+    if not inputs.streamed:
+        return steps_per_epoch(len(data.x_train), batch_size)
+    n = int(inputs.splits["train"].cardinality())
+    if n < 0:
+        return None
+    return n if inputs.batched else steps_per_epoch(n, batch_size)

@@ -20,7 +20,7 @@ from trainlab.training.record_writer import RecordWriter
 
 def summarize(
     history: list[dict[str, Any]], monitor: str, started: float, callbacks: Sequence[Any], *,
-    epochs: int, stopped: bool, data: Any, placement: Placement,
+    epochs: int, stopped: bool, data: Any, placement: Placement, inputs: Any = None, training: Any = None,
 ) -> dict[str, Any]:
     """The summary's figures of a run that trained ``history``.
 
@@ -33,6 +33,9 @@ def summarize(
         stopped: whether the model was told to stop training (``model.stop_training``).
         data: the run's data (its description goes into the summary).
         placement: where the run trained.
+        inputs: the data as the engine took it (:class:`~trainlab.training.prepare.Inputs`): what was
+            done to it (class weights, a stream's samples and batches) goes into the data's description.
+        training: the recipe's ``training`` section.
     """
     # When early stopping restored weights, "best" is the epoch it restored (it alone knows
     # its start_from_epoch, min_delta and baseline); otherwise the monitor's best in the history.
@@ -58,12 +61,35 @@ def summarize(
         "test": None,
         "stopped_early": stopped_early,
         "wall_time_s": time.perf_counter() - started,
-        "data": data.describe(),
+        "data": describe_data(data, inputs, training),
         "trainlab_version": trainlab.__version__,
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         **({"distribute": placement.describe()} if placement.strategy is not None else {}),
     }
+
+
+def describe_data(data: Any, inputs: Any = None, training: Any = None) -> dict[str, Any]:
+    """The data's description (``data.describe()``), with what training did with it.
+
+    ``class_weight``: the class weights in use, by class. For streamed data: ``samples_from``
+    (the fixed samples, of the train-eval pass, the activation probe and the metrics' build, are
+    the stream's first samples, not a random subset); ``batch_size`` when the stream came batched
+    (its own batches were used as they came, in their order); ``checkpoints`` when the recipe asks
+    for checkpoints inside epochs, which a stream cannot resume from (it checkpoints at epoch ends).
+    """
+    described = data.describe()
+    if inputs is None:
+        return described
+    if inputs.class_weight is not None:
+        described["class_weight"] = inputs.class_weight
+    if inputs.streamed:
+        described["samples_from"] = "first batches"
+        if inputs.batched:
+            described["batch_size"] = "as the dataset batches it (training.batch_size and training.shuffle not used)"
+        if training is not None and training.checkpoint.enabled and training.checkpoint.every_steps:
+            described["checkpoints"] = "at epoch ends (streamed data: training.checkpoint.every_steps not used)"
+    return described
 
 
 def best_of(history: list[dict[str, Any]], monitor: str) -> tuple[int | None, float | None]:

@@ -66,6 +66,7 @@ class Trainer:
         model: a ``keras.Model`` to train instead of the recipe's.
         data: data given from Python instead of the recipe's source.
         loaded_data: these very splits, already loaded from ``recipe.data`` (a study shares them).
+        augment: a layer applied to each training batch's inputs (see :attr:`Member.augment`).
 
     Example:
         >>> trainer = Trainer(recipe, name="basic")
@@ -81,6 +82,7 @@ class Trainer:
         data: Any = None,
         *,
         loaded_data: Any = None,
+        augment: keras.layers.Layer | None = None,
     ) -> None:
         self.name = recipe.name or name
         self.base_dir = base_dir
@@ -103,7 +105,8 @@ class Trainer:
                 self.recipe.training.batch_size,
             )
         self.inputs = prepare.inputs(self.data, self.traits.labels, self.data_seed,
-                                     self.recipe.training.train_eval_samples)
+                                     self.recipe.training.train_eval_samples, self.recipe.training.class_weight)
+        self.augment = augment if augment is not None else prepare.build_augment(self.recipe, self.data)
         if model is None:
             keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
             with self.placement.scope():
@@ -129,6 +132,10 @@ class Trainer:
             with self.placement.scope():  # under a strategy, the optimizer's, metrics' and engine's variables are its own
                 self._member = prepare.build_member(self.model, self.recipe, self.traits, self.inputs.sample,
                                                     self.steps_per_epoch())
+                if self.augment is not None:
+                    # Built here, before the engine traces; in inference mode, which draws no random number.
+                    self.augment(self.inputs.sample[0], training=False)
+                    self._member.augment = self.augment
         return self._member
 
     @property
@@ -213,6 +220,9 @@ class Trainer:
             else None
         self.state = RunState(run_dir, cb_list, records, monitor, {"status": "running", "name": self.name,
                                                                      "monitor": monitor}, writer=writer)
+        if resume is not None and self.streamed:  # a stream cannot be entered mid-way: its checkpoints end epochs
+            epoch = resume.checkpoint.epoch if resume.checkpoint is not None else 0
+            self.state.summary["resume"] = f"epoch {epoch + 1} restarted (streamed data)"
         rundir.write_json(run_dir / rundir.SUMMARY, self.state.summary)
 
     def _history_columns(self) -> list[str]:
@@ -347,4 +357,5 @@ class Trainer:
         self, history: list[dict[str, Any]], monitor: str, started: float, callbacks: Sequence[Any]
     ) -> dict[str, Any]:
         return summary_of.summarize(history, monitor, started, callbacks, epochs=self.recipe.training.epochs,
-                                    stopped=bool(self.model.stop_training), data=self.data, placement=self.placement)
+                                    stopped=bool(self.model.stop_training), data=self.data, placement=self.placement,
+                                    inputs=self.inputs, training=self.recipe.training)

@@ -2,7 +2,7 @@
 
 ``core`` holds the engine and its training programs; ``state`` reads, writes, snapshots and
 restarts its members' state; ``evaluate`` evaluates them; ``probes`` reads activations and
-gradients off them; ``member``, ``steps`` and ``program`` are the pieces they share.
+gradients off them; ``member``, ``batches``, ``steps`` and ``program`` are the pieces they share.
 """
 
 from trainlab.training.engine.core import Engine

@@ -24,6 +24,7 @@ import tensorflow as tf
 from trainlab import runtime
 from trainlab.errors import TrainlabError
 from trainlab.training import distribute
+from trainlab.training.engine.batches import first, unpack
 from trainlab.training.engine.evaluate import EngineEvaluation
 from trainlab.training.engine.member import Member
 from trainlab.training.engine.probes import EngineProbes
@@ -125,6 +126,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         *,
         seed: tuple[int, int] | None = None,
         reset: bool | None = None,
+        sample_weight: tf.Tensor | None = None,
     ) -> EpochSteps:
         """Run steps ``[start, stop)`` of an epoch.
 
@@ -134,25 +136,35 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         else the data's own order. ``reset`` (default: ``start == 0``) starts the epoch: the
         training metrics restart and the update ratios measure from the weights as they are now.
 
+        ``x`` is a tensor, or a structure of them (a dict for a model with named inputs), each with
+        the samples on its first axis. ``sample_weight`` (``[N]``) weighs each sample's loss and
+        metrics as Keras' ``fit(sample_weight=...)`` does; without it the program has no weights at all.
+
         While :attr:`halt` is true the loop stops before its next step; the result then holds
         fewer than ``stop - start`` steps (an interruption).
         """
         if order is not None:
             source, mode = tf.cast(order, tf.int32), "order"
         elif seed is not None and self._jit:  # XLA has no shuffle kernel: draw the same order outside it
-            source, mode = _shuffled(tf.shape(x)[0], tf.constant(seed, tf.int64)), "order"
+            source, mode = _shuffled(tf.shape(first(x))[0], tf.constant(seed, tf.int64)), "order"
         elif seed is not None:
             source, mode = tf.constant(seed, tf.int64), "shuffle"
         else:
             source, mode = tf.zeros([0], tf.int32), "range"
-        stop = self.steps_per_epoch(len(x)) if stop is None else stop
+        stop = self.steps_per_epoch(int(first(x).shape[0])) if stop is None else stop
         reset = start == 0 if reset is None else bool(reset)
         program = self._masked_train_fn if self._any_stopped() else self._train_fn
-        out = program(x, y, source, self._int(start), self._int(stop), reset, mode)
+        args = (x, y, source, self._int(start), self._int(stop), reset, mode)
+        # Weights are one more argument, only when there are some: the program without them stays as it was.
+        out = program(*args) if sample_weight is None else program(*args, sample_weight)
         return self._unpack(out)
 
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
-        """Run one epoch over a ``tf.data.Dataset`` of ``(x, y)`` batches (large data)."""
+        """Run one epoch over a ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, sample_weight)`` batches (large data).
+
+        The dataset is iterated inside the compiled program, batch by batch; ``x`` may be a
+        structure of tensors (a dict for a model with named inputs).
+        """
         return self._unpack(self._dataset_fn(dataset))
 
     def steps_per_epoch(self, n_samples: int) -> int:
@@ -263,10 +275,10 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         self._masked = True
         return self._train_steps(*args)
 
-    def _train_steps(self, x, y, source, start, stop, reset, mode):
+    def _train_steps(self, x, y, source, start, stop, reset, mode, w=None):
         if reset:
             self._start_epoch()
-        n = tf.shape(x)[0]
+        n = tf.shape(first(x))[0]
         if mode == "order":
             order = source
         elif mode == "shuffle":  # drawn here: eagerly, the shuffle op costs more than an epoch's steps
@@ -281,7 +293,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             return tf.logical_and(step < stop, tf.logical_not(self.halt))  # checked before each step
 
         def one_step(step, records):
-            return step + 1, self._write(records, step - start, self._batch_step(x, y, order, n, step))
+            return step + 1, self._write(records, step - start, self._batch_step(x, y, order, n, step, w))
 
         # An explicit loop, not AutoGraph's ``for ... break``: that wraps every step in a conditional,
         # which doubled the tracing and cost a branch call per step.
@@ -290,18 +302,19 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return (*self._finish(records), ran)
 
     @plain
-    def _batch_step(self, x, y, order, n, step):
+    def _batch_step(self, x, y, order, n, step, w=None):
         lo = step * self.batch_size
         idx = order[lo : tf.minimum(lo + self.batch_size, n)]
-        return self._step(tf.gather(x, idx), tf.gather(y, idx))
+        xb = tf.nest.map_structure(lambda t: tf.gather(t, idx), x)
+        return self._step(xb, tf.gather(y, idx), None if w is None else tf.gather(w, idx))
 
     def _train_dataset(self, dataset):
         self._masked = len(self.members) > 1  # traced once: members may stop later
         self._start_epoch()
         records = self._records(0)
         i = tf.constant(0)
-        for xb, yb in dataset:
-            records = self._write(records, i, self._step(xb, yb))
+        for batch in dataset:
+            records = self._write(records, i, self._step(*unpack(batch)))
             i += 1
         return (*self._finish(records), i)
 
@@ -353,25 +366,26 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return tf.stack(flags)
 
     @plain
-    def _step(self, xb, yb):
+    def _step(self, xb, yb, wb=None):
         """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms."""
         if not self._distributed:
-            return self._replica_step(xb, yb)
-        out = self.strategy.run(self._replica_step, args=(xb, yb))
+            return self._replica_step(xb, yb, wb)
+        out = self.strategy.run(self._replica_step, args=(xb, yb) if wb is None else (xb, yb, wb))
         return tf.nest.map_structure(lambda t: self.strategy.experimental_local_results(t)[0], out)
 
-    def _replica_step(self, xb, yb):
-        share = distribute.Share(tf.shape(xb)[0])  # this replica's part of the batch (all of it on one device)
-        xb, yb = share.take(xb), share.take(yb)
+    def _replica_step(self, xb, yb, wb=None):
+        share = distribute.Share(tf.shape(first(xb))[0])  # this replica's part of the batch (all of it on one device)
+        xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
+        wb = None if wb is None else share.take(wb)
         losses, norms, lrs, layers = [], [], [], []
         for k, member in enumerate(self.members):
             if not self._masked:
-                loss, norm, lr, layer = self._member_step(k, member, xb, yb, share)
+                loss, norm, lr, layer = self._member_step(k, member, xb, yb, share, wb)
             else:
                 nan = tf.constant(np.nan, tf.float32)
                 loss, norm, lr, layer = tf.cond(
                     self.active[k],
-                    lambda k=k, member=member: self._member_step(k, member, xb, yb, share),
+                    lambda k=k, member=member: self._member_step(k, member, xb, yb, share, wb),
                     lambda k=k: (nan, nan, nan, tf.fill([len(self._groups[k])], nan)),
                 )
             losses.append(loss)
@@ -380,11 +394,13 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             layers.append(layer)
         return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), share.size, *layers)
 
-    def _member_step(self, k, member, xb, yb, share):
+    def _member_step(self, k, member, xb, yb, share, wb=None):
         model = member.model
+        if member.augment is not None:  # training batches only; outside the tape (nothing to differentiate)
+            xb = member.augment(xb, training=True)
         with tf.GradientTape() as tape:
             pred = model(xb, training=True)
-            loss = share.loss(member.loss, yb, pred, model.losses)
+            loss = share.loss(member.loss, yb, pred, model.losses, sample_weight=wb)
         variables = model.trainable_variables
         # Summed over the replicas before anything reads them: the norms and the clipping are the global gradient's.
         grads = share.sum(tape.gradient(loss, variables))
@@ -399,7 +415,10 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         lr = tf.cast(member.optimizer.learning_rate, tf.float32)
         share.apply(member.optimizer, grads, variables)
         for metric in member.metrics:  # on-read synchronized: each replica adds its share, reading sums them
-            metric.update_state(yb, pred)
+            if wb is None:
+                metric.update_state(yb, pred)
+            else:
+                metric.update_state(yb, pred, sample_weight=wb)
         return tf.cast(loss, tf.float32), norm, lr, layer_norms
 
 

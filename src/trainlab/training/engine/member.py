@@ -16,6 +16,11 @@ class Member:
         optimizer: its optimizer (clipping configured on it, Keras-style).
         loss: the loss; the model's regularization losses are added to it.
         metrics: fresh metric objects for training; ``val_metrics`` the same for validation.
+        augment: a layer applied to each training batch's inputs before the model
+            (``augment(x, training=True)``), never to evaluation or probe batches; its
+            variables (a random layer's seed state) are part of the member's state, so a
+            checkpoint holds them and a resumed run draws the same augmentations. Built
+            before the engine first trains (call it once, or ``build`` it).
     """
 
     model: keras.Model
@@ -23,12 +28,16 @@ class Member:
     loss: keras.losses.Loss
     metrics: list[keras.metrics.Metric] = field(default_factory=list)
     val_metrics: list[keras.metrics.Metric] = field(default_factory=list)
+    augment: keras.layers.Layer | None = None
 
     def layer_groups(self) -> list[tuple[str, list[int]]]:
-        """Trainable variables grouped by the layer that owns them: ``[(layer, [indices])]``.
+        """Trainable variables grouped by the layer that owns them: ``[(layer, [indices])]``, in variable order.
 
-        The layers are those of :func:`record_layers`: an LSTM with its cell, or a
-        MultiHeadAttention with its projections, is one layer (one row of the records).
+        A layer is one of the model's own layers, looked for inside nested models (a Sequential
+        inside a functional model): its sub-layers' variables are its own (a MultiHeadAttention's
+        query, key, value and output projections; a Bidirectional's two directions; an LSTM's
+        cell), so each row of the records is a layer as ``model.summary()`` lists it, named as
+        there. A name that two layers share (nested models) is given its path instead.
         """
         groups: dict[str, list[int]] = {}
         for i, layer in enumerate(variable_layers(self.model)):
@@ -37,20 +46,31 @@ class Member:
 
 
 def variable_layers(model: keras.Model) -> list[str]:
-    """The name of the layer (of :func:`record_layers`) that owns each of ``model.trainable_variables``."""
-    owners = {id(v): layer.name for layer in record_layers(model) for v in layer.trainable_variables}
-    # A variable no layer owns (a subclassed model's own weight) is named by its path, as Keras builds it.
-    return [owners.get(id(v), v.path.split("/")[-2] if "/" in v.path else v.path) for v in model.trainable_variables]
+    """The record name (see :func:`record_names`) of the layer that owns each of ``model.trainable_variables``."""
+    owner: dict[int, str] = {}
+    for layer, name in record_names(model):
+        for variable in layer.trainable_variables:
+            owner.setdefault(id(variable), name)
+    # A variable no layer owns (a subclassed model's own weight): its path's last folder, as Keras names it.
+    return [owner.get(id(v), v.path.split("/")[-2] if "/" in v.path else v.path) for v in model.trainable_variables]
 
 
-def record_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The layers the records name: the model's own, and those of the models nested in it.
+def record_names(model: keras.Model) -> list[tuple[keras.layers.Layer, str]]:
+    """``(layer, name)``: the name the records give each of ``model``'s layers with weights (see
+    :meth:`Member.layer_groups`), in the model's order.
 
-    A layer made of sub-layers (a recurrent layer and its cell, a ``Bidirectional`` wrapper,
-    ``MultiHeadAttention``) is one layer; its sub-layers are not listed.
+    Layers are looked for inside nested models, not inside other layers; a layer is named as
+    ``model.summary()`` names it, or by its path through the nested models where two share a name.
     """
-    found = []
-    for layer in model._flatten_layers(include_self=False, recursive=False):
-        found.extend(record_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return found
+    found: list[tuple[str, keras.layers.Layer]] = []
 
+    def visit(container: keras.Model, prefix: str) -> None:
+        for layer in container._flatten_layers(include_self=False, recursive=False):
+            if isinstance(layer, keras.Model):
+                visit(layer, f"{prefix}{layer.name}/")
+            elif layer.trainable_variables:
+                found.append((f"{prefix}{layer.name}", layer))
+
+    visit(model, "")
+    short = [path.rsplit("/", 1)[-1] for path, _ in found]
+    return [(layer, name if short.count(name) == 1 else path) for (path, layer), name in zip(found, short)]

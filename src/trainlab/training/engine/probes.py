@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainlab.training.engine.member import record_layers
+from trainlab.training.engine.member import record_names
 from trainlab.training.engine.program import Program, plain
 
 
@@ -60,24 +60,29 @@ class EngineProbes:
             results.append(layer_activation_stats(layers, outputs[:-1] if with_output else outputs))
         return results
 
-    def gradients(self, x: tf.Tensor, y: tf.Tensor) -> list[dict[str, np.ndarray]]:
-        """Per member: each trainable variable's gradient (by path) on ``(x, y)``, in inference mode.
+    def gradients(
+        self, x: tf.Tensor, y: tf.Tensor, sample_weight: tf.Tensor | None = None
+    ) -> list[dict[str, np.ndarray]]:
+        """Per member: each trainable variable's gradient (by path) on ``(x, y)`` (each sample's loss weighted by
+        ``sample_weight``, when given), in inference mode.
 
         Nothing is updated (no optimizer step, no batch-norm statistics): this is a probe for
         gradient histograms, not a training step.
         """
         if self._grad_fn is None:
             self._grad_fn = Program(tf.function(self._gradients, reduce_retracing=True, autograph=False))
+        grads = self._grad_fn(x, y) if sample_weight is None else self._grad_fn(x, y, sample_weight)
         return [
-            {v.path: g.numpy() for v, g in zip(m.model.trainable_variables, grads)}
-            for m, grads in zip(self.members, self._grad_fn(x, y))
+            {v.path: g.numpy() for v, g in zip(m.model.trainable_variables, member_grads)}
+            for m, member_grads in zip(self.members, grads)
         ]
 
-    def _gradients(self, x, y):
+    def _gradients(self, x, y, w=None):
         out = []
         for member in self.members:
             with tf.GradientTape() as tape:
-                loss = member.loss(y, member.model(x, training=False))
+                pred = member.model(x, training=False)
+                loss = member.loss(y, pred) if w is None else member.loss(y, pred, sample_weight=w)
             out.append(tape.gradient(loss, member.model.trainable_variables))
         return out
 
@@ -94,7 +99,7 @@ def _activation_probe(model: keras.Model):
     no such layer or its layers' outputs cannot be reached (a subclassed model).
     """
     layers = []
-    for layer in record_layers(model):  # not a recurrent layer's cell: its output is no tensor of the model
+    for layer in model._flatten_layers(include_self=False):
         activation = getattr(layer, "activation", None)
         name = getattr(activation, "__name__", None)
         if isinstance(layer, keras.layers.ReLU):
@@ -108,19 +113,43 @@ def _activation_probe(model: keras.Model):
         tail = list(model.outputs) if len(model.outputs) == 1 else []
         probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
     except (AttributeError, ValueError, TypeError):
-        return None
-    # Named as Member.layer_groups names the layers' weights.
-    return probe, [(layer.name, kind) for layer, kind in layers], bool(tail)
+        # Some layers' outputs are not in the model's graph (an RNN's cell, a layer inside a nested model or
+        # a wrapper): probe the others. None when no output can be reached (a subclassed model).
+        layers = [(layer, kind) for layer, kind in layers if _reachable(model, layer)]
+        if not layers:
+            return None
+        probe = keras.Model(model.inputs, [*(layer.output for layer, _ in layers), *tail])
+    names = {id(layer): name for layer, name in record_names(model)}
+    return probe, [(names.get(id(layer), layer.name), kind) for layer, kind in layers], bool(tail)
+
+
+def _reachable(model: keras.Model, layer: keras.layers.Layer) -> bool:
+    """Whether ``layer``'s output is a tensor of ``model``'s own graph."""
+    try:
+        keras.Model(model.inputs, layer.output)
+    except (AttributeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def layer_activation_stats(layers: list[tuple[str, str]], outputs: Sequence[tf.Tensor]) -> tf.Tensor:
-    """Each probed layer's statistic (see :meth:`Engine.activation_stats`) from its outputs, ``[layers]``."""
+    """Each probed layer's statistic (see :meth:`Engine.activation_stats`) from its outputs, ``[layers]``.
+
+    A unit of a layer whose outputs have more axes than ``(samples, units)`` (a convolution's
+    ``(samples, height, width, channels)``, a sequence's ``(samples, steps, units)``) is a
+    channel, the last axis: it is dead when it is zero at every position of every sample, as
+    the same filter (or the same weights, step after step) computes every position.
+    """
     stats = []
     for (_, kind), out in zip(layers, outputs):
-        flat = tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1])
+        out = tf.cast(out, tf.float32)
         if kind == "dead":
-            stats.append(tf.reduce_mean(tf.cast(tf.reduce_all(flat <= 0.0, axis=0), tf.float32)))
-        elif kind == "saturated_sigmoid":
+            units = tf.reshape(out, [-1, tf.shape(out)[-1]]) if out.shape.rank and out.shape.rank >= 2 \
+                else tf.reshape(out, [tf.shape(out)[0], -1])
+            stats.append(tf.reduce_mean(tf.cast(tf.reduce_all(units <= 0.0, axis=0), tf.float32)))
+            continue
+        flat = tf.reshape(out, [tf.shape(out)[0], -1])
+        if kind == "saturated_sigmoid":
             stats.append(tf.reduce_mean(tf.cast((flat < 0.01) | (flat > 0.99), tf.float32)))
         else:
             stats.append(tf.reduce_mean(tf.cast(tf.abs(flat) > 0.99, tf.float32)))

@@ -42,7 +42,8 @@ class Program:
 
 def signature(value):
     """What picks a traced program for ``value``: dtypes and shapes of tensors, Python ints, bools and strings by
-    type and value, nested lists and tuples; None for anything else (a float: NaN is not equal to itself)."""
+    type and value, nested lists, tuples and dicts of named inputs; None for anything else (a float: NaN is not
+    equal to itself)."""
     if isinstance(value, tf.Tensor):
         return value.dtype, tuple(value.shape)
     if value is None or isinstance(value, (bool, int, str)):
@@ -50,5 +51,8 @@ def signature(value):
     if isinstance(value, (list, tuple)):
         parts = tuple(signature(v) for v in value)
         return None if any(p is None for p in parts) else (type(value), parts)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):  # named inputs
+        parts = tuple((k, signature(value[k])) for k in sorted(value))
+        return None if any(p is None for _, p in parts) else (dict, parts)
     return None
 

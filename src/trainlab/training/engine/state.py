@@ -22,14 +22,16 @@ class EngineState:
 
         The model's variables (weights, batch-norm statistics, dropout seed states), the
         optimizer's (iteration count, slots, a constant learning rate), the scale of a
-        :class:`~trainlab.schedules.Scaled` schedule, the training metrics' totals, and the
-        weights at the start of the epoch (the update ratios measure from them).
+        :class:`~trainlab.schedules.Scaled` schedule, the training metrics' totals, the
+        weights at the start of the epoch (the update ratios measure from them), and the
+        augmentation's variables (its random layers' seed states), when the member has one.
         """
         member = self.members[k]
         scale = learning_rate_scale(member.optimizer)
         candidates = [
             *member.model.variables, *member.optimizer.variables, *([scale] if scale is not None else []),
             *(v for metric in member.metrics for v in metric.variables), *self._epoch_start[k],
+            *(member.augment.variables if member.augment is not None else ()),
         ]
         found, seen = [], set()
         for variable in candidates:
