@@ -440,6 +440,9 @@ DATA_CASES = [
                  id="regression-target-classification-loss"),
     pytest.param({"data": {"source": "diabetes"}, "metrics": ["accuracy"], "loss": "mse"}, {}, [],
                  "metrics[0]: accuracy needs a classification loss", "'accuracy'", id="accuracy-on-regression"),
+    pytest.param(f"{TABLE}".replace("n_features: 8}", "n_features: 8, augment: [random_flip]}"), {}, [],
+                 "data.augment[0]: random_flip works on images, shape (N, height, width, channels), but the data has"
+                 " shape (N, 8)", None, id="image-augmentation-on-a-table"),
     # The model cannot read the data (a model section without the tiny recipe's mlp keys).
     pytest.param(f"{TABLE}model: {{name: cnn}}\n", {}, [],
                  "model: cnn needs images (N, H, W, C)", "float32 data of shape (N, 8)", id="cnn-on-a-table"),
