@@ -79,3 +79,20 @@ def test_histograms_are_written_as_tensorboard_writes_them(tmp_path):
         read[folder] = (event.step, tf.make_ndarray(event.tensor_proto))
     assert read["ours"][0] == read["theirs"][0] == 3
     np.testing.assert_allclose(read["ours"][1], read["theirs"][1], rtol=1e-12)
+
+
+def test_a_layer_without_weights_reaches_tensorboard_with_its_dead_fraction(tmp_path):
+    # A cnn with batch norm: each block's relu is a layer of its own (no weights, so no gradient norm).
+    recipe = {
+        "data": {"source": "digits", "images": True, "validation_split": 0.2},
+        "model": {"name": "cnn", "filters": [4], "dense": [], "batch_norm": True},
+        "training": {"epochs": 2, "batch_size": 64, "verbose": 0},
+    }
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    layers = rundir.read_csv(run.dir / "layers.csv")
+    activation = [r for r in layers if r["layer"] == "activation_1"]
+    assert len(activation) == 2 and activation[0]["grad_norm"] is None and activation[0]["dead_fraction"] is not None
+    train = _scalars(run.dir / "tensorboard" / "train")
+    assert [v for _, v in train["layer_dead_fraction/activation_1"]] == pytest.approx(
+        [r["dead_fraction"] for r in activation])
+    assert len(train["layer_grad_norm/conv_1"]) == 2

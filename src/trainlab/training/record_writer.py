@@ -222,8 +222,8 @@ class _Board:
         epoch = int(row["epoch"])
         train = {f"epoch_{k}": v for k, v in row.items() if not k.startswith("val_") and k != "epoch"}
         val = {f"epoch_{k[4:]}": v for k, v in row.items() if k.startswith("val_") and v is not None}
-        train.update({f"layer_grad_norm/{r['layer']}": r["grad_norm"] for r in layers})
-        for name in LAYER_COLUMNS[3:]:
+        # A layer without weights (a conv block's own activation) has a dead fraction and no norms.
+        for name in LAYER_COLUMNS[2:]:
             train.update({f"layer_{name}/{r['layer']}": r[name] for r in layers if r.get(name) is not None})
         _add(self.train, epoch, train)
         _add(self.val, epoch, val)
