@@ -19,6 +19,8 @@ import pytest
 import trainlab
 from trainlab.data import DataConfig, load, sources, split_indices
 
+from inference_helpers import tiny_images  # noqa: E402 (tests/inference is on the path: pytest put it there)
+
 TRAINING = {"epochs": 3, "batch_size": 32, "verbose": 0, "tensorboard": False, "checkpoint": {"enabled": False}}
 
 
@@ -159,3 +161,22 @@ def csv_run(runs_dir):
     test.write_text("\n".join(["id,gamma,answer,alpha,beta"] + [
         f"r{i},{cells[i][2]!r},{labels[i]},{cells[i][0]!r},{cells[i][1]!r}" for i in rows]) + "\n")
     return TrainedRun(run, test, labels[rows])
+
+
+@pytest.fixture(scope="session")
+def mnist_run(runs_dir):
+    """A local Keras-format mnist.npz of tiny 8x8 images (pixels 0-255, its own test split) and a tiny CNN."""
+    rng = np.random.default_rng(3)
+    x_train, y_train = tiny_images(240, rng)
+    x_test, y_test = tiny_images(45, rng)
+    folder = runs_dir / "mnist-data"
+    folder.mkdir()
+    np.savez(folder / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    data = {"source": "mnist", "path": str(folder / "mnist.npz"), "validation_split": 0.2}
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")], name="cnn")
+    run = trainlab.train({"name": "mnist-tiny", "seed": 6, "data": data, "training": TRAINING},
+                         out=runs_dir / "mnist", model=model)
+    return TrainedRun(run, x_test, y_test.astype(str))
+

@@ -15,14 +15,14 @@ def _same_scores(found: dict, recorded: dict) -> None:
         assert found[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
 
 
-@pytest.mark.parametrize("name", ["table_run", "image_run", "token_run", "regression_run", "csv_run"])
+@pytest.mark.parametrize("name", ["table_run", "image_run", "mnist_run", "token_run", "regression_run", "csv_run"])
 def test_the_raw_test_split_gives_the_recorded_test_metrics(request, name):
     trained = request.getfixturevalue(name)
     predictor = trainlab.load(trained.dir)
     _same_scores(predictor.evaluate(trained.x_test, trained.y_test), trained.summary["test"])
 
 
-@pytest.mark.parametrize("name", ["table_run", "image_run", "token_run", "regression_run"])
+@pytest.mark.parametrize("name", ["table_run", "image_run", "mnist_run", "token_run", "regression_run"])
 def test_the_loaded_model_gives_the_training_models_outputs(request, name):
     trained = request.getfixturevalue(name)
     predictor = trainlab.load(trained.dir)

@@ -126,23 +126,19 @@ def onnx_bytes(model: Any, predictor: Predictor) -> bytes:
     """The serving model as a serialized ONNX model (its inputs and output named as the Keras model's)."""
     import tensorflow as tf  # noqa: PLC0415
     import tf2onnx  # noqa: PLC0415 (an optional extra)
-    from tensorflow.python.framework.convert_to_constants import (  # noqa: PLC0415
-        convert_variables_to_constants_v2,
-    )
+    from tf2onnx import tf_loader  # noqa: PLC0415
 
-    # tf2onnx reads a frozen graph: the weights (and the standardization's constants) become
-    # constants, so the ONNX model's only inputs are the raw inputs.
     specs = {t.name: tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=t.name) for t in model.inputs}
+    call = tf.function(lambda x: model(x, training=False))
     single = len(specs) == 1 and serving.INPUT in specs
-    if single:
-        function = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs[serving.INPUT])
-    else:
-        function = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
-    frozen = convert_variables_to_constants_v2(function)
-    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
-    outputs = [t.name for t in frozen.outputs]
-    proto, _ = tf2onnx.convert.from_graph_def(frozen.graph.as_graph_def(), input_names=inputs, output_names=outputs,
-                                              opset=OPSET)
+    function = call.get_concrete_function(specs[serving.INPUT] if single else specs)
+    # The raw inputs only: the standardization's constants are captured tensors, which freezing folds in.
+    inputs = [t.name for t in function.inputs[: len(specs)]]
+    outputs = [t.name for t in function.outputs]
+    # tf2onnx's own freezing keeps while loops (recurrent layers) as functional control flow, which it
+    # converts to an ONNX Loop; TensorFlow's default lowering would leave tensor lists it cannot convert.
+    graph_def = tf_loader.from_function(function, inputs, outputs)
+    proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs, opset=OPSET)
     output_name = "probabilities" if predictor.class_names is not None else "predictions"
     _rename(proto, {name: name.split(":")[0] for name in inputs} | {outputs[0]: output_name})
     meta = {"trainlab_run": predictor.name, "class_names": json.dumps(predictor.class_names),
