@@ -65,11 +65,10 @@ CASES = [
                  ["predict", "{run}", "new.csv"], "new.csv: column not found; the model needs it (columns: gamma,"
                  " alpha, answer)", "'beta'", id="csv-missing-column"),
     pytest.param("csv_run", {"new.csv": _bc_rows(CSV_HEADER, [CSV_ROWS[0], "1.1,high,47.5,no"])},
-                 ["predict", "{run}", "new.csv"], "new.csv: line 3, column 'alpha': must be a number (the model was"
-                 " trained on numbers in this column)", "'high'", id="csv-text-in-a-number-column"),
+                 ["predict", "{run}", "new.csv"], "new.csv: line 3, column 'alpha': must be a number", "'high'",
+                 id="csv-text-in-a-number-column"),
     pytest.param("csv_run", {"new.csv": _bc_rows(CSV_HEADER, [CSV_ROWS[0], "1.1,,47.5,no"])},
-                 ["predict", "{run}", "new.csv"], "new.csv: line 3, column 'alpha': must be a finite number (no gap,"
-                 " NaN or inf: this run's data had none)", "''", id="csv-gap"),
+                 ["predict", "{run}", "new.csv"], "new.csv: line 3, column 'alpha': ", "''", id="csv-gap"),
     pytest.param("csv_run", {"new.csv": _bc_rows(CSV_HEADER, [CSV_ROWS[0], "1.1,0.2"])},
                  ["predict", "{run}", "new.csv"], "new.csv: line 3: every row needs as many cells as the header (4)",
                  "2", id="csv-short-row"),

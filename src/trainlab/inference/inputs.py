@@ -3,7 +3,8 @@
 What a run takes depends on its data (its ``preprocessing.json``, :class:`~trainlab.data.Preprocessing`):
 
 - a **table** (``(N, F)`` features): a CSV file, a pandas ``DataFrame``, a mapping of column name to
-  values, or an array whose columns are the features in the run's order. Columns are found by
+  values, or an array whose columns are the run's raw columns in its order (``feature_names``, or
+  the table encoding's columns). Columns are found by
   name, in any order; other columns (an id, the target) are ignored. A run whose table had text
   categories or gaps (``preprocessing.table``) encodes them as it did in training.
 - **images** (``preprocessing.meta["image"]``): arrays of raw pixel values as the source had them
@@ -320,13 +321,18 @@ def array_inputs(x: Any, prep: Preprocessing, origin: str = "inputs") -> np.ndar
 
     Raises:
         TrainlabError: another shape than the run's samples, values that are not numbers or not
-            finite, token ids that are not integers; a table run with text categories given an array.
+            finite, token ids that are not integers.
     """
-    if prep.table is not None:
-        raise TrainlabError(origin, "this run's table has encoded columns (categories or gaps): give a CSV, a"
-                                    " DataFrame or a mapping of column name to values, not an array")
-    shape = tuple(prep.input_shape)
     x = np.asarray(x)
+    if prep.table is not None:  # the table's raw columns, in its order: by name, as a table
+        names = _feature_columns(prep)
+        x = x[None] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[1] != len(names):
+            raise TrainlabError(origin, f"needs one column per raw column of the run's table ({len(names)}: "
+                                        f"{', '.join(names)}); or give a CSV, a DataFrame or a mapping of columns",
+                                f"shape {x.shape}")
+        return table_inputs({name: x[:, j] for j, name in enumerate(names)}, prep, origin)
+    shape = tuple(prep.input_shape)
     if x.dtype.kind not in "iufb":
         try:
             x = x.astype(np.float64)
