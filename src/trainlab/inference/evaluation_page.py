@@ -39,7 +39,7 @@ def render_page(evaluation: Evaluation) -> str:
     header = (f"<h1>{_e(ev.run)}: evaluation</h1>\n"
               f'<p class="facts">{_e(" · ".join(facts))}</p>')
     return page(title=f"{ev.run}: evaluation on {ev.data} (trainlab)", header=header, nav=nav, body=body,
-                footer=_e(f"Drawn by trainlab evaluate from the run {ev.run} and {ev.data}."))
+                footer=_e(f"Drawn by trainlab evaluate: the model of the run {ev.run} on {ev.data}."))
 
 
 # ---------------------------------------------------------------------------------- sections
@@ -50,7 +50,8 @@ def _metrics(ev: Evaluation) -> str:
     if ev.calibration is not None:
         rows.append(("expected calibration error", ev.calibration["ece"]))
     if ev.regression is not None:
-        rows += [("MAE", ev.regression["mae"]), ("RMSE", ev.regression["rmse"]), ("R²", ev.regression["r2"])]
+        rows += [(name, ev.regression[key]) for name, key in (("MAE", "mae"), ("RMSE", "rmse"), ("R²", "r2"))
+                 if key not in ev.metrics]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows)
     note = ('<p class="note">The first rows are the run\'s own loss and metrics, as its history names them '
             "(the loss includes the model's regularization, as Keras reports it).</p>") if ev.metrics else ""
