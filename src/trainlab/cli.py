@@ -435,9 +435,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from trainlab.inference import load  # a verb's own: --help and a mistake stay fast
 
+    from trainlab.inference.serving import signature  # a verb's own: --help and a mistake stay fast
+
     predictor = load(args.run_dir)
     path = predictor.export(args.out, format=args.format)
     print(f"{args.format}: {path}")
+    for line in signature(predictor):
+        print(f"  {line}")
     return 0
 
 

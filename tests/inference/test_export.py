@@ -17,8 +17,11 @@ RUNS = ["table_run", "image_run", "mnist_run", "token_run", "regression_run"]
 
 
 def _raw(predictor, x):
-    """Raw inputs as an export takes them: float32 values (pixels as the source had them), or int32 token ids."""
-    return np.asarray(x, np.int32 if predictor.preprocessing.input_dtype == "int32" else np.float32)
+    """Raw inputs as an export takes them: float32 values (pixels as the source had them, with their channel axis),
+    or int32 token ids."""
+    prep = predictor.preprocessing
+    x = np.asarray(x, np.int32 if prep.input_dtype == "int32" else np.float32)
+    return x.reshape(len(x), *prep.input_shape)
 
 
 @pytest.fixture(scope="module")

@@ -139,6 +139,23 @@ def _one_hot(cell: Any, column: Any, name: str, missing_values: tuple[str, ...])
                               kernel_initializer=keras.initializers.Constant(route), name=f"one_hot_{name}")(lookup)
 
 
+def signature(predictor: Predictor) -> list[str]:
+    """The serving model's inputs and output in words: ``inputs: inputs float32 (N, 30)``, ``output: ...``."""
+    prep = predictor.preprocessing
+    if prep.table is not None:
+        names = input_names(prep)
+        ins = ", ".join(f"{names[c.name]} {'float32' if c.kind == 'numeric' else 'string'} (N,)"
+                        for c in prep.table.columns)
+    else:
+        what = "raw pixels" if "image" in prep.meta else "token ids" if prep.input_dtype == "int32" else "features"
+        ins = f"{INPUT} {prep.input_dtype} (N, {', '.join(map(str, prep.input_shape))}) ({what})"
+    if predictor.class_names is not None:
+        out = f"probabilities float32 (N, {len(predictor.class_names)}): {', '.join(predictor.class_names)}"
+    else:
+        out = f"predictions float32: {', '.join(predictor.output_names)}"
+    return [f"inputs: {ins}", f"output: {out}"]
+
+
 def has_text_inputs(predictor: Predictor) -> bool:
     """Whether the serving model takes text (a table with categorical columns)."""
     table = predictor.preprocessing.table
