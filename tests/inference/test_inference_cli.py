@@ -93,6 +93,6 @@ def test_export_writes_each_format(token_run, tmp_path, capsys, fmt, name):
         pytest.importorskip("tf2onnx", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
     out = tmp_path / name
     assert main(["export", str(token_run.dir), "--format", fmt, "--out", str(out)]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        f"{fmt}: {out}", "  inputs: inputs int32 (N, 12) (token ids)", "  output: probabilities float32 (N, 3): 0, 1, 2"]
+    assert capsys.readouterr().out.splitlines() == [f"{fmt}: {out}", "  inputs: inputs int32 (N, 12) (token ids)",
+                                                    "  output: probabilities float32 (N, 3): 0, 1, 2"]
     assert out.exists()

@@ -79,6 +79,19 @@ def test_labels_may_be_class_names_or_codes(table_run):
         predictor.evaluate(table_run.x_test[:2], ["sick", "benign"])
 
 
+def test_sample_weights_weigh_the_loss_and_the_metrics(table_run):
+    predictor = trainlab.load(table_run.dir)
+    x, y = table_run.x_test, table_run.y_test
+    plain = predictor.evaluate(x, y)
+    tripled = predictor.evaluate(x, y, sample_weight=np.full(len(y), 3.0))
+    # As Keras' fit and evaluate: the loss is sum(w * loss) / N, a metric the weighted mean.
+    assert tripled["loss"] == pytest.approx(3 * plain["loss"], rel=1e-6)
+    assert tripled["accuracy"] == pytest.approx(plain["accuracy"], abs=1e-7)
+    half = np.arange(len(y)) % 2 == 0
+    weighted = predictor.evaluate(x, y, sample_weight=half.astype(float))
+    assert weighted["accuracy"] == pytest.approx(predictor.evaluate(x[half], y[half])["accuracy"], abs=1e-7)
+
+
 def test_regression_predicts_values(regression_run):
     predictor = trainlab.load(regression_run.dir)
     values = predictor.predict(regression_run.x_test)

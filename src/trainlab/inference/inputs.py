@@ -243,7 +243,9 @@ def _feature_columns(prep: Preprocessing) -> list[str]:
     return list(prep.feature_names or [])
 
 
-def table_inputs(columns: Any, prep: Preprocessing, origin: str = "inputs", lines: np.ndarray | None = None) -> np.ndarray:
+def table_inputs(
+    columns: Any, prep: Preprocessing, origin: str = "inputs", lines: np.ndarray | None = None
+) -> np.ndarray:
     """A table given by column name (a mapping, a DataFrame or a ``Table``) as the model's inputs.
 
     Columns are matched by name, in any order; others are ignored.
@@ -397,8 +399,8 @@ def _image_folder(folder: Path, shown: str, prep: Preprocessing, labelled: bool)
     if labelled:
         loose = [i for i in ids if "/" not in i]
         if loose:
-            raise TrainlabError(shown, "to evaluate, put each image in the sub-folder of its class (folder/<class>/...);"
-                                       " an image outside one", loose[0])
+            raise TrainlabError(shown, "to evaluate, put each image in the sub-folder of its class"
+                                       " (folder/<class>/...); an image outside one", loose[0])
         y = np.array([i.split("/", 1)[0] for i in ids], dtype=object)
     shown_files = [os.path.join(shown, i) for i in ids]
     return Batch(_images(files, shown_files, prep), ids, y, shown)
@@ -419,7 +421,9 @@ def _images(files: Sequence[Path], shown: Sequence[str], prep: Preprocessing) ->
     return prep.transform(source)
 
 
-def read_image(file: str | Path, size: tuple[int, int], color: str, resize: bool, shown: str | None = None) -> np.ndarray:
+def read_image(
+    file: str | Path, size: tuple[int, int], color: str, resize: bool, shown: str | None = None
+) -> np.ndarray:
     """One image file as float32 ``(H, W, C)`` 8-bit pixel values (0-255), read as the image sources read it.
 
     Pillow reads the file (a GIF's first frame), converts it to grayscale or RGB, and resizes it

@@ -364,7 +364,7 @@ class Predictor:
 
         return serving_model(self)
 
-    def export(self, path: str | os.PathLike | None = None, format: str = "keras") -> Path:  # noqa: A002 (the CLI's word)
+    def export(self, path: str | os.PathLike | None = None, format: str = "keras") -> Path:  # noqa: A002
         """Write the serving model as ``keras``, ``saved_model`` or ``onnx`` (see :mod:`trainlab.inference.export`)."""
         from trainlab.inference.export import export  # noqa: PLC0415 (only exports need it)
 

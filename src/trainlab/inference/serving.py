@@ -7,10 +7,10 @@ own still needs them):
 - in front, what ``preprocessing.json`` says the raw inputs went through: an image source's
   ``Rescaling`` (its raw pixel scale), then ``Normalization(mean, variance)`` (the standardization,
   per feature or per channel). A table whose columns were encoded (text categories one-hot, gaps
-  filled) takes **one input per raw column**, named as the column (see :func:`input_names`): numbers (float32, NaN for a gap)
-  or text (string); each categorical column is a ``StringLookup`` one-hot whose ``<other>``
-  column takes rare and unseen values (and a fixed 0/1 ``Dense`` that orders the columns as
-  training did), each numeric gap gets the training fill value.
+  filled) takes **one input per raw column**, named as the column (see :func:`input_names`): numbers
+  (float32, NaN for a gap) or text (string); each categorical column is a ``StringLookup`` one-hot
+  whose ``<other>`` column takes rare and unseen values (and a fixed 0/1 ``Dense`` that orders the
+  columns as training did), each numeric gap gets the training fill value.
 - behind, the probabilities :meth:`Predictor.predict` gives: a sigmoid or softmax over logits,
   and a binary model's single unit ``p`` as the two columns ``1 - p, p``.
 
