@@ -127,3 +127,17 @@ def test_token_ids_beyond_the_vocabulary_are_refused(token_run):
     with pytest.raises(TrainlabError, match=r"^inputs: token ids must be < 20 \(the model's vocabulary\); sample 1,"
                                             r" step 4, got 25$"):
         predictor.predict(x)
+
+
+def test_a_run_on_arrays_from_python(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)) * [1, 5, 10, 0.1]
+    y = np.where(x[:, 0] > 0, "up", "down")
+    data = trainlab.data.from_arrays(x, y, {"validation_split": 0.25}, seed=0)
+    run = trainlab.train({"name": "arrays", "model": {"hidden": [4]},
+                          "training": {"epochs": 1, "verbose": 0, "tensorboard": False}}, out=tmp_path / "run", data=data)
+    predictor = trainlab.load(run.dir)
+    assert predictor.class_names == ["down", "up"] and predictor.preprocessing.feature_names == ["x0", "x1", "x2", "x3"]
+    np.testing.assert_array_equal(predictor.transform(x[:5]), data.transform(x[:5]))
+    with pytest.raises(TrainlabError, match="this run's data came from Python; give the inputs and labels to evaluate on"):
+        predictor.evaluate_split("val")
