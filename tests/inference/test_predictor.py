@@ -134,10 +134,10 @@ def test_a_run_on_arrays_from_python(tmp_path):
     x = rng.normal(size=(120, 4)) * [1, 5, 10, 0.1]
     y = np.where(x[:, 0] > 0, "up", "down")
     data = trainlab.data.from_arrays(x, y, {"validation_split": 0.25}, seed=0)
-    run = trainlab.train({"name": "arrays", "model": {"hidden": [4]},
-                          "training": {"epochs": 1, "verbose": 0, "tensorboard": False}}, out=tmp_path / "run", data=data)
+    recipe = {"name": "arrays", "model": {"hidden": [4]}, "training": {"epochs": 1, "verbose": 0, "tensorboard": False}}
+    run = trainlab.train(recipe, out=tmp_path / "run", data=data)
     predictor = trainlab.load(run.dir)
     assert predictor.class_names == ["down", "up"] and predictor.preprocessing.feature_names == ["x0", "x1", "x2", "x3"]
     np.testing.assert_array_equal(predictor.transform(x[:5]), data.transform(x[:5]))
-    with pytest.raises(TrainlabError, match="this run's data came from Python; give the inputs and labels to evaluate on"):
+    with pytest.raises(TrainlabError, match="this run's data came from Python; give the inputs and labels"):
         predictor.evaluate_split("val")
