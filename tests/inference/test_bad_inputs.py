@@ -107,6 +107,9 @@ CASES = [
                  " or an array", None, id="images-for-a-table-run"),
     pytest.param("table_run", {}, ["predict", "{run}", "x.csv", "--batch-size", "0"], "--batch-size: must be >= 1",
                  "0", id="batch-size-zero"),
+    pytest.param("csv_run", {"new.csv": _bc_rows(CSV_HEADER, CSV_ROWS)},
+                 ["predict", "{run}", "new.csv", "--out", "nowhere/p.csv"], "--out: folder not found: nowhere",
+                 "'nowhere/p.csv'", id="out-in-a-missing-folder"),
     # evaluate: the labels.
     pytest.param("csv_run", {"new.csv": _bc_rows(CSV_HEADER, [CSV_ROWS[0], "1.1,-0.3,47.5,maybe"])},
                  ["evaluate", "{run}", "new.csv", "--out", "ev"], "new.csv: row 1 holds a class that is not among the"

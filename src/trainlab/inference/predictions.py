@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab.errors import TrainlabError
 from trainlab.inference import inputs
 from trainlab.inference.predictor import Predictor, classes_of
 
@@ -50,8 +51,16 @@ def to_csv(ids: Sequence[str], predicted: np.ndarray, class_names: Sequence[str]
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename).
+
+    Raises:
+        TrainlabError: the path is a folder, or its folder does not exist.
+    """
     target = Path(path)
+    if target.is_dir():
+        raise TrainlabError("--out", "is a folder; name the CSV file to write", str(path))
+    if not target.parent.is_dir():
+        raise TrainlabError("--out", f"folder not found: {target.parent}", str(path))
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
