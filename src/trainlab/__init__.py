@@ -6,6 +6,8 @@ The public API (imported lazily, so ``trainlab --help`` and config errors stay f
     run = trainlab.train("examples/basic.yaml", training__epochs=20)
     run.history[-1], run.summary["best_epoch"], run.dir
     trainlab.tour(out="runs/tour", quick=True)   # the tutorial, replayed (the tour module is callable)
+    predictor = trainlab.load(run.dir)           # the model with its preprocessing: predict, evaluate, export
+    predictor.predict(raw_inputs), predictor.predict_classes(raw_inputs)
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ _LAZY = {
     "Trainer": "trainlab.training",
     "Recipe": "trainlab.config",
     "load_recipe": "trainlab.training",
+    "load": "trainlab.inference",
+    "Predictor": "trainlab.inference",
     "TrainlabError": "trainlab.errors",
 }
 _SUBPACKAGES = {
-    "callbacks", "config", "data", "diagnose", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
+    "callbacks", "config", "data", "diagnose", "inference", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
     "schedules", "studies", "training", "report", "rundir", "tools", "tour", "tracking",
 }
 

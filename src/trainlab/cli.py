@@ -123,6 +123,7 @@ def _parser() -> _Parser:
                       help="run only these sections (1-11), e.g. --only 1 4")
     tour.add_argument("--mnist", metavar="PATH",
                       help="a local Keras-format mnist.npz for section 8 (default: scikit-learn's bundled digits)")
+    _add_inference_verbs(verbs)
     _add_tool_verbs(verbs)
     parser.verbs = dict(verbs.choices)
     return parser
@@ -183,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return {"run": _run, "resume": _resume, "check": _check, "list": _list, "figures": _figures,
                     "show": _show, "report": _report, "optimizers": _optimizers, "schedules": _schedules,
-                    "lr-find": _lr_find, "study": _study, "tour": _tour}[args.verb](args)
+                    "lr-find": _lr_find, "study": _study, "tour": _tour, "predict": _predict,
+                    "evaluate": _evaluate, "export": _export}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -346,6 +348,100 @@ def _list(args: argparse.Namespace) -> int:
         # A registry's names, or for "module:" the module's own names() (metrics come from Keras).
         names = getattr(module, attr).names() if attr else module.names() if colon else module.registry.names()
         print(f"{kind}: {', '.join(names)}")
+    return 0
+
+
+# ---------------------------------------------------------------- using a run: predict, evaluate, export
+def _add_inference_verbs(verbs: argparse._SubParsersAction) -> None:  # noqa: SLF001 (argparse has no public name)
+    predict = verbs.add_parser("predict", help="predict with a run's model from raw inputs: a CSV, an .npz, images")
+    predict.add_argument("run_dir", help="a run directory written by trainlab run")
+    predict.add_argument("input", help="a CSV file (tables), an .npz (array x), an image file or a folder of images")
+    predict.add_argument("--out", metavar="FILE", help="write the predictions CSV here (default: print it)")
+    predict.add_argument("--batch-size", type=_integer, help="samples per forward pass (default 256)")
+
+    evaluate = verbs.add_parser("evaluate", help="a run's metrics on labelled data, with a confusion matrix and a "
+                                                 "calibration or residual check: evaluation.json and .html")
+    evaluate.add_argument("run_dir", help="a run directory written by trainlab run")
+    evaluate.add_argument("data", nargs="?", help="a CSV with the target column, an .npz (x and y), or a folder "
+                                                  "with one sub-folder of images per class (default: the run's "
+                                                  "test split)")
+    evaluate.add_argument("--split", choices=["test", "val", "train"],
+                          help="evaluate on this split of the run's own data instead of DATA (default: test)")
+    evaluate.add_argument("--target", help="the CSV's target column (default: the recipe's data.target, else the "
+                                           "one column that is not a feature)")
+    evaluate.add_argument("--out", metavar="DIR", help="folder for evaluation.json and evaluation.html (default "
+                                                       "RUN_DIR/evaluation-<data>)")
+    evaluate.add_argument("--batch-size", type=_integer, help="samples per forward pass (default 256)")
+
+    export = verbs.add_parser("export", help="write a run's model with its preprocessing as keras, saved_model "
+                                             "or onnx, taking raw inputs")
+    export.add_argument("run_dir", help="a run directory written by trainlab run")
+    export.add_argument("--format", required=True, choices=["keras", "saved_model", "onnx"],
+                        help="keras (.keras file), saved_model (a SavedModel folder, serving signature) or onnx "
+                             "(needs pip install \"trainlab[onnx]\")")
+    export.add_argument("--out", metavar="PATH", help="where to write (default RUN_DIR/export/model.keras, "
+                                                      "RUN_DIR/export/saved_model or RUN_DIR/export/model.onnx)")
+
+
+def _batch_size(args: argparse.Namespace) -> int | None:
+    if args.batch_size is not None and args.batch_size < 1:
+        raise TrainlabError("--batch-size", "must be >= 1", args.batch_size)
+    return args.batch_size
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from trainlab.inference import load  # a verb's own: --help and a mistake stay fast
+    from trainlab.inference.predictions import predictions_csv, write_text  # a verb's own
+
+    batch_size = _batch_size(args)
+    text = predictions_csv(load(args.run_dir), args.input, batch_size)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"predictions: {write_text(args.out, text)}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trainlab.inference import load, write_evaluation  # a verb's own: --help and a mistake stay fast
+
+    batch_size = _batch_size(args)
+    if args.data is not None and args.split is not None:
+        raise TrainlabError("--split", "evaluates the run's own split; give DATA or --split, not both", args.split)
+    predictor = load(args.run_dir)
+    if args.data is None:
+        split = args.split or "test"
+        evaluation = predictor.evaluate_split(split, batch_size)
+        stem = split
+    else:
+        evaluation = predictor.evaluate_file(args.data, args.target, batch_size)
+        stem = Path(args.data.rstrip("/\\")).stem or "data"
+    out = Path(args.out) if args.out is not None else Path(args.run_dir) / f"evaluation-{stem}"
+    json_path, html_path = write_evaluation(evaluation, out)
+    scores = {**evaluation.metrics}
+    if evaluation.calibration is not None:
+        scores["ece"] = evaluation.calibration["ece"]
+    if evaluation.regression is not None:
+        scores.update({k: evaluation.regression[k] for k in ("mae", "rmse", "r2")})
+    print(f"{evaluation.run} on {evaluation.data} ({evaluation.n} samples): "
+          + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(f"evaluation: {json_path}")
+    print(f"page: {html_path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trainlab.inference import load  # a verb's own: --help and a mistake stay fast
+
+    from trainlab.inference.serving import signature  # a verb's own: --help and a mistake stay fast
+
+    predictor = load(args.run_dir)
+    path = predictor.export(args.out, format=args.format)
+    print(f"{args.format}: {path}")
+    for line in signature(predictor):
+        print(f"  {line}")
     return 0
 
 

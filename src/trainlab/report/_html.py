@@ -19,6 +19,7 @@ from trainlab.monitor import render_figures, write_pngs
 from trainlab.rundir import Records, load
 from trainlab.report.page import escape as _e
 from trainlab.report.page import nav_and_body, page, png_uri
+from trainlab.report.usage import usage
 
 REPORT = "report.html"
 
@@ -71,7 +72,7 @@ def render_report(records: Records, figures: Mapping[str, bytes] | None = None) 
     """The report page of a run as one HTML string.
 
     Sections: the run's name and status, the diagnosis, best/final/test metrics, the figures,
-    the data, timings and the recipe. Files a run may lack (``layers.csv``, ``weights.npz``,
+    how to use the run's model (predict, evaluate, export), the data, timings and the recipe. Files a run may lack (``layers.csv``, ``weights.npz``,
     ``recipe.yaml``, ``summary.json``) only leave their part out or say it is missing.
 
     Args:
@@ -98,6 +99,9 @@ def render_report(records: Records, figures: Mapping[str, bytes] | None = None) 
         ("timings", "Timings", _timings(records)),
         ("recipe", "Recipe", _recipe(records.recipe)),
     ]
+    commands = usage(records.run_dir, summary) if records.run_dir is not None else []
+    if commands:
+        sections.insert(3, ("use", "Use this run", _usage(commands)))
     nav, body = nav_and_body(sections)
     return page(
         title=f"{records.name}: {status} (trainlab report)",
@@ -257,6 +261,13 @@ def _timings(records: Records) -> str:
             rows.append(("wall time outside the epochs", _seconds(wall - sum(times))))
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<table class="kv">{cells}</table>'
+
+
+def _usage(commands: list[tuple[str, str]]) -> str:
+    items = "".join(f"<li>{_e(what)}:<pre><code>{_e(command)}</code></pre></li>" for what, command in commands)
+    return (f"<ul>{items}</ul>"
+            '<p class="note">model.keras with preprocessing.json: raw inputs as the data source had them, '
+            "columns by name; see docs/inference.md.</p>")
 
 
 def _recipe(text: str | None) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.report.usage import usage
 from trainlab.rundir import display_order, load
 
 
@@ -71,7 +72,8 @@ def _fmt(value: Any, key: str = "") -> str:
 
 
 def show_run(run_dir: str | Path, console: Console | None = None) -> None:
-    """Print a finished (or stopped) run from its records: the metrics table, data and timings.
+    """Print a finished (or stopped) run from its records: the metrics table, data, timings, and the
+    commands that use its model (predict, evaluate, export).
 
     Raises:
         TrainlabError: the folder is not a run directory (the message names the file).
@@ -96,3 +98,8 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
     if times:
         console.print(f"epoch time: first {times[0]:.3f} s, median {sorted(times)[len(times) // 2] * 1000:.1f} ms",
                       highlight=False)
+    commands = usage(run_dir, records.summary)
+    if commands:
+        console.print("use this run:", highlight=False)
+        for what, command in commands:
+            console.print(f"  {what}:\n    {command}", highlight=False, soft_wrap=True)
