@@ -45,7 +45,7 @@ def train(
             for the defaults (the tutorial's basic loop).
         out: the run directory (default ``runs/<name>-<timestamp>``); must be new or empty.
         callbacks: extra ``keras.callbacks.Callback`` objects (any stock or custom one).
-        model: a ``keras.Model`` to train instead of the recipe's MLP.
+        model: a ``keras.Model`` to train instead of the recipe's model.
         data: a :class:`trainlab.data.Splits` to use instead of the recipe's data source.
         overrides: ``{"optimizer.learning_rate": 0.01}`` or ``["training.epochs=5"]``.
         **kw_overrides: the same with ``__`` for dots: ``training__epochs=5``.
