@@ -46,7 +46,8 @@ def train(
         out: the run directory (default ``runs/<name>-<timestamp>``); must be new or empty.
         callbacks: extra ``keras.callbacks.Callback`` objects (any stock or custom one).
         model: a ``keras.Model`` to train instead of the recipe's model.
-        data: a :class:`trainlab.data.Splits` to use instead of the recipe's data source.
+        data: your own data instead of the recipe's source: :func:`trainlab.data.from_arrays`
+            or :func:`trainlab.data.from_datasets`.
         overrides: ``{"optimizer.learning_rate": 0.01}`` or ``["training.epochs=5"]``.
         **kw_overrides: the same with ``__`` for dots: ``training__epochs=5``.
 
