@@ -84,3 +84,23 @@ def test_bad_sample_weights(weights, message):
     with pytest.raises(trainlab.TrainlabError) as info:
         trainlab.data.from_arrays(x, y, sample_weight=weights)
     assert str(info.value) == message
+
+
+def test_the_recipe_cnn_on_npz_images_trains_as_keras_fit_of_the_same_model(tmp_path):
+    x, y = _images(64, seed=4)
+    np.savez(tmp_path / "images.npz", x=x, y=y)
+    recipe = {
+        **RECIPE, "data": {"source": "npz", "path": str(tmp_path / "images.npz"), "validation_split": 0.0,
+                           "standardize": False},
+        "model": {"name": "cnn", "filters": [4], "dense": [8], "dropout": 0.0},
+    }
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    keras.utils.set_random_seed(RECIPE["seed"])  # as the run builds its model
+    theirs = trainlab.models.build({"name": "cnn", "filters": [4], "dense": [8], "dropout": 0.0, "output": "softmax"},
+                                   input_shape=(6, 6, 2), n_outputs=3)
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    history = theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    assert [layer.name for layer in run.model.layers] == [layer.name for layer in theirs.layers]
+    for a, b in zip(run.model.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose([row["loss"] for row in run.history], history.history["loss"], rtol=1e-4)
