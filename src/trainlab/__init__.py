@@ -12,8 +12,7 @@ The public API (imported lazily, so ``trainlab --help`` and config errors stay f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trainlab.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -36,10 +35,4 @@ _SUBPACKAGES = {
 
 __all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"trainlab.{name}")
-    raise AttributeError(f"module 'trainlab' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, submodules=_SUBPACKAGES)

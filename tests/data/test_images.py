@@ -144,6 +144,15 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
                                np.repeat((values / 65535.0)[..., None], 3, axis=-1), atol=1e-6)
 
 
+def test_without_resizing_an_image_of_another_size_is_refused(tmp_path):
+    file = tmp_path / "p.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (5, 4, 3), dtype=np.uint8)).save(file)
+    np.testing.assert_array_equal(read_image(file, (5, 4), resize=False), read_image(file, (5, 4)))
+    with pytest.raises(TrainlabError, match=r"^new/p.png: must be 4x4 pixels \(height x width\), as the run's images"
+                                            r" \(the run did not resize its images\), got '5x4'$"):
+        read_image(file, (4, 4), shown="new/p.png", resize=False)
+
+
 def test_a_relative_path_starts_at_base_dir(tmp_path, monkeypatch):
     _folder(tmp_path / "recipes" / "pics", classes=("a", "b"), n=2)
     monkeypatch.chdir(tmp_path)

@@ -102,10 +102,10 @@ def test_regression_predicts_values(regression_run):
 
 
 def test_a_table_by_column_name_in_any_order(csv_run):
-    from trainlab.inference.inputs import read_csv
+    from trainlab.data import Table
 
     predictor = trainlab.load(csv_run.dir)
-    _, columns, _ = read_csv(csv_run.x_test)  # id, gamma, answer, alpha, beta: extra columns are ignored
+    columns = Table.from_csv(csv_run.x_test).columns  # id, gamma, answer, alpha, beta: extra columns are ignored
     mapping = {name: columns[name] for name in ("beta", "gamma", "alpha")}
     np.testing.assert_array_equal(predictor.predict(mapping), predictor.predict(csv_run.x_test))
     in_order = np.stack([columns[n].astype(float) for n in ("alpha", "beta", "gamma")], axis=1)
@@ -141,3 +141,30 @@ def test_a_run_on_arrays_from_python(tmp_path):
     np.testing.assert_array_equal(predictor.transform(x[:5]), data.transform(x[:5]))
     with pytest.raises(TrainlabError, match="this run's data came from Python; give the inputs and labels"):
         predictor.evaluate_split("val")
+
+
+def test_image_files_are_read_as_the_image_folder_source_read_them(tmp_path):
+    from PIL import Image
+
+    from trainlab.data.images import image_files
+    from trainlab.inference import inputs
+
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "pics"
+    for name in ("a", "a-b"):  # 'a-b/' sorts before 'a/' as a path, after 'a' as a class
+        (folder / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(folder / name / f"{i}.png")
+    data = {"source": "image_folder", "path": str(folder), "image_size": [6, 5], "validation_split": 0.25}
+    recipe = {"name": "folder", "data": data, "model": {"hidden": [4]},
+              "training": {"epochs": 1, "batch_size": 2, "verbose": 0, "tensorboard": False,
+                           "checkpoint": {"enabled": False}}}
+    run = trainlab.train(recipe, out=tmp_path / "run")
+    predictor = trainlab.load(run.dir)
+    raw = trainlab.data.sources.build({"name": "image_folder", "path": str(folder), "image_size": [6, 5]})
+
+    batch = inputs.read(folder, predictor.preprocessing, labelled=True)
+    assert batch.ids == [p.relative_to(folder).as_posix() for p in image_files(folder)]
+    assert list(batch.y) == [raw.class_names[code] for code in raw.y]  # the training order, file by file
+    np.testing.assert_array_equal(batch.x, predictor.preprocessing.transform(raw.x))  # same pixels, resized alike
+    np.testing.assert_array_equal(predictor.predict(folder / "a-b" / "2.png"), predictor.predict(folder)[6:7])

@@ -173,7 +173,7 @@ def npz_file(path: str, base_dir: str | Path | None = None) -> RawData:
         path: the file, relative to ``base_dir``.
         base_dir: the folder relative paths start from (default: the current directory).
     """
-    arrays = _read_npz(resolve_path(path, base_dir), path)
+    arrays = read_npz(resolve_path(path, base_dir), path)
     names = sorted(arrays)
     if "x_train" in arrays and "y_train" in arrays:
         x, y = arrays["x_train"], arrays["y_train"]
@@ -194,7 +194,26 @@ def npz_file(path: str, base_dir: str | Path | None = None) -> RawData:
     return RawData(x, y, x_test=x_test, y_test=y_test, origin=path, w=w)
 
 
-def _read_npz(file: Path, path: str) -> dict[str, np.ndarray]:
+def read_npz(file: str | Path, path: str | None = None) -> dict[str, np.ndarray]:
+    """Every array of a NumPy ``.npz`` archive, by name (never unpickling Python objects).
+
+    Args:
+        file: the archive.
+        path: the file as the user wrote it, for messages; default ``str(file)``.
+
+    Returns:
+        The archive's arrays, by name.
+
+    Raises:
+        TrainlabError: naming the file: it is empty, not a zip of arrays (or a single ``.npy``
+            array), or an array holds Python objects.
+
+    Example:
+        >>> sorted(read_npz("mnist.npz"))
+        ['x_test', 'x_train', 'y_test', 'y_train']
+    """
+    file = Path(file)
+    path = str(file) if path is None else path
     if file.stat().st_size == 0:
         raise TrainlabError(path, "file is empty; expected a NumPy .npz archive")
     with open(file, "rb") as fh:
@@ -243,7 +262,7 @@ def mnist(path: str, n_train: int | None = None, n_test: int | None = None, base
             " path, or use source: digits (scikit-learn's bundled 8x8 digits)",
             path,
         ) from None
-    arrays = _read_npz(file, path)
+    arrays = read_npz(file, path)
     missing = [name for name in _MNIST_ARRAYS if name not in arrays]
     if missing:
         raise TrainlabError(

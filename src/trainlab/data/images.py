@@ -34,7 +34,8 @@ IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 #: The number of channels of each ``data.color``.
 CHANNELS = {"rgb": 3, "grayscale": 1}
 
-_FORMATS_TEXT = ", ".join(sorted(IMAGE_FORMATS))
+#: :data:`IMAGE_FORMATS` as messages list them.
+FORMATS_TEXT = ", ".join(sorted(IMAGE_FORMATS))
 
 
 @_source("image_folder", "classification")
@@ -114,17 +115,29 @@ def resolve_folder(path: str, base_dir: str | Path | None = None) -> Path:
     return folder
 
 
-def read_image(file: str | Path, size: tuple[int, int], color: str = "rgb", shown: str | None = None) -> np.ndarray:
+def read_image(
+    file: str | Path, size: tuple[int, int], color: str = "rgb", shown: str | None = None, *, resize: bool = True
+) -> np.ndarray:
     """One image file as float32 ``(H, W, C)`` pixels in [0, 1], read as :func:`image_folder` reads it.
+
+    :func:`trainlab.load`'s predictions read image files with this function too, so a run's
+    model sees new files exactly as it saw its training images.
 
     Args:
         file: the image file.
         size: ``(height, width)`` to resize to (Pillow's bilinear filter).
         color: "rgb" or "grayscale".
         shown: the file's name in messages (default: ``file``).
+        resize: False: an image of another size is refused instead of resized (a run that
+            trained on images of one size without resizing them: MNIST, arrays).
 
     Raises:
-        TrainlabError: Pillow cannot read the file (not an image, or a damaged one).
+        TrainlabError: Pillow cannot read the file (not an image, or a damaged one), or
+            (``resize=False``) the image is not ``size``.
+
+    Example:
+        >>> read_image("flowers/daisy/001.jpg", (32, 32), "grayscale").shape
+        (32, 32, 1)
     """
     from PIL import Image  # noqa: PLC0415 (Pillow loads when images are read, not when a recipe is)
 
@@ -139,6 +152,9 @@ def read_image(file: str | Path, size: tuple[int, int], color: str = "rgb", show
             img.load()  # decodes now (a GIF's first frame), so a damaged file fails here
         except Exception as exc:  # noqa: BLE001
             raise TrainlabError(shown, f"is not a readable image ({_reason(exc)})") from None
+        if not resize and (img.height, img.width) != tuple(size):
+            raise TrainlabError(shown, f"must be {size[0]}x{size[1]} pixels (height x width), as the run's images"
+                                       " (the run did not resize its images)", f"{img.height}x{img.width}")
         return _pixels(img, size, color)
 
 
@@ -200,14 +216,29 @@ def _class_folders(folder: Path, path: str) -> list[str]:
     return names
 
 
-def _images(folder: Path, shown: str) -> list[Path]:
-    # Keras' order: the folder walked without following links, roots sorted, files sorted in each.
-    files = [
+def image_files(folder: str | Path) -> list[Path]:
+    """The image files in ``folder`` and below, in the order :func:`image_folder` reads a class folder.
+
+    That is Keras' order: the folder walked without following links, roots sorted, files
+    sorted in each; a file is an image when its ending is one of :data:`IMAGE_FORMATS` (any case).
+
+    Returns:
+        The files (none when the folder holds no image).
+
+    Example:
+        >>> [p.name for p in image_files("flowers/daisy")]
+        ['001.jpg', '002.png']
+    """
+    return [
         Path(root) / name
         for root, _, names in sorted(os.walk(folder), key=lambda walked: walked[0])
         for name in sorted(names)
         if name.lower().endswith(IMAGE_FORMATS)
     ]
+
+
+def _images(folder: Path, shown: str) -> list[Path]:
+    files = image_files(folder)
     if not files:
-        raise TrainlabError(shown, f"class folder holds no images ({_FORMATS_TEXT})")
+        raise TrainlabError(shown, f"class folder holds no images ({FORMATS_TEXT})")
     return files

@@ -20,8 +20,9 @@ The face imports TensorFlow when first used (``trainlab --help`` stays fast); ex
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trainlab.lazy import lazy_names
 
 if TYPE_CHECKING:
     from trainlab.inference.evaluation import Evaluation, write_evaluation
@@ -38,8 +39,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.inference' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

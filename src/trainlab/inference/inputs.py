@@ -13,8 +13,11 @@ What a run takes depends on its data (its ``preprocessing.json``, :class:`~train
   pixels and resized (bilinear) only when the run resized its images.
 - **token ids** (``(N, T)`` integers) and other arrays (sequences ``(N, T, F)``): arrays, or an ``.npz``.
 
-Everything here is NumPy (and Pillow for images): no TensorFlow. Each problem raises a
-:class:`~trainlab.errors.TrainlabError` naming the file, column or row.
+Files are read by the data package's own readers, the ones the sources read the training data
+with: :meth:`Table.from_csv <trainlab.data.table.Table.from_csv>`,
+:func:`~trainlab.data.files.read_npz`, :func:`~trainlab.data.images.read_image` and
+:func:`~trainlab.data.images.image_files`. Everything here is NumPy (and Pillow for images): no
+TensorFlow. Each problem raises a :class:`~trainlab.errors.TrainlabError` naming the file, column or row.
 
 Example:
     >>> batch = read("new_rows.csv", preprocessing)       # ids, model inputs
@@ -23,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,14 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.data.files import read_npz
+from trainlab.data.images import FORMATS_TEXT, IMAGE_FORMATS, image_files, read_image
 from trainlab.data.preprocessing import Preprocessing
+from trainlab.data.table import Table
 from trainlab.errors import TrainlabError, did_you_mean
 
-#: File endings read as images (Keras' ``ALLOWLIST_FORMATS``).
-IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-
-_READS = "a .csv (tables), an .npz (arrays 'x', or 'x_test'), an image (" + ", ".join(IMAGE_FORMATS) + \
-    ") or a folder of images"
+_READS = f"a .csv (tables), an .npz (arrays 'x', or 'x_test'), an image ({FORMATS_TEXT}) or a folder of images"
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,17 +131,16 @@ def read(path: str | os.PathLike, prep: Preprocessing, *, labelled: bool = False
 def _csv(file: Path, shown: str, prep: Preprocessing, labelled: bool, target: str | None) -> Batch:
     if kind(prep) != "table":
         raise TrainlabError(shown, f"a CSV holds a table, but this run takes {_what(prep)}; give {_wanted(prep)}")
-    header, columns, lines = read_csv(file, shown)
+    table = Table.from_csv(file, origin=shown)
     y = None
     if labelled:
-        name = _target_column(header, _feature_columns(prep), target, shown)
-        y = columns[name]
-    x = table_inputs(columns, prep, shown, lines)
+        y = table.columns[_target_column(table.names, _feature_columns(prep), target, shown)]
+    x = table_inputs(table, prep, shown)
     return Batch(x, [str(i) for i in range(len(x))], y, shown)
 
 
 def _npz(file: Path, shown: str, prep: Preprocessing, labelled: bool) -> Batch:
-    arrays = _read_npz(file, shown)
+    arrays = read_npz(file, shown)
     names = sorted(arrays)
     key = next((k for k in ("x", "X", "x_test") if k in arrays), None)
     if key is None:
@@ -155,64 +155,6 @@ def _npz(file: Path, shown: str, prep: Preprocessing, labelled: bool) -> Batch:
             raise TrainlabError(shown, f"needs one label per sample in {wanted!r} ({len(arrays[key])})", len(y))
     x = array_inputs(arrays[key], prep, f"{shown}: array {key!r}")
     return Batch(x, [str(i) for i in range(len(x))], y, shown)
-
-
-def _read_npz(file: Path, shown: str) -> dict[str, np.ndarray]:
-    import zipfile  # noqa: PLC0415 (only npz files need it)
-
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, AttributeError, TypeError) as exc:
-        raise TrainlabError(shown, "is not a readable NumPy .npz archive (a zip of arrays, as numpy.savez writes)",
-                            ) from exc
-
-
-def read_csv(file: str | Path, shown: str | None = None) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
-    """A CSV file with a header row as ``(header, {column: text cells}, line of each row)``.
-
-    Cells are stripped of surrounding spaces; blank lines are skipped; a byte-order mark is ignored.
-
-    Raises:
-        TrainlabError: not UTF-8 text, no header or no data rows, a header cell without a
-            name or twice, a row with another number of cells (naming the line).
-    """
-    shown = str(file) if shown is None else shown
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        with open(file, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            for row in reader:
-                cells = [cell.strip() for cell in row]
-                if not any(cells):
-                    continue
-                if header is None:
-                    header = cells
-                    twice = [name for j, name in enumerate(cells) if name in cells[:j]]
-                    if "" in cells or twice:
-                        raise TrainlabError(shown, "line 1: the header row needs a unique name for every column",
-                                            ", ".join(cells))
-                elif len(cells) != len(header):
-                    raise TrainlabError(
-                        shown, f"line {reader.line_num}: every row needs as many cells as the header ({len(header)})",
-                        len(cells),
-                    )
-                else:
-                    rows.append(cells)
-                    lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise TrainlabError(shown, "must be a UTF-8 text file (a CSV with a header row)", str(exc)) from None
-    except csv.Error as exc:
-        raise TrainlabError(shown, "is not a readable CSV file", str(exc)) from None
-    if header is None:
-        raise TrainlabError(shown, "file is empty; a CSV needs a header row and data rows")
-    if not rows:
-        raise TrainlabError(shown, "has a header row but no data rows", ", ".join(header))
-    cells = np.empty((len(rows), len(header)), dtype=object)
-    cells[:] = rows
-    return header, {name: cells[:, j] for j, name in enumerate(header)}, np.asarray(lines, np.int64)
 
 
 def _target_column(header: list[str], features: list[str], target: str | None, shown: str) -> str:
@@ -243,12 +185,11 @@ def _feature_columns(prep: Preprocessing) -> list[str]:
     return list(prep.feature_names or [])
 
 
-def table_inputs(
-    columns: Any, prep: Preprocessing, origin: str = "inputs", lines: np.ndarray | None = None
-) -> np.ndarray:
+def table_inputs(columns: Any, prep: Preprocessing, origin: str = "inputs") -> np.ndarray:
     """A table given by column name (a mapping, a DataFrame or a ``Table``) as the model's inputs.
 
-    Columns are matched by name, in any order; others are ignored.
+    Columns are matched by name, in any order; others are ignored. A ``Table`` read from a file
+    names its rows by line in messages.
 
     Raises:
         TrainlabError: the run does not take a table, a column is missing, or a cell is not a number
@@ -263,27 +204,22 @@ def table_inputs(
             raise TrainlabError(origin, f"column not found{did_you_mean(name, names)}; the model needs it (columns:"
                                         f" {', '.join(names)})", name)
     if prep.table is not None:
-        from trainlab.data.table import Table  # noqa: PLC0415 (runs with an encoded table have it: from_dict read it)
-
-        if not isinstance(columns, Table):
-            columns = Table.from_frame(columns, origin) if lines is None else Table(
-                {name: columns[name] for name in names}, lines, origin)
-        return prep.transform(columns)
-    return prep.transform(_numbers(columns, _feature_columns(prep), origin, lines))
+        return prep.transform(columns if isinstance(columns, Table) else Table.from_frame(columns, origin))
+    return prep.transform(_numbers(columns, _feature_columns(prep), origin))
 
 
 def _columns_of(columns: Any) -> list[str]:
-    if hasattr(columns, "names") and hasattr(columns, "columns") and isinstance(columns.columns, Mapping):
-        return list(columns.names)  # a trainlab Table
+    if isinstance(columns, Table):
+        return columns.names
     return [str(name) for name in (columns.columns if hasattr(columns, "columns") else columns)]
 
 
-def _numbers(columns: Any, names: Sequence[str], origin: str, lines: np.ndarray | None) -> np.ndarray:
+def _numbers(columns: Any, names: Sequence[str], origin: str) -> np.ndarray:
     """The named columns as float64 ``(N, F)``, each cell a finite number."""
+    lines = columns.lines if isinstance(columns, Table) else None
     values = []
     for name in names:
-        cells = columns.columns[name] if hasattr(columns, "names") and isinstance(columns.columns, Mapping) \
-            else columns[name]
+        cells = columns.columns[name] if isinstance(columns, Table) else columns[name]
         cells = np.asarray(cells.to_numpy() if hasattr(cells, "to_numpy") else cells)
         values.append(_number_column(cells.reshape(-1), name, origin, lines))
     lengths = {len(v) for v in values}
@@ -387,13 +323,9 @@ def _token_ids(x: np.ndarray, origin: str) -> np.ndarray:
 def _image_folder(folder: Path, shown: str, prep: Preprocessing, labelled: bool) -> Batch:
     if kind(prep) != "image":
         raise TrainlabError(shown, f"is a folder (of images?), but this run takes {_what(prep)}; give {_wanted(prep)}")
-    files = sorted(
-        (Path(root) / name for root, _, names in os.walk(folder) for name in names
-         if name.lower().endswith(IMAGE_FORMATS) and not name.startswith(".")),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
+    files = image_files(folder)  # in the order the image_folder source reads a folder
     if not files:
-        raise TrainlabError(shown, f"holds no images ({', '.join(IMAGE_FORMATS)})")
+        raise TrainlabError(shown, f"holds no images ({FORMATS_TEXT})")
     ids = [f.relative_to(folder).as_posix() for f in files]
     y = None
     if labelled:
@@ -415,53 +347,9 @@ def _images(files: Sequence[Path], shown: Sequence[str], prep: Preprocessing) ->
     resize = bool(image.get("resize"))
     x = np.empty((len(files), height, width, 1 if color == "grayscale" else 3), np.float32)
     for i, (file, name) in enumerate(zip(files, shown)):
-        x[i] = read_image(file, (height, width), color, resize, name)
-    # Files hold 8-bit pixels: scaled to [0, 1] as the image sources scale them (whatever the run's own raw range).
-    source = x / np.float32(255.0)
-    return prep.transform(source)
-
-
-def read_image(
-    file: str | Path, size: tuple[int, int], color: str, resize: bool, shown: str | None = None
-) -> np.ndarray:
-    """One image file as float32 ``(H, W, C)`` 8-bit pixel values (0-255), read as the image sources read it.
-
-    Pillow reads the file (a GIF's first frame), converts it to grayscale or RGB, and resizes it
-    with its bilinear filter to ``size`` when ``resize`` (as ``keras.utils.load_img`` does).
-
-    Raises:
-        TrainlabError: Pillow cannot read it, or (without ``resize``) it is not ``size``.
-    """
-    from PIL import Image  # noqa: PLC0415 (Pillow loads when images are read)
-
-    shown = str(file) if shown is None else shown
-    height, width = size
-    try:
-        with Image.open(file) as img:
-            img.load()
-            if (img.height, img.width) != (height, width) and not resize:
-                raise TrainlabError(shown, f"must be {height}x{width} pixels (height x width), as the run's images"
-                                           " (the run did not resize its images)", f"{img.height}x{img.width}")
-            if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-                # 16-bit grey: Pillow's 8-bit conversion clips at 255, so rescale 0..65535 first.
-                img = Image.fromarray(np.asarray(img, dtype=np.float32) * np.float32(255.0 / 65535.0))
-                if img.size != (width, height):
-                    img = img.resize((width, height), Image.Resampling.BILINEAR)
-                values = np.asarray(img, dtype=np.float32)[..., None]
-                return np.repeat(values, 1 if color == "grayscale" else 3, axis=-1)
-            if img.mode == "P":
-                img = img.convert("RGBA")
-            img = img.convert("L" if color == "grayscale" else "RGB")
-            if img.size != (width, height):
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            values = np.asarray(img, dtype=np.float32)
-    except TrainlabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (Pillow's decoders raise OSError, SyntaxError, ValueError, ...)
-        reason = "not an image file Pillow recognizes" if type(exc).__name__ == "UnidentifiedImageError" \
-            else (str(exc).split("\n")[0].strip() or type(exc).__name__)
-        raise TrainlabError(shown, f"is not a readable image ({reason})") from None
-    return values if values.ndim == 3 else values[..., None]
+        # Files hold 8-bit pixels, read to [0, 1] as the image sources read them (whatever the run's own raw range).
+        x[i] = read_image(file, (height, width), color, name, resize=resize)
+    return prep.transform(x)
 
 
 # ---------------------------------------------------------------------------------- words

@@ -12,9 +12,9 @@ import matplotlib on first use, so ``import trainlab.monitor`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from trainlab.lazy import lazy_names
 from trainlab.rundir import Records, load  # public here too; they live in trainlab.rundir
 
 if TYPE_CHECKING:
@@ -36,8 +36,4 @@ _LAZY = {
 
 __all__ = ["Records", "load", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.monitor' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -7,8 +7,7 @@ Example:
     >>> opt = optimizers.build({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "clip_norm": 1.0})
 """
 
-import importlib
-from typing import Any
+from trainlab.lazy import lazy_names
 
 from trainlab.optimizers._fused import apply as fused_apply
 from trainlab.optimizers._fused import fusable
@@ -31,8 +30,4 @@ __all__ = [
 # every package face), so that this package never imports the tools at import time.
 _LAZY = {name: "trainlab.tools.race" for name in ("FUNCTIONS", "RaceResult", "TestFunction", "race")}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.optimizers' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -11,8 +11,9 @@ page frame (style, navigation, embedded images) that run, study and tour pages s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trainlab.lazy import lazy_names
 
 if TYPE_CHECKING:
     from trainlab.report._html import findings_html, render_report, write_report
@@ -25,8 +26,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.report' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -9,10 +9,8 @@ Example:
     >>> schedules.evaluate(lr, 1000)  # for a plot
 """
 
-import importlib
-from typing import Any
-
 from trainlab.errors import ArgumentError
+from trainlab.lazy import lazy_names
 from trainlab.schedules._constant import Constant
 from trainlab.schedules._one_cycle import OneCycle, one_cycle
 from trainlab.schedules._per_epoch import PerEpoch
@@ -47,8 +45,4 @@ __all__ = [
 _LAZY = {name: "trainlab.tools.schedule_plot"
          for name in ("Curve", "RecipeSchedule", "curves", "parse_spec", "plot", "recipe_schedule", "save_png")}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.schedules' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -9,8 +9,7 @@ first use so that ``import trainlab.training`` stays cheap::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trainlab.lazy import lazy_names
 
 _LAZY = {
     "train": "trainlab.training.fit",
@@ -31,8 +30,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'trainlab.training' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
