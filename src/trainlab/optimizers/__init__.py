@@ -12,13 +12,16 @@ from typing import Any
 
 from trainlab.optimizers._fused import apply as fused_apply
 from trainlab.optimizers._fused import fusable
+from trainlab.optimizers._momentum import ScheduledValue, cycle_momentum
 from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
 
 __all__ = [
     "FUNCTIONS",
     "RaceResult",
+    "ScheduledValue",
     "TestFunction",
     "build",
+    "cycle_momentum",
     "fusable",
     "fused_apply",
     "learning_rate",
