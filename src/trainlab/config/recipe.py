@@ -304,7 +304,8 @@ class RollbackConfig(Section):
 
 
 class ProfileConfig(Section):
-    epoch: int = Field(gt=0, description="the epoch (1-based) to trace with TensorFlow's profiler")
+    epoch: int = Field(2, gt=0, description="the epoch (1-based) to trace with TensorFlow's profiler (default the"
+                       " second: the first also traces and compiles the programs)")
 
 
 def _batch_limit(value: Any) -> Any:
