@@ -29,6 +29,7 @@ from typing import Any
 from trainlab import data as tl_data
 from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
+from trainlab.training.engine import steps_per_epoch
 
 FAST_DEV_BATCHES = 2  # training and validation batches of a fast dev run
 
@@ -147,6 +148,14 @@ def train_steps(training: Any, available: int | None) -> int | None:
                                 " stream's length is unknown); give a count of batches", limit)
         return int(limit)  # at most: a shorter stream ends its epoch sooner
     return count(limit, available)
+
+
+def epoch_steps(training: Any, n_samples: int) -> int:
+    """Optimizer steps per epoch of an in-memory training split of ``n_samples``, under the sanity keys (what
+    ``trainlab schedules plot --recipe`` counts; a run asks its :class:`~trainlab.training.trainer.Trainer`)."""
+    if training.overfit_batches is not None:
+        n_samples = min(n_samples, training.overfit_batches * training.batch_size)
+    return train_steps(training, steps_per_epoch(n_samples, training.batch_size))
 
 
 def shuffled(training: Any) -> bool:
