@@ -408,7 +408,8 @@ class TrainingConfig(Section):
             for key in ("limit_train_batches", "limit_val_batches"):
                 if getattr(self, key) is not None:
                     raise TrainlabError(f"training.{key}", "does not combine with training.overfit_batches (which"
-                                        " trains and validates on its own fixed batches); remove one", getattr(self, key))
+                                        " trains and validates on its own fixed batches); remove one",
+                                        getattr(self, key))
         if self.profile is not None and not self.fast_dev_run and self.profile.epoch > self.epochs:
             raise TrainlabError("training.profile.epoch", f"must be <= training.epochs ({self.epochs})",
                                 self.profile.epoch)

@@ -75,8 +75,10 @@ class DevRun:
         width = max((len(p.name) for p in self.parts), default=0)
         out = [f"fast dev run of {self.name}:"]
         out += [f"  {p.name:<{width}} {p.seconds:7.2f} s  {'FAILED: ' if p.failed else ''}{p.what}" for p in self.parts]
-        where = f"run directory kept: {self.dir}" if self.dir is not None else "run directory removed (keep it with --out)"
-        out.append(f"  {'total':<{width}} {self.seconds:7.2f} s  {'failed' if self.error else 'every part ran'}; {where}")
+        where = f"run directory kept: {self.dir}" if self.dir is not None \
+            else "run directory removed (keep it with --out)"
+        how = "failed" if self.error else "every part ran"
+        out.append(f"  {'total':<{width}} {self.seconds:7.2f} s  {how}; {where}")
         return out
 
 

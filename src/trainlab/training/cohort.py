@@ -230,8 +230,9 @@ def fusable(runs: Sequence[Seat]) -> str | None:
     lead = runs[0]
     if lead.streamed:
         return "streamed (tf.data) data trains one run at a time"
+    # (class_weight: the class weights are in the training split's weights, which the runs share)
     keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite",
-            "class_weight", "fast_dev_run", "limit_train_batches", "limit_val_batches", "overfit_batches")  # the class weights are in the training split's weights, which the runs share
+            "class_weight", "fast_dev_run", "limit_train_batches", "limit_val_batches", "overfit_batches")
     for run in runs[1:]:
         if run.data is not lead.data:
             return "they use different data (data section or data.seed differ)"

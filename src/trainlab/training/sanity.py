@@ -129,7 +129,8 @@ def _cut(data: Any, split: str, limit: int | float | None, training: Any, key: s
         return {}
     n = count(limit, math.ceil(len(x) / size)) * size
     w = getattr(data, f"w_{split}")
-    return {f"x_{split}": x[:n], f"y_{split}": getattr(data, f"y_{split}")[:n], f"w_{split}": None if w is None else w[:n]}
+    return {f"x_{split}": x[:n], f"y_{split}": getattr(data, f"y_{split}")[:n],
+            f"w_{split}": None if w is None else w[:n]}
 
 
 def train_steps(training: Any, available: int | None) -> int | None:
