@@ -216,7 +216,7 @@ def test_help_returns_0(argv, capsys):
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
-         " options: -h, --help, --set, --out, -q, --quiet, --no-figures, --mlflow, --distribute"),
+         " options: -h, --help, --set, --out, -q, --quiet, --no-figures, --mlflow, --distribute, --fast-dev-run"),
         (["check", "recipe.yaml", "-q"], "-q: unknown option of trainlab check; options: -h, --help, --set"),
         (["run", "recipe.yaml", "other.yaml"], "run: unexpected argument, got 'other.yaml'"),
         (["run"], "run: missing RECIPE (see trainlab run --help)"),

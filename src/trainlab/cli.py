@@ -80,14 +80,14 @@ def _parser() -> _Parser:
     run.add_argument("--no-figures", dest="figures", action="store_false",
                      help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
     run.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
+    run.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
+                     help="train data-parallel: mirrored (this machine's GPUs) or multi_worker (the hosts TF_CONFIG"
+                          " names, each running this command); short for --set training.distribute=KIND")
     run.add_argument("--fast-dev-run", action="store_true",
                      help="a sanity run: 1 epoch of 2 training and 2 validation batches through every code path"
                           " (records, checkpoint and its read-back, diagnosis, figures, report), each part timed, in a"
                           " temporary run directory removed afterwards unless --out is given; short for --set"
                           " training.fast_dev_run=true")
-    run.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
-                     help="train data-parallel: mirrored (this machine's GPUs) or multi_worker (the hosts TF_CONFIG"
-                          " names, each running this command); short for --set training.distribute=KIND")
 
     resume = verbs.add_parser("resume", help="continue a run that stopped, from its newest valid checkpoint")
     resume.add_argument("run_dir", help="a run directory written by trainlab run")
