@@ -325,6 +325,32 @@ RECIPE_CASES = [
     pytest.param({"training": {"distribute": "mirrored", "jit_compile": True}}, {}, [],
                  "training.jit_compile: compiles the epoch for one device; turn it off with training.distribute:"
                  " mirrored", "True", id="distribute-with-jit"),
+    # Sanity runs, limits, profiling (docs/recipes.md, "Sanity runs").
+    pytest.param({"training": {"fast_dev_run": "maybe"}}, {}, [], "training.fast_dev_run: must be true or false",
+                 "'maybe'", id="fast-dev-run-text"),
+    pytest.param({"training": {"limit_train_batches": 0}}, {}, [],
+                 "training.limit_train_batches: a count of batches must be >= 1 (or a fraction 0 < f <= 1.0)", "0",
+                 id="limit-train-zero"),
+    pytest.param({"training": {"limit_val_batches": 1.5}}, {}, [],
+                 "training.limit_val_batches: must be a count of batches (a whole number >= 1) or a fraction"
+                 " 0 < f <= 1.0", "1.5", id="limit-val-fraction-above-one"),
+    pytest.param({"training": {"limit_val_batches": "all"}}, {}, [],
+                 "training.limit_val_batches: must be an integer or a number", "'all'", id="limit-val-text"),
+    pytest.param({"training": {"overfit_batches": 0}}, {}, [], "training.overfit_batches: must be > 0", "0",
+                 id="overfit-batches-zero"),
+    pytest.param({"training": {"overfit_batches": 2, "limit_train_batches": 3}}, {}, [],
+                 "training.limit_train_batches: does not combine with training.overfit_batches (which trains and"
+                 " validates on its own fixed batches); remove one", "3", id="overfit-with-a-limit"),
+    pytest.param({"training": {"profile": 3}}, {}, [], "training.profile: must be a mapping", "3",
+                 id="profile-not-a-mapping"),
+    pytest.param({"training": {"profile": {"epoch": 0}}}, {}, [], "training.profile.epoch: must be > 0", "0",
+                 id="profile-epoch-zero"),
+    pytest.param({"training": {"profile": {"epoch": 9}}}, {}, [],
+                 "training.profile.epoch: must be <= training.epochs (5)", "9", id="profile-epoch-after-the-last"),
+    pytest.param({"optimizer": {"name": "sgd", "momentum": 0.9, "learning_rate": {
+                     "name": "one_cycle", "max_learning_rate": 0.1, "total_steps": 100, "moms": [0.9]}}}, {}, [],
+                 "optimizer.learning_rate.moms: must list 3 momentums (start, at the peak rate, end)", "[0.9]",
+                 id="one-cycle-moms"),
     pytest.param({"training": {"distribute_timeout_s": 0}}, {}, [], "training.distribute_timeout_s: must be > 0",
                  "0", id="distribute-timeout-zero"),
 ]
@@ -467,6 +493,21 @@ def test_a_data_mistake_is_one_line(workspace, tiny_recipe, capsys, recipe, file
     before = _snapshot(workspace)
     _check_message(_error_line(["run", "recipe.yaml", "--out", "runs/new", *args], capsys), start, got)
     assert _snapshot(workspace) == before  # no run directory, the earlier run untouched
+
+
+@pytest.mark.parametrize("recipe, start, got", [
+    pytest.param({"training": {"epochs": 0}}, "training.epochs: must be > 0", "0", id="recipe"),
+    pytest.param({"data": {"source": "iris"}, "loss": "binary_crossentropy"},
+                 "loss: needs 2 classes but data.source 'iris' has 3 classes", "'binary_crossentropy'", id="data"),
+    pytest.param({"training": {"overfit_batches": 0}}, "training.overfit_batches: must be > 0", "0", id="sanity-key"),
+])
+def test_a_mistake_in_a_fast_dev_run_is_one_line_and_leaves_nothing(workspace, tiny_recipe, capsys, monkeypatch,
+                                                                   recipe, start, got):
+    monkeypatch.setattr("tempfile.tempdir", str(workspace))  # its temporary run directory, removed or never made
+    _write(workspace, tiny_recipe, recipe, {})
+    before = _snapshot(workspace)
+    _check_message(_error_line(["run", "recipe.yaml", "--fast-dev-run"], capsys), start, got)
+    assert _snapshot(workspace) == before
 
 
 # ------------------------------------------------------------------ the run directory

@@ -216,7 +216,7 @@ def test_help_returns_0(argv, capsys):
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"
-         " options: -h, --help, --set, --out, -q, --quiet, --no-figures, --mlflow, --distribute"),
+         " options: -h, --help, --set, --out, -q, --quiet, --no-figures, --mlflow, --distribute, --fast-dev-run"),
         (["check", "recipe.yaml", "-q"], "-q: unknown option of trainlab check; options: -h, --help, --set"),
         (["run", "recipe.yaml", "other.yaml"], "run: unexpected argument, got 'other.yaml'"),
         (["run"], "run: missing RECIPE (see trainlab run --help)"),
@@ -333,3 +333,55 @@ def test_sigterm_stops_a_run_like_ctrl_c(recipe, tmp_path):
     found, passed_over = checkpoint.newest_valid(out_dir)
     assert passed_over == [] and found.meta["records"]["history"] == summary["epochs_run"]
     assert found.meta["records"]["steps"] == len(rundir.read_csv(out_dir / "steps.csv"))
+
+
+# ---------------------------------------------------------------------------- fast dev run
+FAST_PARTS = ["prepare", "train", "checkpoint", "records", "diagnosis", "report"]
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """Where the fast dev run's temporary folder goes (to see that it is removed)."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(folder))
+    return folder
+
+
+def _parts(out):
+    lines = out.splitlines()
+    assert lines[0] == "fast dev run of tiny:"
+    return {line.split()[0]: line for line in lines[1:] if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("how", [["--fast-dev-run"], ["--set", "training.fast_dev_run=true"]])
+def test_fast_dev_run_exercises_every_part_and_leaves_nothing(recipe, tmp_path, scratch, capsys, how):
+    assert main(["run", "recipe.yaml", "-q", *how]) == 0
+    out, err = capsys.readouterr()
+    parts = _parts(out)
+    assert list(parts) == [*FAST_PARTS, "total"] and err == ""
+    assert "2 training batches of 32" in parts["prepare"] and "1 epoch, 2 batches" in parts["train"]
+    assert "tracing" in parts["train"] and "read back: checksum" in parts["checkpoint"]
+    assert "steps.csv 2 rows" in parts["records"] and "report.html" in parts["report"]
+    assert "every part ran; run directory removed" in parts["total"]
+    assert list(scratch.iterdir()) == [] and not (tmp_path / "runs").exists()
+
+
+def test_fast_dev_run_keeps_its_run_directory_with_out(recipe, tmp_path, scratch, capsys):
+    assert main(["run", "recipe.yaml", "-q", "--fast-dev-run", "--out", "dev"]) == 0
+    assert f"run directory kept: dev" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "dev" / "summary.json").read_text())
+    assert summary["sanity"]["fast_dev_run"] is True and summary["epochs_run"] == 1
+    assert {"report.html", "monitor.png", "state"} <= {p.name for p in (tmp_path / "dev").iterdir()}
+
+
+def test_fast_dev_run_names_the_part_that_broke_in_one_line(recipe, tmp_path, scratch, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the figure failed\nmore lines of detail")
+
+    monkeypatch.setattr("trainlab.report._html.write_report", broken)
+    assert main(["run", "recipe.yaml", "-q", "--fast-dev-run"]) == 1
+    out, err = capsys.readouterr()
+    assert err == "trainlab: error: fast dev run, report: RuntimeError: the figure failed\n"
+    assert "FAILED: RuntimeError: the figure failed" in _parts(out)["report"]
+    assert list(scratch.iterdir()) == []

@@ -300,7 +300,7 @@ def test_console_examples_do_what_the_docs_say(doc, command, expected, tmp_path,
     if args[0] == "run":
         if expected is None:
             # A successful run trains; check the same recipe and overrides instead.
-            args = ["check"] + [a for a in _without_options(args[1:], ("--out",), ("-q", "--quiet"))]
+            args = ["check"] + [a for a in _without_options(args[1:], ("--out",), ("-q", "--quiet", "--fast-dev-run"))]
         else:
             # It must fail before training; should it not, keep the mistake cheap and out of runs/.
             args += ["--out", str(tmp_path / "run"), "--set", "training.epochs=1", "-q"]

@@ -83,6 +83,11 @@ def _parser() -> _Parser:
     run.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
                      help="train data-parallel: mirrored (this machine's GPUs) or multi_worker (the hosts TF_CONFIG"
                           " names, each running this command); short for --set training.distribute=KIND")
+    run.add_argument("--fast-dev-run", action="store_true",
+                     help="a sanity run: 1 epoch of 2 training and 2 validation batches through every code path"
+                          " (records, checkpoint and its read-back, diagnosis, figures, report), each part timed, in a"
+                          " temporary run directory removed afterwards unless --out is given; short for --set"
+                          " training.fast_dev_run=true")
 
     resume = verbs.add_parser("resume", help="continue a run that stopped, from its newest valid checkpoint")
     resume.add_argument("run_dir", help="a run directory written by trainlab run")
@@ -230,8 +235,29 @@ def _run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["training.verbose=0"] if args.quiet else []) + _mlflow_override(args)
     if args.distribute is not None:
         overrides.append(f"training.distribute={args.distribute}")
+    if args.fast_dev_run or _asks_fast_dev_run(args.recipe, overrides):
+        return _fast_dev_run(args, overrides)
     run = train(args.recipe, out=args.out, overrides=overrides)
     return _finish_run(run, args.figures)
+
+
+def _asks_fast_dev_run(recipe: str, overrides: list[str]) -> bool:
+    """Whether the recipe (with its overrides) sets ``training.fast_dev_run`` (parsed only: nothing is built)."""
+    from trainlab.config import load_recipe  # a verb's own: --help and a mistake stay fast
+
+    return load_recipe(recipe, overrides)[0].training.fast_dev_run
+
+
+def _fast_dev_run(args: argparse.Namespace, overrides: list[str]) -> int:
+    from trainlab.tools.fast_dev_run import fast_dev_run  # a verb's own: --help and a mistake stay fast
+
+    result = fast_dev_run(args.recipe, out=args.out, overrides=overrides, figures=args.figures)
+    for line in result.lines():
+        print(line)
+    if result.error is not None:
+        print(f"trainlab: error: fast dev run, {result.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -303,6 +303,23 @@ class RollbackConfig(Section):
     max_rollbacks: int = Field(5, ge=0, description="give up (status failed) after this many rollbacks")
 
 
+class ProfileConfig(Section):
+    epoch: int = Field(2, gt=0, description="the epoch (1-based) to trace with TensorFlow's profiler (default the"
+                       " second: the first also traces and compiles the programs)")
+
+
+def _batch_limit(value: Any) -> Any:
+    """A batch limit: a count (a whole number >= 1) or a fraction of the batches (0 < f <= 1.0)."""
+    if value is None or isinstance(value, bool):
+        return value  # (a bool is refused by Section's check, with its usual message)
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"a count of batches must be >= 1 (or a fraction 0 < f <= 1.0), got {value}")
+    elif isinstance(value, float) and not 0.0 < value <= 1.0:
+        raise ValueError(f"must be a count of batches (a whole number >= 1) or a fraction 0 < f <= 1.0, got {value}")
+    return value
+
+
 class TrainingConfig(Section):
     epochs: int = Field(100, gt=0)
     batch_size: int = Field(32, gt=0)
@@ -342,6 +359,25 @@ class TrainingConfig(Section):
         " count) on the training split, scikit-learn's rule) or {class name or code: weight}, others 1; as Keras'"
         " fit(class_weight=...), training samples only (times their sample weights)",
     )
+    fast_dev_run: bool = Field(
+        False, description="a sanity run: 1 epoch of 2 training and 2 validation batches through every code path"
+        " (sets epochs, limit_train_batches, limit_val_batches in the resolved recipe)",
+    )
+    limit_train_batches: int | float | None = Field(
+        None, description="train on the first N batches of each epoch's order (a count), or a fraction of them"
+        " (0 < f <= 1.0); schedules count the limited steps per epoch",
+    )
+    limit_val_batches: int | float | None = Field(
+        None, description="validate on the first N batches of the validation split (batches of eval_batch_size), or a"
+        " fraction of them",
+    )
+    overfit_batches: int | None = Field(
+        None, gt=0, description="train on the same N batches every epoch (the first N x batch_size training samples,"
+        " unshuffled) and validate on them too; the diagnosis names a run that cannot drive that loss near zero",
+    )
+    profile: ProfileConfig | None = Field(
+        None, description="trace one epoch with TensorFlow's profiler into tensorboard/plugins/profile",
+    )
 
     @field_validator("tensorboard")
     @classmethod
@@ -360,6 +396,24 @@ class TrainingConfig(Section):
             if isinstance(weight, bool) or (isinstance(weight, (int, float)) and not 0 <= weight < float("inf")):
                 raise ValueError(f"the weight of class {key!r} must be a finite number >= 0, got {weight!r}")
         return value
+
+    @field_validator("limit_train_batches", "limit_val_batches", mode="before")
+    @classmethod
+    def _limits(cls, value: Any) -> Any:
+        return _batch_limit(value)
+
+    @model_validator(mode="after")
+    def _sanity_modes(self) -> TrainingConfig:
+        if self.overfit_batches is not None and not self.fast_dev_run:
+            for key in ("limit_train_batches", "limit_val_batches"):
+                if getattr(self, key) is not None:
+                    raise TrainlabError(f"training.{key}", "does not combine with training.overfit_batches (which"
+                                        " trains and validates on its own fixed batches); remove one",
+                                        getattr(self, key))
+        if self.profile is not None and not self.fast_dev_run and self.profile.epoch > self.epochs:
+            raise TrainlabError("training.profile.epoch", f"must be <= training.epochs ({self.epochs})",
+                                self.profile.epoch)
+        return self
 
     @model_validator(mode="after")
     def _one_device_jit(self) -> TrainingConfig:

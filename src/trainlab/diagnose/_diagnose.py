@@ -9,6 +9,7 @@ from trainlab.diagnose._activations import dead_relu, saturation
 from trainlab.diagnose._finding import SEVERITY_ORDER, Finding
 from trainlab.diagnose._gradients import exploding_gradients, nonfinite, vanishing_gradients
 from trainlab.diagnose._loss import divergence, lr_too_low, oscillation, overfitting, plateau
+from trainlab.diagnose._overfit_batches import cannot_overfit
 from trainlab.rundir import Records
 from trainlab.rundir import as_records
 
@@ -18,6 +19,7 @@ Rule = Callable[[Records], "Finding | None"]
 RULES: dict[str, Rule] = {
     "nonfinite": nonfinite,
     "divergence": divergence,
+    "cannot_overfit": cannot_overfit,
     "exploding_gradients": exploding_gradients,
     "overfitting": overfitting,
     "vanishing_gradients": vanishing_gradients,

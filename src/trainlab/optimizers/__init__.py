@@ -11,13 +11,16 @@ from trainlab.lazy import lazy_names
 
 from trainlab.optimizers._fused import apply as fused_apply
 from trainlab.optimizers._fused import fusable
+from trainlab.optimizers._momentum import ScheduledValue, cycle_momentum
 from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
 
 __all__ = [
     "FUNCTIONS",
     "RaceResult",
+    "ScheduledValue",
     "TestFunction",
     "build",
+    "cycle_momentum",
     "fusable",
     "fused_apply",
     "learning_rate",

@@ -77,21 +77,23 @@ def apply(optimizer: keras.optimizers.Optimizer, grads: Sequence[tf.Tensor], var
     grads = optimizer._clip_gradients(list(grads))  # Keras' own clipping (clipnorm, global_clipnorm, clipvalue)
     if isinstance(optimizer, keras.optimizers.Adam):
         step = tf.cast(optimizer.iterations + 1, tf.float32)
-        beta_1_power = tf.pow(tf.constant(optimizer.beta_1, tf.float32), step)
+        # tf.cast, not tf.constant: a cycled beta_1 (trainlab.optimizers.cycle_momentum) is a tensor per step.
+        beta_1 = tf.cast(optimizer.beta_1, tf.float32)
+        beta_1_power = tf.pow(beta_1, step)
         beta_2_power = tf.pow(tf.constant(optimizer.beta_2, tf.float32), step)
         for grad, variable in zip(grads, variables):
             i = optimizer._get_variable_index(variable)
             tf.raw_ops.ResourceApplyAdam(
                 var=variable.handle, m=optimizer._momentums[i].handle, v=optimizer._velocities[i].handle,
                 beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr,
-                beta1=tf.constant(optimizer.beta_1, tf.float32), beta2=tf.constant(optimizer.beta_2, tf.float32),
+                beta1=beta_1, beta2=tf.constant(optimizer.beta_2, tf.float32),
                 epsilon=tf.constant(optimizer.epsilon, tf.float32), grad=grad,
             )
     elif optimizer.momentum == 0:
         for grad, variable in zip(grads, variables):
             tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=lr, delta=grad)
     else:
-        momentum = tf.constant(optimizer.momentum, tf.float32)
+        momentum = tf.cast(optimizer.momentum, tf.float32)  # as beta_1 above
         for grad, variable in zip(grads, variables):
             i = optimizer._get_variable_index(variable)
             tf.raw_ops.ResourceApplyKerasMomentum(

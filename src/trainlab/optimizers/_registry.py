@@ -17,6 +17,7 @@ from trainlab import schedules
 from trainlab.errors import ArgumentError, TrainlabError
 from trainlab.registry import Registry
 from trainlab import checks
+from trainlab.optimizers._momentum import cycle_momentum
 
 Optimizer = keras.optimizers.Optimizer
 
@@ -66,7 +67,9 @@ def build(spec: Any, where: str = "optimizer", steps_per_epoch: int | None = Non
     if "learning_rate" in kwargs:
         # Resolve here, where the key path is known, so schedule errors name it.
         kwargs["learning_rate"] = learning_rate(kwargs["learning_rate"], f"{where}.learning_rate", steps_per_epoch)
-    return registry.call(name, kwargs, where)
+    optimizer = registry.call(name, kwargs, where)
+    cycle_momentum(optimizer)  # a one-cycle rate cycles the momentum too
+    return optimizer
 
 
 def learning_rate(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from trainlab.monitor import render_figures, write_pngs
-from trainlab.rundir import Records, load
+from trainlab.rundir import SUMMARY, Records, load, write_json
 from trainlab.report.page import escape as _e
 from trainlab.report.page import nav_and_body, page, png_uri
 from trainlab.report.usage import usage
@@ -58,13 +59,22 @@ def write_report(run_dir: str | Path, *, save_figures: bool = False) -> Path:
         PosixPath('runs/basic/report.html')
     """
     records = load(run_dir)
+    tick = time.perf_counter()
     pngs = render_figures(records)
     if save_figures:
         write_pngs(run_dir, pngs)
+    figures_s = time.perf_counter() - tick
+    timings = records.summary.get("timings")
+    if isinstance(timings, dict):  # shown on the page; the page's own time is known only once it is written
+        timings["figures"] = round(figures_s, 4)
+    tick = time.perf_counter()
     path = Path(run_dir) / REPORT
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(render_report(records, pngs), encoding="utf-8")
     os.replace(tmp, path)
+    if isinstance(timings, dict):
+        timings["report"] = round(time.perf_counter() - tick, 4)
+        write_json(Path(run_dir) / SUMMARY, records.summary)  # summary.json's timings: figures and report too
     return path
 
 
@@ -260,7 +270,23 @@ def _timings(records: Records) -> str:
         if isinstance(wall, (int, float)) and wall >= sum(times):
             rows.append(("wall time outside the epochs", _seconds(wall - sum(times))))
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f'<table class="kv">{cells}</table>'
+    return f'<table class="kv">{cells}</table>' + _parts(summary.get("timings"))
+
+
+def _parts(timings: Any) -> str:
+    """Where the time went (``summary.json``'s ``timings``): seconds and share of the session, part by part."""
+    if not isinstance(timings, dict) or not isinstance(timings.get("total"), (int, float)):
+        return ""
+    total = float(timings["total"])
+    rows = [(k, float(v)) for k, v in timings.items() if k not in ("total", "how", "runs")
+            and isinstance(v, (int, float)) and v > 0]
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_seconds(v))}</td>"
+                    f"<td>{_e(f'{v / total:.0%}' if total > 0 and k not in ('figures', 'report') else '')}</td></tr>"
+                    for k, v in rows)
+    shared = f"; {timings['runs']} runs trained together and share these" if timings.get("runs") else ""
+    return (f'<p class="note">Where the time went ({_e(_seconds(total))} of training, figures and report'
+            f' after it; {_e(str(timings.get("how", "")))}{_e(shared)}):</p>'
+            f'<table class="kv"><tr><th>part</th><td>seconds</td><td>share</td></tr>{cells}</table>')
 
 
 def _usage(commands: list[tuple[str, str]]) -> str:

@@ -98,8 +98,27 @@ def show_run(run_dir: str | Path, console: Console | None = None) -> None:
     if times:
         console.print(f"epoch time: first {times[0]:.3f} s, median {sorted(times)[len(times) // 2] * 1000:.1f} ms",
                       highlight=False)
+    timings = summary.get("timings")
+    if isinstance(timings, dict) and isinstance(timings.get("total"), (int, float)):
+        console.print(f"time: {timings_line(timings)}", highlight=False, soft_wrap=True)
+
     commands = usage(run_dir, records.summary)
     if commands:
         console.print("use this run:", highlight=False)
         for what, command in commands:
             console.print(f"  {what}:\n    {command}", highlight=False, soft_wrap=True)
+
+
+def timings_line(timings: dict[str, Any]) -> str:
+    """``summary.json``'s ``timings`` on one line: the parts of the session in seconds, then figures and report."""
+    after = ("figures", "report")
+    parts = [f"{k} {_seconds(v)}" for k, v in timings.items()
+             if k not in ("total", "how", "runs", *after) and isinstance(v, (int, float)) and v >= 0.0005]
+    line = f"{', '.join(parts)} (of {_seconds(timings['total'])}"
+    line += f", {timings['runs']} runs together)" if timings.get("runs") else ")"
+    later = [f"{k} {_seconds(timings[k])}" for k in after if isinstance(timings.get(k), (int, float))]
+    return line + (f"; then {', '.join(later)}" if later else "")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.3g} ms"

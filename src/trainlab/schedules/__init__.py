@@ -12,7 +12,7 @@ Example:
 from trainlab.errors import ArgumentError
 from trainlab.lazy import lazy_names
 from trainlab.schedules._constant import Constant
-from trainlab.schedules._one_cycle import OneCycle, one_cycle
+from trainlab.schedules._one_cycle import OneCycle, momentum_schedule, one_cycle, one_cycle_momentum
 from trainlab.schedules._per_epoch import PerEpoch
 from trainlab.schedules._registry import build, evaluate, registry
 from trainlab.schedules._scaled import Scaled, as_scaled
@@ -31,7 +31,9 @@ __all__ = [
     "build",
     "curves",
     "evaluate",
+    "momentum_schedule",
     "one_cycle",
+    "one_cycle_momentum",
     "parse_spec",
     "plot",
     "recipe_schedule",

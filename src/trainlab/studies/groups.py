@@ -57,7 +57,8 @@ def fusion_key(plan: Plan) -> str:
     shared = {
         "data": data, "base_dir": str(plan.base_dir),
         **{k: getattr(training, k) for k in ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile",
-                                              "train_eval_samples", "eval_batch_size", "class_weight")},
+                                              "train_eval_samples", "eval_batch_size", "class_weight", "fast_dev_run",
+                                              "limit_train_batches", "limit_val_batches", "overfit_batches")},
     }
     return json.dumps(shared, sort_keys=True, default=str)
 

@@ -30,7 +30,7 @@ from trainlab import data as tl_data
 from trainlab.config.loading import load_yaml
 from trainlab.errors import TrainlabError
 from trainlab.schedules import OneCycle, PerEpoch, WarmupCosineDecay, build, evaluate, registry
-from trainlab.training import load_recipe, steps_per_epoch
+from trainlab.training import load_recipe, sanity
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
     from matplotlib.figure import Figure
@@ -270,6 +270,7 @@ def recipe_schedule(
         'falls from 0.001 to 0.000665 (66.5% of its start) by the end of the run (step 1000, epoch 20)'
     """
     recipe_obj, base_dir, name = load_recipe(recipe, overrides)
+    recipe_obj = sanity.resolve(recipe_obj)  # a fast dev run's epochs and limits
     training = recipe_obj.training
     splits = tl_data.load(recipe_obj.data, seed=recipe_obj.seed, base_dir=base_dir)
     n_train = len(splits.x_train)
@@ -277,7 +278,7 @@ def recipe_schedule(
         raise TrainlabError(
             "training.batch_size", f"must be <= the training set size ({n_train} samples)", training.batch_size
         )
-    spe = steps_per_epoch(n_train, training.batch_size)
+    spe = sanity.epoch_steps(training, n_train)  # limit_train_batches and overfit_batches shorten epochs
     total = spe * training.epochs
     spec = recipe_obj.optimizer.learning_rate
     schedule = build(spec, "optimizer.learning_rate", steps_per_epoch=spe) if isinstance(spec, Mapping) else None

@@ -20,11 +20,12 @@ import tensorflow as tf
 
 from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
-from trainlab.training import checkpoint, distribute
+from trainlab.training import checkpoint, distribute, sanity
 from trainlab.training.engine import Engine, EpochSteps, Member
 from trainlab.training.engine.batches import unpack
-from trainlab.training.prepare import Inputs, epoch_steps, sample_count
+from trainlab.training.prepare import Inputs, sample_count
 from trainlab.training.record_writer import RecordWriter
+from trainlab.training.timings import Timings
 
 
 @dataclass
@@ -44,6 +45,7 @@ class RunState:
     earlier_s: float = 0.0  # wall time of the sessions before a resume
     good: dict[str, np.ndarray] | str | None = None  # the state at the last checkpoint (or: kept in the engine)
     writer: checkpoint.Writer | None = None
+    timings: Timings = field(default_factory=Timings)  # the session's (a fused cohort's runs share one)
 
 
 class Seat(Protocol):
@@ -64,6 +66,8 @@ class Seat(Protocol):
 
     @property
     def member(self) -> Member: ...
+
+    def steps_per_epoch(self) -> int | None: ...
 
     def join(self, engine: Engine, k: int) -> None: ...
 
@@ -133,8 +137,8 @@ class Cohort:
         return split in self.inputs.splits
 
     def steps_per_epoch(self) -> int | None:
-        """Optimizer steps per epoch (None for a stream of unknown length)."""
-        return epoch_steps(self.data, self.inputs, self.training.batch_size)
+        """Optimizer steps per epoch (None for a stream of unknown length), as the sanity keys leave them."""
+        return self.runs[0].steps_per_epoch()
 
     def set_active(self, runs: Sequence[Seat]) -> None:
         """Let ``runs`` take their steps; the others' steps sit out (a fused engine; nothing for one member)."""
@@ -159,13 +163,15 @@ class Cohort:
             x, y, w = unpack(self.inputs.splits["train"])
             # The order is a pure function of (seed, epoch): a resumed run sees the same batches.
             return self.engine.train_epoch(x, y, start=start, stop=stop, reset=reset,
-                                           seed=(self.data_seed, epoch) if training.shuffle else None,
+                                           seed=(self.data_seed, epoch) if sanity.shuffled(training) else None,
                                            sample_weight=w)
         ds = self.inputs.splits["train"]
         if not self.inputs.batched:  # a batched stream comes in its own batches and order
-            if training.shuffle:
+            if sanity.shuffled(training):
                 ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
             ds = ds.batch(training.batch_size)
+        if training.limit_train_batches is not None and training.overfit_batches is None:
+            ds = ds.take(self.steps_per_epoch())
         if skip:  # batches given up after a non-finite loss (a rollback)
             skipped = tf.constant(sorted(skip), tf.int64)
             ds = ds.enumerate().filter(lambda i, batch: tf.reduce_all(i != skipped)).map(lambda i, batch: batch)
@@ -224,8 +230,9 @@ def fusable(runs: Sequence[Seat]) -> str | None:
     lead = runs[0]
     if lead.streamed:
         return "streamed (tf.data) data trains one run at a time"
+    # (class_weight: the class weights are in the training split's weights, which the runs share)
     keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite",
-            "class_weight")  # the class weights are in the training split's weights, which the runs share
+            "class_weight", "fast_dev_run", "limit_train_batches", "limit_val_batches", "overfit_batches")
     for run in runs[1:]:
         if run.data is not lead.data:
             return "they use different data (data section or data.seed differ)"

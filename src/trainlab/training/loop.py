@@ -32,13 +32,15 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import trainlab
 from trainlab import rundir
@@ -48,6 +50,7 @@ from trainlab.training.checkpoint import Resume
 from trainlab.training.cohort import Cohort, Seat
 from trainlab.training.engine import Engine, EpochSteps
 from trainlab.training.interrupt import Interrupts
+from trainlab.training.timings import Timings
 
 FORMAT = 1
 _SNAPSHOT = "in the engine's snapshot"  # a run's last good state, kept by Engine.snapshot
@@ -120,9 +123,13 @@ def fit_together(
             if again is None:
                 rundir.discard(trainer.state.dir)
         raise
+    timings = Timings(len(trainers))
+    for trainer in trainers:
+        trainer.state.timings = timings
+        trainer.state.cb_list = timings.callbacks(trainer.state.cb_list)
     started = time.perf_counter()
     status, error = "running", None
-    loop = EpochLoop(cohort, started)
+    loop = EpochLoop(cohort, started, timings)
     with Interrupts([cohort.engine.halt]) as interrupts:
         try:
             for trainer in trainers:
@@ -153,10 +160,12 @@ class EpochLoop:
     Args:
         cohort: the cohort (each run's ``state`` open; see :meth:`Seat.open`).
         started: ``time.perf_counter()`` when the session's training began (for checkpoints' wall time).
+        timings: where the session's seconds go (``summary.json``'s ``timings``).
     """
 
-    def __init__(self, cohort: Cohort, started: float) -> None:
+    def __init__(self, cohort: Cohort, started: float, timings: Timings | None = None) -> None:
         self.cohort = cohort
+        self.timings = timings if timings is not None else Timings(len(cohort.runs))
         self.trainers = cohort.runs
         self.engine = cohort.engine
         self.training = cohort.training
@@ -217,7 +226,9 @@ class EpochLoop:
         epoch0, batch0, parts0 = start
         training, cohort, engine = self.training, self.cohort, self.engine
         has_val = cohort.has("val")
-        self._keep_good(self.trainers)
+        timings = self.timings
+        with timings.part("checkpoints"):
+            self._keep_good(self.trainers)
         for epoch in range(epoch0, training.epochs):
             active = self._active()
             if not active:
@@ -228,7 +239,8 @@ class EpochLoop:
                 trainer.state.cb_list.on_epoch_begin(epoch)
                 trainer.state.cb_list.on_train_batch_begin(0)  # one call runs the whole epoch (steps_per_execution)
             first = epoch == epoch0
-            steps = self._epoch(epoch, batch0 if first else 0, parts0 if first else [])
+            with self._profiled(epoch), timings.part("training"):
+                steps = self._epoch(epoch, batch0 if first else 0, parts0 if first else [])
             active = [t for t in active if not t.state.stopped]  # less those that gave up (rollbacks)
             if steps is None or not active:
                 break
@@ -242,7 +254,8 @@ class EpochLoop:
                 for trainer in active:
                     trainer.state.cb_list.on_test_begin()
             # train_eval: the gap without dropout and without averaging over a model that changed during the epoch.
-            val, train_eval, activations = cohort.end_of_epoch(validate)
+            with timings.part("evaluation"):
+                val, train_eval, activations = cohort.end_of_epoch(validate)
             if val is not None:
                 for trainer in active:
                     trainer.state.cb_list.on_test_end(val[trainer.index])
@@ -254,10 +267,34 @@ class EpochLoop:
                 trainer.end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None
             self._checkpoint([t for t in active if t.state.failure is None], epoch + 1, 0, [])
+            timings.end_epoch()
             interrupts.check()
 
     def _active(self) -> list[Seat]:
         return [t for t in self.trainers if not t.state.stopped]
+
+    @contextmanager
+    def _profiled(self, epoch: int) -> Iterator[None]:
+        """TensorFlow's profiler around the epoch ``training.profile.epoch`` names, into the (first) run's
+        ``tensorboard/`` (``plugins/profile/<time>/<host>.xplane.pb``, which TensorBoard's profile plugin reads)."""
+        profile = self.training.profile
+        if profile is None or epoch + 1 != profile.epoch:
+            yield
+            return
+        with self.timings.part("profiling"):
+            try:
+                tf.profiler.experimental.start(str(self.trainers[0].state.dir / rundir.TENSORBOARD))
+                started = True
+            except tf.errors.AlreadyExistsError:  # another profiler is running (a TensorBoard callback's profile_batch)
+                warnings.warn(f"training.profile: epoch {epoch + 1} not profiled: another profiler is running",
+                              stacklevel=2)
+                started = False
+        try:
+            yield
+        finally:
+            if started:
+                with self.timings.part("profiling"):
+                    tf.profiler.experimental.stop()
 
     def _epoch(self, epoch: int, batch: int, parts: list[EpochSteps]) -> EpochSteps | None:
         """The epoch's steps from ``batch`` on (``parts``: those before), checkpointing where asked."""
@@ -474,6 +511,12 @@ class EpochLoop:
         self, trainers: Sequence[Seat], epoch: int, batch: int, parts: list[EpochSteps], flush: bool = False
     ) -> None:
         """The state after ``epoch`` whole epochs and ``batch`` batches: kept for rollbacks, written to ``state/``."""
+        with self.timings.part("checkpoints"):
+            self._write_checkpoint(trainers, epoch, batch, parts, flush)
+
+    def _write_checkpoint(
+        self, trainers: Sequence[Seat], epoch: int, batch: int, parts: list[EpochSteps], flush: bool
+    ) -> None:
         values = self._keep_good(trainers)
         if values is None:
             return

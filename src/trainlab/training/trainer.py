@@ -23,7 +23,7 @@ from trainlab import data as tl_data
 from trainlab import losses, rundir
 from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
-from trainlab.training import checkpoint, distribute, prepare
+from trainlab.training import checkpoint, distribute, prepare, sanity
 from trainlab.training import summary as summary_of
 from trainlab.training.cohort import RunState, evaluate
 from trainlab.training.engine import Engine, EpochSteps, Member
@@ -96,7 +96,7 @@ class Trainer:
             data = loaded_data if loaded_data is not None else tl_data.load(
                 recipe.data, seed=self.data_seed, base_dir=base_dir)
         self.data = data
-        self.recipe = prepare.resolve(recipe, self.data, model)
+        self.recipe = sanity.resolve(prepare.resolve(recipe, self.data, model))
         self.traits = losses.traits(self.recipe.loss)
         n_train = None if self.streamed else len(self.data.x_train)
         if n_train is not None and self.recipe.training.batch_size > n_train:
@@ -104,7 +104,10 @@ class Trainer:
                 "training.batch_size", f"must be <= the training set size ({n_train} samples)",
                 self.recipe.training.batch_size,
             )
-        self.inputs = prepare.inputs(self.data, self.traits.labels, self.data_seed,
+        # The data as the sanity keys cut it (overfit_batches, limit_val_batches); self.data stays the data as
+        # loaded, which a study's runs share (and must, to train together).
+        self.trained_data = sanity.restrict(self.data, self.recipe.training)
+        self.inputs = prepare.inputs(self.trained_data, self.traits.labels, self.data_seed,
                                      self.recipe.training.train_eval_samples, self.recipe.training.class_weight)
         self.augment = augment if augment is not None else prepare.build_augment(self.recipe, self.data)
         if model is None:
@@ -166,8 +169,10 @@ class Trainer:
         return isinstance(self.data, tl_data.Streams)
 
     def steps_per_epoch(self) -> int | None:
-        """Optimizer steps per epoch (None for a stream of unknown length)."""
-        return prepare.epoch_steps(self.data, self.inputs, self.recipe.training.batch_size)
+        """Optimizer steps per epoch (None for a stream of unknown length), as ``training.limit_train_batches``
+        and ``training.overfit_batches`` leave them."""
+        training = self.recipe.training
+        return sanity.train_steps(training, prepare.epoch_steps(self.trained_data, self.inputs, training.batch_size))
 
     def join(self, engine: Engine, k: int) -> None:
         """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""
@@ -282,9 +287,10 @@ class Trainer:
         logs["lr"] = float(steps.lr[ran, k][-1]) if ran.any() else float("nan")
         row = {"epoch": epoch + 1, **logs, "epoch_time_s": time.perf_counter() - tick}
         member_steps = {"loss": steps.loss[ran, k], "grad_norm": steps.grad_norm[ran, k], "lr": steps.lr[ran, k]}
-        layers = self._layer_rows(epoch + 1, steps, activations[k])
-        state.records.write_epoch(row, member_steps, state.steps_done + 1, layers)
-        state.records.write_weights(epoch + 1, self.model, lambda: self.engine.gradients(*self.inputs.probe)[k])
+        with state.timings.part("records"):
+            layers = self._layer_rows(epoch + 1, steps, activations[k])
+            state.records.write_epoch(row, member_steps, state.steps_done + 1, layers)
+            state.records.write_weights(epoch + 1, self.model, lambda: self.engine.gradients(*self.inputs.probe)[k])
         state.steps_done += int(ran.sum())
         state.history.append(row)
         state.cb_list.on_epoch_end(epoch, {k_: v for k_, v in logs.items()})
@@ -298,16 +304,27 @@ class Trainer:
         summary["status"] = status
         if error is not None:
             summary["error"] = error
+        timings = state.timings
         if state.writer is not None:
-            state.writer.close()
-        state.records.close()
+            with timings.part("checkpoints"):
+                state.writer.close()
+        with timings.part("records"):
+            state.records.close()
         summary.update(self._summary(state.history, state.monitor, started - state.earlier_s, state.cb_list.callbacks))
+        checks = sanity.describe(self.recipe.training, self.steps_per_epoch(),
+                                 prepare.epoch_steps(self.data, self.inputs, self.recipe.training.batch_size))
+        if checks is not None:
+            summary["sanity"] = checks
         if status == "completed":
-            summary["test"] = evaluate(self.engine, self.inputs, self.streamed, "test")[self.index] \
-                if "test" in self.splits else None
+            with timings.part("evaluation"):
+                summary["test"] = evaluate(self.engine, self.inputs, self.streamed, "test")[self.index] \
+                    if "test" in self.splits else None
         if status in ("completed", "interrupted"):  # an interrupted run keeps its weights
-            self.model.save(state.dir / rundir.MODEL)
-        summary["diagnosis"] = summary_of.diagnosis(state.history, state.records, summary, state.dir)
+            with timings.part("saving"):
+                self.model.save(state.dir / rundir.MODEL)
+        with timings.part("diagnosis"):
+            summary["diagnosis"] = summary_of.diagnosis(state.history, state.records, summary, state.dir)
+        summary["timings"] = timings.as_dict()
         rundir.write_json(state.dir / rundir.SUMMARY, summary)
         if not self.placement.chief:
             shutil.rmtree(state.dir, ignore_errors=True)
