@@ -112,7 +112,7 @@ class Cohort:
         elif len(self.runs) > 1:
             training = lead.recipe.training
             engine = Engine([r.member for r in self.runs], training.batch_size, jit_compile=training.jit_compile,
-                            eval_batch_size=training.eval_batch_size)
+                            eval_batch_size=training.eval_batch_size, accumulate=training.accumulate_grad_batches)
             for k, run in enumerate(self.runs):
                 run.engine, run.index = engine, k
         self.engine = lead.engine
@@ -134,7 +134,7 @@ class Cohort:
 
     def steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a stream of unknown length)."""
-        return epoch_steps(self.data, self.inputs, self.training.batch_size)
+        return epoch_steps(self.data, self.inputs, self.training.batch_size, self.training.accumulate_grad_batches)
 
     def set_active(self, runs: Sequence[Seat]) -> None:
         """Let ``runs`` take their steps; the others' steps sit out (a fused engine; nothing for one member)."""
@@ -166,8 +166,9 @@ class Cohort:
             if training.shuffle:
                 ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
             ds = ds.batch(training.batch_size)
-        if skip:  # batches given up after a non-finite loss (a rollback)
-            skipped = tf.constant(sorted(skip), tf.int64)
+        if skip:  # steps given up after a non-finite loss (a rollback): each step's batches
+            per = training.accumulate_grad_batches
+            skipped = tf.constant(sorted(b for step in skip for b in range(step * per, (step + 1) * per)), tf.int64)
             ds = ds.enumerate().filter(lambda i, batch: tf.reduce_all(i != skipped)).map(lambda i, batch: batch)
         return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
@@ -225,7 +226,7 @@ def fusable(runs: Sequence[Seat]) -> str | None:
     if lead.streamed:
         return "streamed (tf.data) data trains one run at a time"
     keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite",
-            "class_weight")  # the class weights are in the training split's weights, which the runs share
+            "class_weight", "accumulate_grad_batches")  # the class weights: in the training split's weights, shared
     for run in runs[1:]:
         if run.data is not lead.data:
             return "they use different data (data section or data.seed differ)"

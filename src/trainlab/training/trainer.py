@@ -148,6 +148,7 @@ class Trainer:
                     self.recipe.training.batch_size,
                     jit_compile=self.recipe.training.jit_compile,
                     eval_batch_size=self.recipe.training.eval_batch_size,
+                    accumulate=self.recipe.training.accumulate_grad_batches,
                 )
         return self._engine
 
@@ -167,7 +168,8 @@ class Trainer:
 
     def steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a stream of unknown length)."""
-        return prepare.epoch_steps(self.data, self.inputs, self.recipe.training.batch_size)
+        training = self.recipe.training
+        return prepare.epoch_steps(self.data, self.inputs, training.batch_size, training.accumulate_grad_batches)
 
     def join(self, engine: Engine, k: int) -> None:
         """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""
