@@ -127,6 +127,15 @@ def test_fused_members_accumulate_as_they_do_alone_and_a_stopped_one_sits_out():
     assert np.isnan(steps.lr[:, 0]).all() and np.isfinite(steps.loss[:, 1]).all()
 
 
+def test_xla_accumulates_as_the_graph():
+    """Under XLA each batch of a group is gathered as the one-batch step gathers it (its size bounded)."""
+    x, y = (tf.constant(a) for a in _data(120))  # 15 batches of 8: groups of 4, 4, 4 and 3
+    plain = Engine([_member(0)], batch_size=8, accumulate=4).train_epoch(x, y, seed=(1, 2))
+    xla = Engine([_member(0)], batch_size=8, accumulate=4, jit_compile=True).train_epoch(x, y, seed=(1, 2))
+    np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
+    np.testing.assert_allclose(xla.batch, [32, 32, 32, 24])
+
+
 def _loops(engine):
     """How many while loops the engine's traced training program holds (nested ones included)."""
     (concrete,) = engine._train_fn._concrete.values()
@@ -166,3 +175,23 @@ def test_a_run_records_one_row_per_update_and_its_schedule_counts_updates(tmp_pa
     # Updates 3, 6, 9 and 12 (steps_per_epoch 4): inside epochs 1 and 2 and 3, and each epoch's end.
     assert checkpoint.file_name(0, 3) in names and checkpoint.file_name(1, 2) in names
     assert checkpoint.file_name(2, 1) in names
+
+
+def test_mirrored_over_two_cpu_devices_accumulates_as_one_device(tmp_path):
+    """Each batch of a group split unevenly over two replicas, the group's gradient summed over them once: the
+    records and weights of one device (test_distribute.py's recipe: L2, momentum, clipping of the global norm)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+    from test_distribute import HELPER, RECIPE, _same_records, _weights  # noqa: PLC0415 (the tests beside this one)
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({**RECIPE, "training": {**RECIPE["training"], "accumulate_grad_batches": 2}}))
+    done = subprocess.run([sys.executable, str(HELPER), "mirrored", str(recipe), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_records(tmp_path / "none", tmp_path / "mirrored")
+    assert len(rundir.read_csv(tmp_path / "none" / "steps.csv")) == 3 * 3  # 160 samples: 6 batches of 27, 3 steps
+    for one, two in zip(_weights(tmp_path / "none.npz"), _weights(tmp_path / "mirrored.npz"), strict=True):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)

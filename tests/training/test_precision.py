@@ -152,6 +152,14 @@ def test_a_step_whose_scaled_gradients_overflow_is_skipped_and_marked():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_xla_skips_the_steps_the_graph_skips():
+    x, y = (tf.constant(a) for a in _data())
+    plain = Engine([_overflowing()], batch_size=8).train_epoch(x, y, seed=(1, 2))
+    xla = Engine([_overflowing()], batch_size=8, jit_compile=True).train_epoch(x, y, seed=(1, 2))
+    np.testing.assert_array_equal(xla.overflow, plain.overflow)
+    np.testing.assert_allclose(xla.loss, plain.loss, rtol=1e-5)
+
+
 def test_non_finite_gradients_at_a_scale_of_one_are_not_an_overflow():
     """At a loss scale <= 1 the gradients overflow unscaled: a non-finite value of training's (rolled back by the
     loop), not something loss scaling can fix."""

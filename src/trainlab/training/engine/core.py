@@ -330,16 +330,35 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
 
     @plain
     def _batch_step(self, x, y, order, n, step, w=None):
-        size = self.batch_size * self.accumulate  # a step's samples: its batch, or its group of batches
-        lo = step * size
-        idx = order[lo : tf.minimum(lo + size, n)]
+        if self.accumulate > 1:
+            return self._group_batch_step(x, y, order, n, step, w)
+        lo = step * self.batch_size
+        idx = order[lo : tf.minimum(lo + self.batch_size, n)]
         xb = tf.nest.map_structure(lambda t: tf.gather(t, idx), x)
-        yb, wb = tf.gather(y, idx), None if w is None else tf.gather(w, idx)
-        if self.accumulate == 1:
-            return self._step(xb, yb, wb)
-        # The group's batches: rows [bounds[j], bounds[j + 1]), each batch_size long but the epoch's last.
-        m = tf.shape(idx)[0]
-        return self._step(xb, yb, wb, tf.concat([tf.range(0, m, self.batch_size), [m]], 0))
+        return self._step(xb, tf.gather(y, idx), None if w is None else tf.gather(w, idx))
+
+    def _group_batch_step(self, x, y, order, n, step, w=None):
+        """Step ``step`` of the epoch with ``accumulate`` batches a step: batches ``step * N ...`` of the order."""
+        per, batch = self.accumulate, self.batch_size
+        first_batch = step * per
+        count = tf.minimum(per, (n + batch - 1) // batch - first_batch)  # the epoch's last step may have fewer
+        size = tf.cast(tf.minimum((first_batch + count) * batch, n) - first_batch * batch, tf.float32)
+
+        def rows(lo, hi):
+            idx = order[lo:hi]
+            return tf.nest.map_structure(lambda t: tf.gather(t, idx), x), tf.gather(y, idx), \
+                None if w is None else tf.gather(w, idx)
+
+        if self._distributed:  # the group's rows to the replicas, each batch of it then shared among them
+            xg, yg, wg = rows(first_batch * batch, tf.minimum((first_batch + per) * batch, n))
+            m = tf.shape(yg)[0]
+            return self._step(xg, yg, wg, tf.concat([tf.range(0, m, batch), [m]], 0))
+
+        def fetch(j):  # batch j of the group, gathered as the one-batch step gathers it (XLA bounds its size)
+            lo = (first_batch + j) * batch
+            return rows(lo, tf.minimum(lo + batch, n))
+
+        return self._members_step(lambda k, member: self._member_group_step(k, member, fetch, count), size)
 
     def _train_dataset(self, dataset):
         self._masked = len(self.members) > 1  # traced once: members may stop later
@@ -426,16 +445,18 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             share = distribute.Share(tf.shape(first(xb))[0])
             xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
             wb = None if wb is None else share.take(wb)
-            size = share.size
+            return self._members_step(lambda k, member: self._member_step(k, member, xb, yb, share, wb), share.size)
 
-            def step(k, member):
-                return self._member_step(k, member, xb, yb, share, wb)
-        else:  # a group of batches: each member's step takes each batch's share in turn
-            size = tf.cast(bounds[-1], tf.float32)
+        def fetch(j):  # batch j of the group (all of it: each member's step takes this replica's share)
+            lo, hi = bounds[j], bounds[j + 1]
+            return tf.nest.map_structure(lambda t: t[lo:hi], xb), yb[lo:hi], None if wb is None else wb[lo:hi]
 
-            def step(k, member):
-                return self._member_group_step(k, member, xb, yb, wb, bounds)
+        count, size = tf.size(bounds) - 1, tf.cast(bounds[-1], tf.float32)
+        return self._members_step(lambda k, member: self._member_group_step(k, member, fetch, count), size)
 
+    def _members_step(self, step, size):
+        """``step(k, member)`` for every member (those frozen sit out), its records stacked: ``[K]`` loss, grad
+        norm, lr; ``size``, the samples; per-layer norms; with dynamic loss scaling, ``[K]`` scales and overflows."""
         losses, norms, lrs, layers, scales, overflows = [], [], [], [], [], []
         for k, member in enumerate(self.members):
             if not self._masked:
@@ -481,19 +502,20 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
                 metric.update_state(yb, pred, sample_weight=wb)
         return out
 
-    def _member_group_step(self, k, member, xg, yg, wg, bounds):
-        """Member ``k``'s step on a group of batches: each batch's loss and gradient as :meth:`_member_step`
-        computes them (its metrics updated, its augmentation drawn), their means over the group's batches
-        applied once; recorded, the mean loss and the mean gradient's norm."""
+    def _member_group_step(self, k, member, fetch, count):
+        """Member ``k``'s step on a group of ``count`` batches (``fetch(j)``: batch ``j``'s ``(x, y, w)``): each
+        batch's loss and gradient as :meth:`_member_step` computes them (its metrics updated, its augmentation
+        drawn), their means over the group's batches applied once; recorded, the mean loss and the mean
+        gradient's norm."""
         model = member.model
         variables = model.trainable_variables
         scale = loss_scale(member.optimizer)  # read before the loop: it changes only when the step is applied
 
         def batch(j, total, sums):
-            lo, hi = bounds[j], bounds[j + 1]
-            share = distribute.Share(hi - lo)
-            xb = tf.nest.map_structure(lambda t: share.take(t[lo:hi]), xg)
-            yb, wb = share.take(yg[lo:hi]), None if wg is None else share.take(wg[lo:hi])
+            xb, yb, wb = fetch(j)
+            share = distribute.Share(tf.shape(first(xb))[0])
+            xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
+            wb = None if wb is None else share.take(wb)
             if member.augment is not None:
                 xb = member.augment(xb, training=True)
             with tf.GradientTape() as tape:
@@ -510,10 +532,9 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             sums = [s if g is None else s + tf.convert_to_tensor(g) for s, g in zip(sums, grads)]
             return j + 1, total + tf.cast(loss, tf.float32), sums
 
-        count = tf.size(bounds) - 1
         zeros = [tf.zeros(v.shape, v.dtype) for v in variables]
         _, total, sums = tf.while_loop(lambda j, *_: j < count, batch, (tf.constant(0), tf.constant(0.0), zeros))
-        share = distribute.Share(bounds[-1])
+        share = distribute.Share(count)  # for the sum over the replicas and the update (its size is not read)
         grads = share.sum([s / tf.cast(count, s.dtype) for s in sums])
         loss = share.sum(total) / tf.cast(count, tf.float32)
         return self._member_update(k, member, loss, grads, share, scale)
