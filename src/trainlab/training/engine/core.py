@@ -547,7 +547,8 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         if self._dynamic[k]:
             scale = tf.convert_to_tensor(scale)  # read once, before the optimizer changes it
         # Norms of the gradients the optimizer applies: Keras' apply divides scaled gradients by the scale.
-        unscaled = [_float32(g) for g in grads] if scale is None else [_float32(g / scale) for g in grads]
+        unscaled = [_float32(g) for g in grads] if scale is None else \
+            [_float32(tf.convert_to_tensor(g) / scale) for g in grads]  # (an embedding's gradient made dense)
         # Sums of squares as twice each tensor's l2_loss: one op instead of two (square, then sum) and the same
         # bits (the kernel halves each square, which is exact, and sums in the same order; doubling is exact too).
         halves = [tf.nn.l2_loss(g) for g in unscaled]
