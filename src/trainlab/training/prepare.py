@@ -70,7 +70,8 @@ def check_components(recipe: Recipe) -> None:
     ``trainlab run`` would, and a run fails before it creates its run directory.
 
     Raises:
-        TrainlabError: an unknown name or argument, or a value its component rejects.
+        TrainlabError: an unknown name or argument, a value its component rejects, or two ways of
+            accumulating gradients at once (``training.accumulate_grad_batches`` and the optimizer's own).
     """
     if recipe.loss != "auto":
         losses.build(recipe.loss, where="loss")
@@ -80,7 +81,12 @@ def check_components(recipe: Recipe) -> None:
         check_keras_name(keras.activations, keys["activation"], "model.activation", "activation")
     if isinstance(keys.get("kernel_initializer"), str):
         check_keras_name(keras.initializers, keys["kernel_initializer"], "model.kernel_initializer", "initializer")
-    optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    if recipe.training.accumulate_grad_batches > 1 and optimizer.gradient_accumulation_steps:
+        raise TrainlabError(
+            "training.accumulate_grad_batches", "accumulates gradients over batches, as optimizer."
+            "gradient_accumulation_steps (Keras' own) does; set one of them", recipe.training.accumulate_grad_batches,
+        )
     for i, item in enumerate(recipe.training.callbacks):
         # No run directory yet: file arguments stay relative and nothing is written.
         callbacks.build(item, None, where=f"training.callbacks[{i}]")
@@ -256,17 +262,8 @@ def build_member(
     ModelCheckpoint, ...) infer whether a metric is maximized, as they do under ``fit``.
     The member trains with the optimizer compiling gives the model: for a ``mixed_float16``
     model, a ``keras.optimizers.LossScaleOptimizer`` around the recipe's (dynamic loss scaling).
-
-    Raises:
-        TrainlabError: ``training.accumulate_grad_batches`` beside the optimizer's own
-            ``gradient_accumulation_steps`` (two ways of accumulating at once).
     """
     optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer", steps_per_epoch=steps_per_epoch)
-    if recipe.training.accumulate_grad_batches > 1 and optimizer.gradient_accumulation_steps:
-        raise TrainlabError(
-            "training.accumulate_grad_batches", "accumulates gradients over batches, as optimizer."
-            "gradient_accumulation_steps (Keras' own) does; set one of them", recipe.training.accumulate_grad_batches,
-        )
     loss = losses.build(recipe.loss, where="loss")
     names = list(recipe.metrics)
     train_metrics = [metrics.build(n, traits.labels, traits.from_logits) for n in names]
