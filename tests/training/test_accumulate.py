@@ -195,3 +195,23 @@ def test_mirrored_over_two_cpu_devices_accumulates_as_one_device(tmp_path):
     assert len(rundir.read_csv(tmp_path / "none" / "steps.csv")) == 3 * 3  # 160 samples: 6 batches of 27, 3 steps
     for one, two in zip(_weights(tmp_path / "none.npz"), _weights(tmp_path / "mirrored.npz"), strict=True):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_with_accumulation_resumes_exactly_from_inside_an_epoch(tmp_path, tiny_recipe):
+    from test_resume import _stopped_at, assert_same_run  # noqa: PLC0415 (a helper of the tests beside this one)
+    from trainlab.training import checkpoint  # noqa: PLC0415
+
+    spec = {**tiny_recipe, "deterministic": True,
+            "training": {**tiny_recipe["training"], "epochs": 4, "batch_size": 8, "accumulate_grad_batches": 3,
+                         "checkpoint": {"every_steps": 3, "keep": 100}}}
+    try:
+        finished = trainlab.train(spec, out=tmp_path / "run")
+        names = [p.name for p in checkpoint.files(finished.dir)]
+        inside = [n for n in names if not n.endswith("-000000.ckpt")]
+        assert inside  # 20 batches of 8: 7 steps an epoch, checkpoints inside epochs
+        for name in (inside[0], inside[-1]):
+            assert_same_run(finished, trainlab.resume(_stopped_at(finished, tmp_path, name)))
+    finally:
+        from tensorflow.python.framework import config  # noqa: PLC0415 (TensorFlow exports no switch back)
+
+        config.disable_op_determinism()
