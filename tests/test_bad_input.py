@@ -353,6 +353,23 @@ RECIPE_CASES = [
                  id="one-cycle-moms"),
     pytest.param({"training": {"distribute_timeout_s": 0}}, {}, [], "training.distribute_timeout_s: must be > 0",
                  "0", id="distribute-timeout-zero"),
+    pytest.param({"training": {"precision": "16-mixed"}}, {}, [],
+                 "training.precision: must be one of 'float32', 'mixed_float16' or 'mixed_bfloat16' (did you mean"
+                 " 'mixed_float16'?)", "'16-mixed'", id="precision-lightning-name"),
+    pytest.param({"training": {"precision": "mixed_bfloat61"}}, {}, [],
+                 "training.precision: must be one of 'float32', 'mixed_float16' or 'mixed_bfloat16' (did you mean"
+                 " 'mixed_bfloat16'?)", "'mixed_bfloat61'", id="precision-misspelt"),
+    pytest.param({}, {}, ["--set", "training.precision=16"],
+                 "training.precision: must be one of 'float32', 'mixed_float16' or 'mixed_bfloat16'", "16",
+                 id="precision-a-number"),
+    pytest.param({"training": {"accumulate_grad_batches": 0}}, {}, [],
+                 "training.accumulate_grad_batches: must be > 0", "0", id="accumulate-zero"),
+    pytest.param({"training": {"accumulate_grad_batches": 1.5}}, {}, [],
+                 "training.accumulate_grad_batches: must be a whole number", "1.5", id="accumulate-fraction"),
+    pytest.param({"training": {"accumulate_grad_batches": 4}, "optimizer": {"gradient_accumulation_steps": 2}}, {}, [],
+                 "training.accumulate_grad_batches: accumulates gradients over batches, as"
+                 " optimizer.gradient_accumulation_steps (Keras' own) does; set one of them", "4",
+                 id="accumulate-twice"),
 ]
 
 

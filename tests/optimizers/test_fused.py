@@ -63,6 +63,43 @@ def test_fused_update_equals_keras_apply(make):
         assert iterations == ref_iter == steps
 
 
+@pytest.mark.parametrize("inner", [lambda: keras.optimizers.Adam(1e-2), lambda: keras.optimizers.SGD(1e-8, momentum=0.9)])
+def test_a_loss_scale_optimizer_around_a_fused_update_scales_as_keras_does(inner):
+    """Overflows (skip, halve) and growth (double after dynamic_growth_steps) as Keras' LossScaleOptimizer.apply."""
+    def make():
+        # A loss in the millions, scaled by 2^115: its gradients overflow float32; the first steps are skipped, the
+        # scale halves until they fit, and grows (after 3 good steps) back into an overflow, again and again.
+        return keras.optimizers.LossScaleOptimizer(inner(), initial_scale=2.0**115, dynamic_growth_steps=3)
+
+    assert _fused.fusable(make())
+
+    def scaled_train(fused):
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+        opt = make()
+        opt.build(model.trainable_variables)
+        x, y = _problem()
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = opt.scale_loss(1e6 * tf.reduce_mean(tf.square(model(x) - y)))
+            grads = tape.gradient(loss, model.trainable_variables)
+            (_fused.apply if fused else type(opt).apply)(opt, grads, model.trainable_variables)
+            return opt.dynamic_scale.value
+
+        scales = [float(step()) for _ in range(40)]
+        return scales, model.get_weights(), int(opt.iterations), int(opt.step_counter)
+
+    ref_scales, ref_weights, ref_iterations, ref_counter = scaled_train(fused=False)
+    scales, weights, iterations, counter = scaled_train(fused=True)
+    assert scales == ref_scales and (iterations, counter) == (ref_iterations, ref_counter)
+    assert set(np.sign(np.diff(scales)).tolist()) == {-1.0, 0.0, 1.0}  # it halved, it doubled, it held
+    assert iterations < 40  # skipped steps are no updates
+    for a, b in zip(weights, ref_weights):
+        np.testing.assert_allclose(a, b, rtol=5e-4, atol=5e-5)
+
+
 @pytest.mark.parametrize(
     "opt",
     [
@@ -71,6 +108,8 @@ def test_fused_update_equals_keras_apply(make):
         keras.optimizers.Adam(1e-3, use_ema=True),
         keras.optimizers.RMSprop(1e-3),
         keras.optimizers.SGD(1e-3, gradient_accumulation_steps=2),
+        keras.optimizers.SGD(1e-3, loss_scale_factor=128.0),
+        keras.optimizers.LossScaleOptimizer(keras.optimizers.RMSprop(1e-3)),
     ],
 )
 def test_other_optimizers_take_keras_own_path(opt):

@@ -320,6 +320,15 @@ def _batch_limit(value: Any) -> Any:
     return value
 
 
+#: ``training.precision``: the Keras dtype policies a recipe can train in.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+_PRECISION_ALIASES = {
+    "16": "mixed_float16", "16-mixed": "mixed_float16", "fp16": "mixed_float16", "float16": "mixed_float16",
+    "mixed-float16": "mixed_float16", "bf16": "mixed_bfloat16", "bf16-mixed": "mixed_bfloat16",
+    "bfloat16": "mixed_bfloat16", "32": "float32", "32-true": "float32", "fp32": "float32",
+}
+
+
 class TrainingConfig(Section):
     epochs: int = Field(100, gt=0)
     batch_size: int = Field(32, gt=0)
@@ -353,6 +362,14 @@ class TrainingConfig(Section):
     )
     distribute_timeout_s: float = Field(
         60.0, gt=0, description="multi_worker: how long to wait for every worker of TF_CONFIG's cluster to start",
+    )
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32", description="the Keras dtype policy the recipe's model is built under: float32, or mixed_float16"
+        " (float16 compute, float32 weights, dynamic loss scaling) or mixed_bfloat16 (bfloat16 compute, float32"
+        " weights); a model given from Python trains in the policy it was built with",
+    )
+    accumulate_grad_batches: int = Field(
+        1, gt=0, description="batches per optimizer step: their mean gradient is applied once (1: every batch)",
     )
     class_weight: Literal["balanced"] | dict[str | int, float] | None = Field(
         None, description="weigh the training loss by class (classification): balanced (n_samples / (n_classes x"
@@ -388,6 +405,17 @@ class TrainingConfig(Section):
     @classmethod
     def _checkpoint_flag(cls, value: CheckpointConfig | bool) -> CheckpointConfig:
         return CheckpointConfig(enabled=value) if isinstance(value, bool) else value
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_name(cls, value: Any) -> Any:
+        # Lightning's and fastai's names for the same policies, and near misses, get a suggestion.
+        if isinstance(value, str) and value not in PRECISIONS:
+            hint = _PRECISION_ALIASES.get(value.lower().replace("_", "-"))
+            hint = f" (did you mean {hint!r}?)" if hint else did_you_mean(value, PRECISIONS)
+            listed = f"{', '.join(map(repr, PRECISIONS[:-1]))} or {PRECISIONS[-1]!r}"  # as the Literal's own error
+            raise ValueError(f"must be one of {listed}{hint}, got {value!r}")
+        return value
 
     @field_validator("class_weight", mode="before")
     @classmethod

@@ -39,11 +39,19 @@ def nonfinite(records: Records) -> Finding | None:
     A run that recovered is a warning, one that gave up (or stopped) an error. Without events,
     any non-finite value in ``steps.csv`` or ``history.csv`` means training broke: the weights
     are NaN from there on. The first step is reported when ``steps.csv`` has one, else the first epoch.
+    A step skipped for a loss-scale overflow (event ``skip_step``, its ``grad_norm`` inf) is loss scaling
+    at work (``training.precision: mixed_float16``), not a non-finite value; nor is the NaN mean gradient
+    norm of an epoch whose every step was skipped.
     """
-    if records.events:
-        return _nonfinite_events(records.events)
-    step = _first_nonfinite(records.steps, ("loss", "grad_norm"))
-    epoch = _first_nonfinite(records.history, ("loss", "val_loss", "grad_norm"))
+    skips = [e for e in records.events if e.get("action") == "skip_step"]
+    events = [e for e in records.events if e.get("action") != "skip_step"]
+    if events:
+        return _nonfinite_events(events)
+    skipped, overflowed = {_int(e.get("step")) for e in skips}, {_int(e.get("epoch")) for e in skips}
+    step = _first_nonfinite([r for r in records.steps if _int(r.get("step")) not in skipped], ("loss", "grad_norm"))
+    history = [{k: v for k, v in r.items() if k != "grad_norm" or _int(r.get("epoch")) not in overflowed}
+               for r in records.history]
+    epoch = _first_nonfinite(history, ("loss", "val_loss", "grad_norm"))
     if step is None and epoch is None:
         return None
     evidence: dict = {}

@@ -206,7 +206,11 @@ def dense_head(
 def output_layer(
     x: keras.KerasTensor, n_outputs: int, output: str, kernel_initializer: str = "glorot_uniform"
 ) -> keras.KerasTensor:
-    """The output ``Dense`` layer, named ``output``, with the activation ``output`` names (see :data:`OUTPUTS`)."""
+    """The output ``Dense`` layer, named ``output``, with the activation ``output`` names (see :data:`OUTPUTS`).
+
+    It computes in float32 whatever the global dtype policy (``training.precision``): a softmax or sigmoid in
+    float16 loses the small probabilities the loss takes the log of, as Keras' mixed-precision guide warns.
+    """
     return keras.layers.Dense(
-        n_outputs, activation=OUTPUTS[output], kernel_initializer=kernel_initializer, name="output"
+        n_outputs, activation=OUTPUTS[output], kernel_initializer=kernel_initializer, name="output", dtype="float32"
     )(x)

@@ -12,7 +12,7 @@ from trainlab.lazy import lazy_names
 from trainlab.optimizers._fused import apply as fused_apply
 from trainlab.optimizers._fused import fusable
 from trainlab.optimizers._momentum import ScheduledValue, cycle_momentum
-from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, registry
+from trainlab.optimizers._registry import build, learning_rate, learning_rate_scale, loss_scale, registry, unwrap
 
 __all__ = [
     "FUNCTIONS",
@@ -25,8 +25,10 @@ __all__ = [
     "fused_apply",
     "learning_rate",
     "learning_rate_scale",
+    "loss_scale",
     "race",
     "registry",
+    "unwrap",
 ]
 
 # The race's old names: a tool above this package, imported only when one is asked for (the lazy pattern of

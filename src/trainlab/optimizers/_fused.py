@@ -7,7 +7,10 @@ tracing and per step. TensorFlow ships fused kernels (``ResourceApplyAdam``,
 formulas in one op per variable, on the optimizer's own slot variables. The formulas
 match Keras' ``update_step`` term for term (tests compare many steps against
 ``optimizer.apply``); anything else (weight decay, EMA, AMSGrad, gradient accumulation,
-loss scaling, a distribution strategy) takes Keras' own ``apply``.
+a static ``loss_scale_factor``, a distribution strategy) takes Keras' own ``apply``. A
+``LossScaleOptimizer`` around a fusable optimizer (what ``mixed_float16`` gives) keeps its dynamic
+scaling as Keras writes it (skip and halve on an overflow, double after ``dynamic_growth_steps``),
+with the inner update fused.
 
 The kernels read Keras' private optimizer state (``_momentums``, ``_velocities``, ``_clip_gradients``,
 ``_get_variable_index``), which a Keras release may change: with a Keras outside :data:`TESTED_KERAS`
@@ -56,6 +59,8 @@ def fusable(optimizer: keras.optimizers.Optimizer) -> bool:
     """True when :func:`apply` can update with fused kernels for this optimizer (and this Keras)."""
     if not _fused_kernels_allowed(keras.__version__):
         return False
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return fusable(optimizer.inner_optimizer) and not tf.distribute.has_strategy()
     plain = (
         not optimizer.use_ema
         and optimizer.weight_decay is None
@@ -72,6 +77,9 @@ def apply(optimizer: keras.optimizers.Optimizer, grads: Sequence[tf.Tensor], var
     """``optimizer.apply(grads, variables)``, through fused kernels when :func:`fusable` (in a tf.function)."""
     if not fusable(optimizer):
         optimizer.apply(grads, variables)
+        return
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        _loss_scaled(optimizer, grads, variables)
         return
     lr = tf.cast(optimizer.learning_rate, tf.float32)  # the schedule at the current iteration, as Keras reads it
     grads = optimizer._clip_gradients(list(grads))  # Keras' own clipping (clipnorm, global_clipnorm, clipvalue)
@@ -101,3 +109,30 @@ def apply(optimizer: keras.optimizers.Optimizer, grads: Sequence[tf.Tensor], var
                 use_nesterov=bool(optimizer.nesterov),
             )
     optimizer.iterations.assign_add(1)
+
+
+def _loss_scaled(
+    optimizer: keras.optimizers.LossScaleOptimizer, grads: Sequence[tf.Tensor], variables: Sequence
+) -> None:
+    """Keras' ``LossScaleOptimizer`` update (``_common_apply``: finite gradients unscaled and applied, the scale
+    doubled after ``dynamic_growth_steps`` of them; else nothing applied and the scale halved), the inner
+    optimizer's update through :func:`apply`."""
+    counter, scale = optimizer.step_counter, optimizer.dynamic_scale
+
+    def finite() -> None:
+        apply(optimizer.inner_optimizer, [tf.convert_to_tensor(g) / scale for g in grads], variables)
+
+        def grow() -> None:
+            counter.assign(0)
+            scale.assign(scale * 2.0)
+
+        def count() -> None:
+            counter.assign_add(1)
+
+        tf.cond(tf.equal(counter, optimizer.dynamic_growth_steps - 1), grow, count)
+
+    def overflow() -> None:
+        counter.assign(0)
+        scale.assign(scale * 0.5)
+
+    tf.cond(optimizer.check_finite(grads), finite, overflow)

@@ -119,8 +119,43 @@ def learning_rate_scale(optimizer: Optimizer) -> keras.Variable | None:
         >>> scale.assign(scale * 0.5)
     """
     # Keras keeps the schedule object in a private attribute; this is its one reader.
-    schedule = getattr(optimizer, "_learning_rate", None)
+    schedule = getattr(unwrap(optimizer), "_learning_rate", None)
     return schedule.scale if isinstance(schedule, schedules.Scaled) else None
+
+
+def unwrap(optimizer: Optimizer) -> Optimizer:
+    """The optimizer that updates the weights: the inner one of a ``LossScaleOptimizer``, else ``optimizer``.
+
+    A ``LossScaleOptimizer`` (what ``model.compile`` wraps around the optimizer of a ``mixed_float16``
+    model) forwards ``learning_rate`` and ``iterations`` to its inner optimizer; anything else of the
+    recipe's optimizer (its schedule, momentum, betas) is the inner one's.
+
+    Example:
+        >>> unwrap(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD())).__class__.__name__
+        'SGD'
+    """
+    return optimizer.inner_optimizer if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else optimizer
+
+
+def loss_scale(optimizer: Optimizer) -> float | keras.Variable | None:
+    """What a training step multiplies the loss by before the gradient, as Keras' ``fit`` does
+    (``optimizer.scale_loss``): Keras' ``apply`` divides the gradients by the same factor.
+
+    Args:
+        optimizer: a built Keras optimizer.
+
+    Returns:
+        A ``LossScaleOptimizer``'s dynamic scale (a variable it halves on an overflow and doubles
+        after ``dynamic_growth_steps`` finite steps), a static ``loss_scale_factor`` (a float), or
+        None when the loss is not scaled.
+
+    Example:
+        >>> loss_scale(keras.optimizers.SGD(loss_scale_factor=1024.0))
+        1024.0
+    """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return optimizer.loss_scale_factor
 
 
 def _snake_case(class_name: str) -> str:

@@ -116,7 +116,7 @@ class Cohort:
         elif len(self.runs) > 1:
             training = lead.recipe.training
             engine = Engine([r.member for r in self.runs], training.batch_size, jit_compile=training.jit_compile,
-                            eval_batch_size=training.eval_batch_size)
+                            eval_batch_size=training.eval_batch_size, accumulate=training.accumulate_grad_batches)
             for k, run in enumerate(self.runs):
                 run.engine, run.index = engine, k
         self.engine = lead.engine
@@ -171,9 +171,10 @@ class Cohort:
                 ds = ds.shuffle(self.data.shuffle_buffer, seed=self.data_seed * 100_003 + epoch)
             ds = ds.batch(training.batch_size)
         if training.limit_train_batches is not None and training.overfit_batches is None:
-            ds = ds.take(self.steps_per_epoch())
-        if skip:  # batches given up after a non-finite loss (a rollback)
-            skipped = tf.constant(sorted(skip), tf.int64)
+            ds = ds.take(self.steps_per_epoch() * training.accumulate_grad_batches)  # a step takes N batches
+        if skip:  # steps given up after a non-finite loss (a rollback): each step's batches
+            per = training.accumulate_grad_batches
+            skipped = tf.constant(sorted(b for step in skip for b in range(step * per, (step + 1) * per)), tf.int64)
             ds = ds.enumerate().filter(lambda i, batch: tf.reduce_all(i != skipped)).map(lambda i, batch: batch)
         return self.engine.train_epoch_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
@@ -232,7 +233,8 @@ def fusable(runs: Sequence[Seat]) -> str | None:
         return "streamed (tf.data) data trains one run at a time"
     # (class_weight: the class weights are in the training split's weights, which the runs share)
     keys = ("batch_size", "epochs", "shuffle", "validation_freq", "jit_compile", "train_eval_samples", "on_nonfinite",
-            "class_weight", "fast_dev_run", "limit_train_batches", "limit_val_batches", "overfit_batches")
+            "class_weight", "accumulate_grad_batches", "fast_dev_run", "limit_train_batches", "limit_val_batches",
+            "overfit_batches")  # the class weights: in the training split's weights, shared
     for run in runs[1:]:
         if run.data is not lead.data:
             return "they use different data (data section or data.seed differ)"

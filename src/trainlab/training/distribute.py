@@ -50,7 +50,7 @@ import keras
 import tensorflow as tf
 
 from trainlab.errors import TrainlabError
-from trainlab.optimizers import fused_apply
+from trainlab.optimizers import fused_apply, unwrap
 
 
 # --------------------------------------------------------------------------------- placement
@@ -350,7 +350,8 @@ class Share:
                 keras_scale = self.replicas if isinstance(loss_fn, keras.losses.Loss) else 1
                 value = value * tf.cast(self._fraction * keras_scale, value.dtype)
         if penalties:
-            penalty = tf.add_n(list(penalties))
+            # In the loss's dtype, as Keras' compute_loss adds them: a mixed-precision layer's penalty may be float16.
+            penalty = tf.add_n([tf.cast(p, value.dtype) for p in penalties])
             value = value + (penalty if self.replicas == 1 else penalty / tf.cast(self.replicas, penalty.dtype))
         return value
 
@@ -364,12 +365,14 @@ class Share:
         """Apply gradients already summed over the replicas (:meth:`sum`), with Keras' clipping acting on them.
 
         Keras 3's optimizer all-reduces (sums) the gradients it gets across replicas, after its
-        clipping; these are the sum already, so its all-reduce is skipped here (while tracing).
+        clipping; these are the sum already, so its all-reduce is skipped here (while tracing), also
+        in the inner optimizer of a ``LossScaleOptimizer``, which is the one that applies them.
         """
         if self.replicas == 1:
             fused_apply(optimizer, grads, variables)
             return
-        with _summed_already(optimizer):
+        inner = unwrap(optimizer)
+        with _summed_already(optimizer), _summed_already(inner) if inner is not optimizer else nullcontext():
             optimizer.apply(grads, variables)
 
 

@@ -214,7 +214,7 @@ class EpochLoop:
             if meta.get("partial"):
                 parts = [EpochSteps(
                     arrays["partial/loss"], arrays["partial/grad_norm"], arrays["partial/lr"], arrays["partial/batch"],
-                    [arrays["partial/layer_grad_norm"]], [{}], [], [], [],
+                    [arrays["partial/layer_grad_norm"]], [{}], [], [], [], overflow=arrays.get("partial/overflow"),
                 )]
             start = (found.epoch, found.batch, parts)
         return start
@@ -349,7 +349,7 @@ class EpochLoop:
         done = {t.index: sum(int(np.isfinite(p.lr[:, t.index]).sum()) for p in parts) for t in self.trainers}
 
         def finish(result: tuple[EpochSteps | None, Any]) -> tuple[EpochSteps | None, Any]:
-            for trainer, event in events:
+            for trainer, event in events + _overflows(self.trainers, result[0], epoch, done):
                 trainer.state.records.write_event(event)
             return result
 
@@ -448,7 +448,7 @@ class EpochLoop:
         k = trainer.index
         ran = np.isfinite(part.lr[:, k])
         loss_bad = ~np.isfinite(part.loss[:, k]) & ran
-        norm_bad = ~np.isfinite(part.grad_norm[:, k]) & ran
+        norm_bad = ~np.isfinite(part.grad_norm[:, k]) & ran & ~part.skipped(k)  # not a loss-scale overflow
         bad = loss_bad | norm_bad
         if not bad.any():
             return self._nonfinite_state(trainer, part)
@@ -550,6 +550,7 @@ class EpochLoop:
                 "partial/loss": steps.loss[ran][:, [k]], "partial/grad_norm": steps.grad_norm[ran][:, [k]],
                 "partial/lr": steps.lr[ran][:, [k]], "partial/batch": steps.batch[ran],
                 "partial/layer_grad_norm": steps.layer_grad_norm[k][ran],
+                "partial/overflow": steps.skipped(k)[ran][:, None],
             })
         if k not in self._layouts:
             self._layouts[k] = [[path, dtype, list(shape)] for path, dtype, shape in self.engine.state_layout(k)]
@@ -563,6 +564,24 @@ class EpochLoop:
             "trainlab_version": trainlab.__version__,
         }
         return meta, arrays
+
+
+def _overflows(
+    trainers: Sequence[Seat], part: EpochSteps | None, epoch: int, done: dict[int, int]
+) -> list[tuple[Seat, dict[str, Any]]]:
+    """An event for each step of ``part`` a run's loss-scale optimizer skipped because the scaled gradients
+    overflowed (``action`` ``skip_step``): loss scaling at work, not a non-finite value to roll back."""
+    events = []
+    for trainer in trainers if part is not None and part.overflow is not None else ():
+        k = trainer.index
+        ran = np.isfinite(part.lr[:, k])
+        for row in np.flatnonzero(part.skipped(k) & ran):
+            step = trainer.state.steps_done + done[k] + int(ran[:row].sum()) + 1
+            scale = float(part.loss_scale[row, k]) / 2  # the optimizer halves it
+            events.append((trainer, {"step": step, "epoch": epoch + 1, "action": "skip_step",
+                                     "what": f"loss scale overflow (step skipped, scale -> {scale:g})",
+                                     "lr": float(part.lr[row, k])}))
+    return events
 
 
 def _random_states(arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ samples of the activation probe and of the train-eval pass).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import tensorflow as tf
 from trainlab import callbacks, data as tl_data, losses, metrics, models, optimizers, runtime
 from trainlab.config import Recipe
 from trainlab.config import load_recipe as load_valid_recipe
+from trainlab.config.recipe import PRECISIONS
 from trainlab.errors import TrainlabError
 from trainlab.keras_names import check_keras_name
 from trainlab.training import distribute
@@ -68,7 +70,8 @@ def check_components(recipe: Recipe) -> None:
     ``trainlab run`` would, and a run fails before it creates its run directory.
 
     Raises:
-        TrainlabError: an unknown name or argument, or a value its component rejects.
+        TrainlabError: an unknown name or argument, a value its component rejects, or two ways of
+            accumulating gradients at once (``training.accumulate_grad_batches`` and the optimizer's own).
     """
     if recipe.loss != "auto":
         losses.build(recipe.loss, where="loss")
@@ -78,7 +81,12 @@ def check_components(recipe: Recipe) -> None:
         check_keras_name(keras.activations, keys["activation"], "model.activation", "activation")
     if isinstance(keys.get("kernel_initializer"), str):
         check_keras_name(keras.initializers, keys["kernel_initializer"], "model.kernel_initializer", "initializer")
-    optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer")
+    if recipe.training.accumulate_grad_batches > 1 and optimizer.gradient_accumulation_steps:
+        raise TrainlabError(
+            "training.accumulate_grad_batches", "accumulates gradients over batches, as optimizer."
+            "gradient_accumulation_steps (Keras' own) does; set one of them", recipe.training.accumulate_grad_batches,
+        )
     for i, item in enumerate(recipe.training.callbacks):
         # No run directory yet: file arguments stay relative and nothing is written.
         callbacks.build(item, None, where=f"training.callbacks[{i}]")
@@ -128,9 +136,33 @@ def resolve(recipe: Recipe, data: Any, model: keras.Model | None = None) -> Reci
         else list(recipe.metrics)
     for i, name in enumerate(names):  # fail early on a bad name, before any training
         metrics.build(name, traits.labels, traits.from_logits, where=f"metrics[{i}]")
-    return recipe.model_copy(
-        update={"loss": loss, "metrics": names, "model": recipe.model.model_copy(update={"output": output})}
-    )
+    training = recipe.training
+    if model is not None:
+        training = training.model_copy(update={"precision": given_precision(recipe.training.precision, model)})
+    return recipe.model_copy(update={
+        "loss": loss, "metrics": names, "model": recipe.model.model_copy(update={"output": output}),
+        "training": training,
+    })
+
+
+def given_precision(precision: str, model: keras.Model) -> str:
+    """``training.precision`` for a model given from Python: the dtype policy it was built with, which is what it
+    trains in (its layers keep the policy they were made under).
+
+    The recipe's ``float32`` (the default) gives way to the model's ``mixed_float16`` or ``mixed_bfloat16``, so
+    that the run's ``recipe.yaml`` says what trained; a mixed precision the model was not built with is refused.
+
+    Raises:
+        TrainlabError: ``training.precision`` asks for a mixed policy the model was not built with.
+    """
+    policy = model.dtype_policy.name
+    if precision != "float32" and policy != precision:
+        raise TrainlabError(
+            "training.precision", f"a model given from Python trains in the dtype policy it was built with"
+            f" ({policy}); build it under keras.config.set_dtype_policy({precision!r}), or leave the key out",
+            precision,
+        )
+    return policy if policy in PRECISIONS else precision
 
 
 def check_output(output: str, traits: Any) -> str:
@@ -193,10 +225,30 @@ def build_model(recipe: Recipe, data: Any) -> keras.Model:
     spec = {"name": recipe.model.name, **recipe.model.builder_arguments()}
     # Data without a sample shape (a flat table) has one axis of n_features.
     input_shape = getattr(data, "input_shape", None) or (data.n_features,)
-    return models.build(
-        spec, where="model", input_shape=tuple(int(d) for d in input_shape), n_outputs=int(n_outputs),
-        input_dtype=str(getattr(data, "input_dtype", "float32")), vocab_size=getattr(data, "vocab_size", None),
-    )
+    with dtype_policy(recipe.training.precision):  # each layer keeps the policy it is made under
+        return models.build(
+            spec, where="model", input_shape=tuple(int(d) for d in input_shape), n_outputs=int(n_outputs),
+            input_dtype=str(getattr(data, "input_dtype", "float32")), vocab_size=getattr(data, "vocab_size", None),
+        )
+
+
+@contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` inside the block and put back after it, so that a run's
+    ``training.precision`` does not leak into the next (a study's runs may differ).
+
+    Example:
+        >>> with dtype_policy("mixed_float16"):
+        ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.layers[0].compute_dtype
+        'float16'
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def build_member(
@@ -208,6 +260,8 @@ def build_member(
     Compiling makes the trained model usable as is (``evaluate``, ``save``); building the
     compiled metrics on a two-sample batch lets stock callbacks (EarlyStopping,
     ModelCheckpoint, ...) infer whether a metric is maximized, as they do under ``fit``.
+    The member trains with the optimizer compiling gives the model: for a ``mixed_float16``
+    model, a ``keras.optimizers.LossScaleOptimizer`` around the recipe's (dynamic loss scaling).
     """
     optimizer = optimizers.build(recipe.optimizer.spec(), where="optimizer", steps_per_epoch=steps_per_epoch)
     loss = losses.build(recipe.loss, where="loss")
@@ -221,7 +275,8 @@ def build_member(
     x, y = (tf.nest.map_structure(lambda t: t[:2], part) for part in sample[:2])  # x: maybe a dict of named inputs
     model.compute_metrics(x, y, model(x), sample_weight=None)
     model.reset_metrics()
-    return Member(model, optimizer, loss, train_metrics, val_metrics)
+    # compile wraps the optimizer of a mixed_float16 model in a LossScaleOptimizer: train with what it gives.
+    return Member(model, model.optimizer, loss, train_metrics, val_metrics)
 
 
 
@@ -484,12 +539,13 @@ def _class_weigher(weights: np.ndarray, batched: bool):
     return weigh
 
 
-def epoch_steps(data: Any, inputs: Inputs, batch_size: int) -> int | None:
+def epoch_steps(data: Any, inputs: Inputs, batch_size: int, accumulate: int = 1) -> int | None:
     """Optimizer steps per epoch of ``data`` (None for a stream of unknown length); a batched stream's
-    epoch is its batches, whatever ``batch_size``."""
+    epoch is its batches, whatever ``batch_size``. With ``accumulate`` (``training.accumulate_grad_batches``)
+    a step takes that many batches, the last step of an epoch those that are left."""
     if not inputs.streamed:
-        return steps_per_epoch(len(data.x_train), batch_size)
+        return steps_per_epoch(len(data.x_train), batch_size, accumulate)
     n = int(inputs.splits["train"].cardinality())
     if n < 0:
         return None
-    return n if inputs.batched else steps_per_epoch(n, batch_size)
+    return -(-n // accumulate) if inputs.batched else steps_per_epoch(n, batch_size, accumulate)

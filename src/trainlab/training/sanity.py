@@ -156,7 +156,7 @@ def epoch_steps(training: Any, n_samples: int) -> int:
     ``trainlab schedules plot --recipe`` counts; a run asks its :class:`~trainlab.training.trainer.Trainer`)."""
     if training.overfit_batches is not None:
         n_samples = min(n_samples, training.overfit_batches * training.batch_size)
-    return train_steps(training, steps_per_epoch(n_samples, training.batch_size))
+    return train_steps(training, steps_per_epoch(n_samples, training.batch_size, training.accumulate_grad_batches))
 
 
 def shuffled(training: Any) -> bool:

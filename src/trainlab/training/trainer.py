@@ -151,6 +151,7 @@ class Trainer:
                     self.recipe.training.batch_size,
                     jit_compile=self.recipe.training.jit_compile,
                     eval_batch_size=self.recipe.training.eval_batch_size,
+                    accumulate=self.recipe.training.accumulate_grad_batches,
                 )
         return self._engine
 
@@ -170,9 +171,11 @@ class Trainer:
 
     def steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a stream of unknown length), as ``training.limit_train_batches``
-        and ``training.overfit_batches`` leave them."""
+        and ``training.overfit_batches`` leave them; with ``training.accumulate_grad_batches`` a step takes
+        that many batches (and a limit counts steps)."""
         training = self.recipe.training
-        return sanity.train_steps(training, prepare.epoch_steps(self.trained_data, self.inputs, training.batch_size))
+        return sanity.train_steps(training, prepare.epoch_steps(self.trained_data, self.inputs, training.batch_size,
+                                                                training.accumulate_grad_batches))
 
     def join(self, engine: Engine, k: int) -> None:
         """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""

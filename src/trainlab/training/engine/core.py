@@ -10,6 +10,16 @@ per-call overhead, not arithmetic (docs/performance.md), so the loop over batche
 inside one ``tf.function`` and Python is entered once per epoch. Data enter as
 arguments (not captured constants) so one trace serves every epoch and large
 arrays are not copied into the graph.
+
+A step is one optimizer update. With ``accumulate`` N > 1 (``training.accumulate_grad_batches``) a step
+takes N batches (a group): it adds up each batch's gradient and applies their mean once; the last group
+of an epoch may hold fewer batches, and its mean is over those it holds. With N = 1 the program is the
+one-batch step, with no accumulation in it.
+
+Loss scaling (a ``keras.optimizers.LossScaleOptimizer``, as ``model.compile`` wraps around a
+``mixed_float16`` model's optimizer, or an optimizer's ``loss_scale_factor``) is Keras' ``fit`` step: the
+loss is multiplied by the scale before the gradient (``optimizer.scale_loss``), and the optimizer's
+``apply`` divides the gradients by it; what is recorded is the unscaled loss and gradient norm.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import tensorflow as tf
 
 from trainlab import runtime
 from trainlab.errors import TrainlabError
+from trainlab.optimizers import loss_scale
 from trainlab.training import distribute
 from trainlab.training.engine.batches import first, unpack
 from trainlab.training.engine.evaluate import EngineEvaluation
@@ -41,9 +52,10 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
 
     Args:
         members: the models to train together.
-        batch_size: samples per step.
+        batch_size: samples per batch.
         jit_compile: compile the epoch with XLA (fast steady state, slow compile).
         eval_batch_size: samples per step when evaluating.
+        accumulate: batches per optimizer step (their gradients averaged); 1: a step per batch.
 
     Example:
         >>> engine = Engine([Member(model, keras.optimizers.Adam(), keras.losses.MeanSquaredError())], 32)
@@ -57,9 +69,12 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         batch_size: int,
         jit_compile: bool = False,
         eval_batch_size: int | None = None,
+        accumulate: int = 1,
     ) -> None:
         if not members:
             raise ValueError("the engine needs at least one member")
+        if int(accumulate) < 1:
+            raise ValueError(f"accumulate must be >= 1, got {accumulate}")
         runtime.quiet_retracing(f"{Engine.__module__}.{Engine.__qualname__}")
         self.members = list(members)
         if jit_compile and any(
@@ -71,10 +86,15 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
                 stacklevel=3,
             )
         self.batch_size = int(batch_size)
+        self.accumulate = int(accumulate)
         self.eval_batch_size = int(eval_batch_size or max(1024, batch_size))
         self._groups = [m.layer_groups() for m in self.members]
         for member in self.members:
             member.optimizer.build(member.model.trainable_variables)
+        # Members whose loss scale is dynamic (a LossScaleOptimizer skips a step whose scaled gradients overflow):
+        # with any, each step also records the scale it used and whether it was skipped (EpochSteps.overflow).
+        self._dynamic = [isinstance(m.optimizer, keras.optimizers.LossScaleOptimizer) for m in self.members]
+        self._scaled_records = any(self._dynamic)
         # Members that stopped (early stopping) freeze; only meaningful when K > 1.
         self.active = tf.Variable([True] * len(self.members), trainable=False, name="active")
         self._active_flags = [True] * len(self.members)  # what ``active`` holds (see set_active)
@@ -131,7 +151,8 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         """Run steps ``[start, stop)`` of an epoch.
 
         Step ``i`` trains on ``x[order[i*batch : (i+1)*batch]]`` (the last batch may be
-        smaller). The order is ``order`` if given; else, with ``seed``, a stateless shuffle
+        smaller); with ``accumulate`` N, on the N batches ``i*N ... (i+1)*N - 1`` (fewer in the last step).
+        The order is ``order`` if given; else, with ``seed``, a stateless shuffle
         drawn inside the compiled program (a pure function of the seed, e.g. ``(seed, epoch)``);
         else the data's own order. ``reset`` (default: ``start == 0``) starts the epoch: the
         training metrics restart and the update ratios measure from the weights as they are now.
@@ -162,14 +183,15 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
     def train_epoch_dataset(self, dataset: tf.data.Dataset) -> EpochSteps:
         """Run one epoch over a ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, sample_weight)`` batches (large data).
 
-        The dataset is iterated inside the compiled program, batch by batch; ``x`` may be a
-        structure of tensors (a dict for a model with named inputs).
+        The dataset is iterated inside the compiled program, batch by batch (with ``accumulate`` N,
+        N consecutive batches a step); ``x`` may be a structure of tensors (a dict for a model with
+        named inputs).
         """
         return self._unpack(self._dataset_fn(dataset))
 
     def steps_per_epoch(self, n_samples: int) -> int:
-        """Optimizer steps in an epoch of ``n_samples`` at this engine's batch size."""
-        return steps_per_epoch(n_samples, self.batch_size)
+        """Optimizer steps in an epoch of ``n_samples`` at this engine's batch size (and batches per step)."""
+        return steps_per_epoch(n_samples, self.batch_size, self.accumulate)
 
     @property
     def distributed(self) -> bool:
@@ -181,24 +203,27 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return [len(groups) for groups in self._groups]
 
     def train_logs(self, steps: EpochSteps) -> list[dict[str, float]]:
-        """Per member: the epoch's mean loss (weighted by batch size), metrics, mean and max gradient norm."""
+        """Per member: the epoch's mean loss (weighted by batch size), metrics, mean and max gradient norm (over
+        the steps that applied a gradient: not those skipped for a loss-scale overflow)."""
         weights = steps.batch / max(float(steps.batch.sum()), 1.0)
         logs = []
         for k in range(len(self.members)):
             ran = np.isfinite(steps.lr[:, k])  # steps a frozen member sat out have lr NaN
             row = {"loss": float(np.sum(steps.loss[ran, k] * weights[ran]) / max(weights[ran].sum(), 1e-12))}
             row.update(steps.metrics[k])
-            norms = steps.grad_norm[ran, k]
+            norms = steps.grad_norm[ran & ~steps.skipped(k), k]
             row["grad_norm"] = float(norms.mean()) if len(norms) else float("nan")
             row["grad_norm_max"] = float(norms.max()) if len(norms) else float("nan")
             logs.append(row)
         return logs
 
     def layer_grad_norms(self, steps: EpochSteps) -> list[dict[str, float]]:
-        """Per member: each layer's gradient norm, averaged over the epoch's steps."""
+        """Per member: each layer's gradient norm, averaged over the epoch's steps (less those skipped for a
+        loss-scale overflow)."""
         out = []
         for k, (groups, norms) in enumerate(zip(self._groups, steps.layer_grad_norm)):
-            ran = norms[np.isfinite(steps.lr[:, k])]  # steps a frozen member sat out are left out; NaN stays NaN
+            # Steps a frozen member sat out, or skipped for an overflow, are left out; NaN stays NaN.
+            ran = norms[np.isfinite(steps.lr[:, k]) & ~steps.skipped(k)]
             means = ran.mean(axis=0) if len(ran) else np.full(len(groups), np.nan)
             out.append({layer: float(v) for (layer, _), v in zip(groups, means)})
         return out
@@ -223,8 +248,9 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return out
 
     def _unpack(self, out) -> EpochSteps:
-        loss, norm, lr, batch, layers, metric_values, weight_stats, state_finite, ran = out
+        loss, norm, lr, batch, layers, metric_values, weight_stats, state_finite, *scaling, ran = out
         ran = int(ran)  # steps run: fewer than asked when halted (unwritten records are dropped)
+        scale, overflow = (scaling[0].numpy()[:ran], scaling[1].numpy()[:ran] > 0.5) if scaling else (None, None)
         metrics = [
             {m.name: float(v) for m, v in zip(member.metrics, values.numpy())}
             for member, values in zip(self.members, metric_values)
@@ -234,6 +260,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             loss.numpy()[:ran], norm.numpy()[:ran], lr.numpy()[:ran], batch.numpy()[:ran],
             [t.numpy()[:ran] for t in layers], metrics,
             [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats], state_finite.numpy(),
+            scale, overflow,
         )
 
     @plain
@@ -303,19 +330,50 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
 
     @plain
     def _batch_step(self, x, y, order, n, step, w=None):
+        if self.accumulate > 1:
+            return self._group_batch_step(x, y, order, n, step, w)
         lo = step * self.batch_size
         idx = order[lo : tf.minimum(lo + self.batch_size, n)]
         xb = tf.nest.map_structure(lambda t: tf.gather(t, idx), x)
         return self._step(xb, tf.gather(y, idx), None if w is None else tf.gather(w, idx))
+
+    def _group_batch_step(self, x, y, order, n, step, w=None):
+        """Step ``step`` of the epoch with ``accumulate`` batches a step: batches ``step * N ...`` of the order."""
+        per, batch = self.accumulate, self.batch_size
+        first_batch = step * per
+        count = tf.minimum(per, (n + batch - 1) // batch - first_batch)  # the epoch's last step may have fewer
+        size = tf.cast(tf.minimum((first_batch + count) * batch, n) - first_batch * batch, tf.float32)
+
+        def rows(lo, hi):
+            idx = order[lo:hi]
+            return tf.nest.map_structure(lambda t: tf.gather(t, idx), x), tf.gather(y, idx), \
+                None if w is None else tf.gather(w, idx)
+
+        if self._distributed:  # the group's rows to the replicas, each batch of it then shared among them
+            xg, yg, wg = rows(first_batch * batch, tf.minimum((first_batch + per) * batch, n))
+            m = tf.shape(yg)[0]
+            return self._step(xg, yg, wg, tf.concat([tf.range(0, m, batch), [m]], 0))
+
+        def fetch(j):  # batch j of the group, gathered as the one-batch step gathers it (XLA bounds its size)
+            lo = (first_batch + j) * batch
+            return rows(lo, tf.minimum(lo + batch, n))
+
+        return self._members_step(lambda k, member: self._member_group_step(k, member, fetch, count), size)
 
     def _train_dataset(self, dataset):
         self._masked = len(self.members) > 1  # traced once: members may stop later
         self._start_epoch()
         records = self._records(0)
         i = tf.constant(0)
-        for batch in dataset:
-            records = self._write(records, i, self._step(*unpack(batch)))
-            i += 1
+        if self.accumulate > 1:
+            # N consecutive batches as one element: ragged along the batch axis (batches may differ in size).
+            for group in dataset.ragged_batch(self.accumulate):
+                records = self._write(records, i, self._step(*_joined(unpack(group))))
+                i += 1
+        else:
+            for batch in dataset:
+                records = self._write(records, i, self._step(*unpack(batch)))
+                i += 1
         return (*self._finish(records), i)
 
     @plain
@@ -329,8 +387,9 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
     @plain
     def _records(self, size):
         dynamic = isinstance(size, int) and size == 0
+        extra = 2 if self._scaled_records else 0  # each step's loss scales and overflows
         return tuple(
-            tf.TensorArray(tf.float32, size=size, dynamic_size=dynamic) for _ in range(4 + len(self.members))
+            tf.TensorArray(tf.float32, size=size, dynamic_size=dynamic) for _ in range(4 + len(self.members) + extra)
         )
 
     @plain
@@ -340,6 +399,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
     @plain
     def _finish(self, records):
         stacked = [r.stack() for r in records]
+        k = len(self.members)
         weight_stats = []
         for member, groups, before in zip(self.members, self._groups, self._epoch_start):
             variables = member.model.trainable_variables
@@ -352,7 +412,9 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
                 l1.append(tf.add_n([tf.reduce_sum(tf.abs(variables[i])) for i in idx]))
                 ratio.append(tf.math.divide_no_nan(tf.sqrt(moved), tf.sqrt(start)))
             weight_stats.append(tf.cast(tf.stack([tf.stack(l2), tf.stack(l1), tf.stack(ratio)]), tf.float32))
-        return (*stacked[:4], stacked[4:], self._metric_results("metrics"), weight_stats, self._state_finite())
+        # With dynamic loss scaling, the scales and overflows follow (see _member_update).
+        return (*stacked[:4], stacked[4 : 4 + k], self._metric_results("metrics"), weight_stats, self._state_finite(),
+                *stacked[4 + k :])
 
     @plain
     def _state_finite(self):
@@ -366,60 +428,169 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         return tf.stack(flags)
 
     @plain
-    def _step(self, xb, yb, wb=None):
-        """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms."""
+    def _step(self, xb, yb, wb=None, bounds=None):
+        """One optimizer step for every member: ``[K]`` loss, grad norm, lr; batch size; per-layer norms (with
+        dynamic loss scaling, ``[K]`` loss scales and overflows after them). With ``bounds``, ``xb`` is a group of
+        batches, rows ``[bounds[j], bounds[j + 1])`` batch ``j``, whose gradients the step averages."""
         if not self._distributed:
-            return self._replica_step(xb, yb, wb)
-        out = self.strategy.run(self._replica_step, args=(xb, yb) if wb is None else (xb, yb, wb))
+            return self._replica_step(xb, yb, wb, bounds)
+        args = (xb, yb) if wb is None else (xb, yb, wb)
+        kwargs = {} if bounds is None else {"bounds": bounds}
+        out = self.strategy.run(self._replica_step, args=args, kwargs=kwargs)
         return tf.nest.map_structure(lambda t: self.strategy.experimental_local_results(t)[0], out)
 
-    def _replica_step(self, xb, yb, wb=None):
-        share = distribute.Share(tf.shape(first(xb))[0])  # this replica's part of the batch (all of it on one device)
-        xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
-        wb = None if wb is None else share.take(wb)
-        losses, norms, lrs, layers = [], [], [], []
+    def _replica_step(self, xb, yb, wb=None, bounds=None):
+        if bounds is None:
+            # This replica's part of the batch (all of it on one device).
+            share = distribute.Share(tf.shape(first(xb))[0])
+            xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
+            wb = None if wb is None else share.take(wb)
+            return self._members_step(lambda k, member: self._member_step(k, member, xb, yb, share, wb), share.size)
+
+        def fetch(j):  # batch j of the group (all of it: each member's step takes this replica's share)
+            lo, hi = bounds[j], bounds[j + 1]
+            return tf.nest.map_structure(lambda t: t[lo:hi], xb), yb[lo:hi], None if wb is None else wb[lo:hi]
+
+        count, size = tf.size(bounds) - 1, tf.cast(bounds[-1], tf.float32)
+        return self._members_step(lambda k, member: self._member_group_step(k, member, fetch, count), size)
+
+    def _members_step(self, step, size):
+        """``step(k, member)`` for every member (those frozen sit out), its records stacked: ``[K]`` loss, grad
+        norm, lr; ``size``, the samples; per-layer norms; with dynamic loss scaling, ``[K]`` scales and overflows."""
+        losses, norms, lrs, layers, scales, overflows = [], [], [], [], [], []
         for k, member in enumerate(self.members):
             if not self._masked:
-                loss, norm, lr, layer = self._member_step(k, member, xb, yb, share, wb)
+                out = step(k, member)
             else:
-                nan = tf.constant(np.nan, tf.float32)
-                loss, norm, lr, layer = tf.cond(
-                    self.active[k],
-                    lambda k=k, member=member: self._member_step(k, member, xb, yb, share, wb),
-                    lambda k=k: (nan, nan, nan, tf.fill([len(self._groups[k])], nan)),
-                )
+                out = tf.cond(self.active[k], lambda k=k, member=member: step(k, member), lambda k=k: self._sat_out(k))
+            loss, norm, lr, layer, *scaling = out
             losses.append(loss)
             norms.append(norm)
             lrs.append(lr)
             layers.append(layer)
-        return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), share.size, *layers)
+            if scaling:
+                scales.append(scaling[0])
+                overflows.append(scaling[1])
+        scaled = (tf.stack(scales), tf.stack(overflows)) if self._scaled_records else ()
+        return (tf.stack(losses), tf.stack(norms), tf.stack(lrs), size, *layers, *scaled)
+
+    def _sat_out(self, k):
+        """What a frozen member's step records: NaN (lr NaN marks a step sat out), no overflow."""
+        nan = tf.constant(np.nan, tf.float32)
+        scaling = (nan, tf.constant(0.0)) if self._scaled_records else ()
+        return (nan, nan, nan, tf.fill([len(self._groups[k])], nan), *scaling)
 
     def _member_step(self, k, member, xb, yb, share, wb=None):
         model = member.model
         if member.augment is not None:  # training batches only; outside the tape (nothing to differentiate)
             xb = member.augment(xb, training=True)
+        scale = loss_scale(member.optimizer)
         with tf.GradientTape() as tape:
             pred = model(xb, training=True)
             loss = share.loss(member.loss, yb, pred, model.losses, sample_weight=wb)
+            # As Keras' fit: the optimizer's apply divides the gradients by the scale the loss is multiplied by.
+            scaled = loss if scale is None else member.optimizer.scale_loss(loss)
         variables = model.trainable_variables
         # Summed over the replicas before anything reads them: the norms and the clipping are the global gradient's.
-        grads = share.sum(tape.gradient(loss, variables))
+        grads = share.sum(tape.gradient(scaled, variables))
         loss = share.sum(loss)
-        # Sums of squares as twice each tensor's l2_loss: one op instead of two (square, then sum) and the same
-        # bits (the kernel halves each square, which is exact, and sums in the same order; doubling is exact too).
-        halves = [tf.nn.l2_loss(g) for g in grads]
-        layer_squares = 2.0 * tf.stack([tf.add_n([halves[i] for i in idx]) for _, idx in self._groups[k]])
-        layer_norms = tf.sqrt(layer_squares)
-        # One fixed summation (layers in order), so the norm is the same bits in every run.
-        norm = tf.sqrt(tf.reduce_sum(layer_squares))
-        lr = tf.cast(member.optimizer.learning_rate, tf.float32)
-        share.apply(member.optimizer, grads, variables)
+        out = self._member_update(k, member, loss, grads, share, scale)
         for metric in member.metrics:  # on-read synchronized: each replica adds its share, reading sums them
             if wb is None:
                 metric.update_state(yb, pred)
             else:
                 metric.update_state(yb, pred, sample_weight=wb)
-        return tf.cast(loss, tf.float32), norm, lr, layer_norms
+        return out
+
+    def _member_group_step(self, k, member, fetch, count):
+        """Member ``k``'s step on a group of ``count`` batches (``fetch(j)``: batch ``j``'s ``(x, y, w)``): each
+        batch's loss and gradient as :meth:`_member_step` computes them (its metrics updated, its augmentation
+        drawn), their means over the group's batches applied once; recorded, the mean loss and the mean
+        gradient's norm."""
+        model = member.model
+        variables = model.trainable_variables
+        scale = loss_scale(member.optimizer)  # read before the loop: it changes only when the step is applied
+
+        def batch(j, total, sums):
+            xb, yb, wb = fetch(j)
+            share = distribute.Share(tf.shape(first(xb))[0])
+            xb, yb = tf.nest.map_structure(share.take, xb), share.take(yb)
+            wb = None if wb is None else share.take(wb)
+            if member.augment is not None:
+                xb = member.augment(xb, training=True)
+            with tf.GradientTape() as tape:
+                pred = model(xb, training=True)
+                loss = share.loss(member.loss, yb, pred, model.losses, sample_weight=wb)
+                scaled = loss if scale is None else member.optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, variables)
+            for metric in member.metrics:
+                if wb is None:
+                    metric.update_state(yb, pred)
+                else:
+                    metric.update_state(yb, pred, sample_weight=wb)
+            # This replica's parts, summed over the replicas once, after the loop (a sum of sums is the sum).
+            sums = [s if g is None else s + tf.convert_to_tensor(g) for s, g in zip(sums, grads)]
+            return j + 1, total + tf.cast(loss, tf.float32), sums
+
+        zeros = [tf.zeros(v.shape, v.dtype) for v in variables]
+        _, total, sums = tf.while_loop(lambda j, *_: j < count, batch, (tf.constant(0), tf.constant(0.0), zeros))
+        share = distribute.Share(count)  # for the sum over the replicas and the update (its size is not read)
+        grads = share.sum([s / tf.cast(count, s.dtype) for s in sums])
+        loss = share.sum(total) / tf.cast(count, tf.float32)
+        return self._member_update(k, member, loss, grads, share, scale)
+
+    def _member_update(self, k, member, loss, grads, share, scale):
+        """Member ``k``'s update from its gradients (summed over the replicas): the recorded norms measured, the
+        optimizer applied. Returns loss, grad norm, lr and layer norms (all float32), then, with dynamic loss
+        scaling in the engine, the loss scale used and whether the step was skipped for an overflow."""
+        variables = member.model.trainable_variables
+        if self._dynamic[k]:
+            scale = tf.convert_to_tensor(scale)  # read once, before the optimizer changes it
+        # Norms of the gradients the optimizer applies: Keras' apply divides scaled gradients by the scale.
+        unscaled = [_float32(g) for g in grads] if scale is None else \
+            [_float32(tf.convert_to_tensor(g) / scale) for g in grads]  # (an embedding's gradient made dense)
+        # Sums of squares as twice each tensor's l2_loss: one op instead of two (square, then sum) and the same
+        # bits (the kernel halves each square, which is exact, and sums in the same order; doubling is exact too).
+        halves = [tf.nn.l2_loss(g) for g in unscaled]
+        layer_squares = 2.0 * tf.stack([tf.add_n([halves[i] for i in idx]) for _, idx in self._groups[k]])
+        layer_norms = tf.sqrt(layer_squares)
+        # One fixed summation (layers in order), so the norm is the same bits in every run.
+        norm = tf.sqrt(tf.reduce_sum(layer_squares))
+        lr = tf.cast(member.optimizer.learning_rate, tf.float32)
+        scaling = ()
+        if self._scaled_records:
+            if self._dynamic[k]:
+                # What the optimizer skips. At a scale <= 1 the gradients are non-finite unscaled: not an
+                # overflow of the scaling but a non-finite value of training's, which the loop rolls back.
+                skip = tf.logical_and(tf.logical_not(member.optimizer.check_finite(grads)), scale > 1.0)
+                scaling = (scale, tf.cast(skip, tf.float32))
+            else:
+                scaling = (tf.constant(1.0 if scale is None else float(scale)), tf.constant(0.0))
+        share.apply(member.optimizer, grads, variables)
+        return (tf.cast(loss, tf.float32), norm, lr, layer_norms, *scaling)
+
+
+def _float32(gradient):
+    """A gradient in float32 (a model with float16 variables has float16 gradients, whose squares overflow)."""
+    return gradient if gradient.dtype == tf.float32 else tf.cast(gradient, tf.float32)
+
+
+def _joined(group: tuple) -> tuple:
+    """``(x, y, w, bounds)`` of a group of N batches as ``Dataset.ragged_batch`` gives them: each part's batches
+    one after the other, batch ``j`` rows ``[bounds[j], bounds[j + 1])``. A part whose batches all have one known
+    shape comes batched densely (``[N, batch, ...]``), the others ragged along the batch axis."""
+    def rows(part):
+        if isinstance(part, tf.RaggedTensor):
+            return part.values
+        return tf.reshape(part, [-1, *part.shape[2:]])
+
+    lead = first(group[0])
+    if isinstance(lead, tf.RaggedTensor):
+        bounds = tf.cast(lead.row_splits, tf.int32)
+    else:
+        bounds = tf.range(tf.shape(lead)[0] + 1) * lead.shape[1]
+    x, y, w = group
+    return tf.nest.map_structure(rows, x), rows(y), None if w is None else rows(w), bounds
 
 
 @tf.function(reduce_retracing=True)

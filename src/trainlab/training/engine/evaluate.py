@@ -137,7 +137,7 @@ class EngineEvaluation:
     def _eval_result(self, total, n):
         # Keras adds the regularization penalty to each batch's loss; its mean is the penalty itself.
         penalties = tf.stack([
-            tf.cast(tf.add_n(m.model.losses), tf.float32) if m.model.losses else tf.constant(0.0)
+            tf.add_n([tf.cast(p, tf.float32) for p in m.model.losses]) if m.model.losses else tf.constant(0.0)
             for m in self.members
         ])
         return total / tf.maximum(n, 1.0) + penalties, self._metric_results("val_metrics")

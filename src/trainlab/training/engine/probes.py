@@ -80,10 +80,15 @@ class EngineProbes:
     def _gradients(self, x, y, w=None):
         out = []
         for member in self.members:
+            # Dynamic loss scaling, as in training: unscaled, a mixed_float16 model's small gradients underflow.
+            dynamic = isinstance(member.optimizer, keras.optimizers.LossScaleOptimizer)
+            scale = member.optimizer.dynamic_scale if dynamic else None
             with tf.GradientTape() as tape:
                 pred = member.model(x, training=False)
                 loss = member.loss(y, pred) if w is None else member.loss(y, pred, sample_weight=w)
-            out.append(tape.gradient(loss, member.model.trainable_variables))
+                scaled = loss if scale is None else loss * tf.cast(scale, loss.dtype)
+            grads = tape.gradient(scaled, member.model.trainable_variables)
+            out.append(grads if scale is None else [g / tf.cast(scale, g.dtype) for g in grads])
         return out
 
 
