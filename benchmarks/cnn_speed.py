@@ -39,7 +39,7 @@ import tensorflow as tf  # noqa: E402
 
 import trainlab  # noqa: E402
 from trainlab import rundir  # noqa: E402
-from machine import clean_env, machine_lines  # noqa: E402  (benchmarks/machine.py, beside this file)
+from machine import clean_env, flop_rate, machine_lines  # noqa: E402  (benchmarks/machine.py, beside this file)
 
 RECIPE = Path(__file__).parents[1] / "examples" / "digits_cnn.yaml"
 KERAS_FIT = Path(__file__).parent / "baselines" / "keras_cnn_fit.py"
@@ -88,19 +88,6 @@ def forward_flops(model: keras.Model) -> float:
         elif isinstance(layer, keras.layers.Dense):
             flops += 2.0 * np.prod(layer.kernel.shape)
     return flops
-
-
-def flop_rate() -> float:
-    """float32 FLOP/s of a large matmul on this machine (the best of a few)."""
-    a = tf.random.normal([2048, 2048])
-    matmul = tf.function(lambda m: tf.matmul(m, m))
-    matmul(a).numpy()
-    best = 0.0
-    for _ in range(5):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        best = max(best, 2 * 2048**3 / (time.perf_counter() - start))
-    return best
 
 
 def main() -> None:

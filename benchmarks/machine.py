@@ -48,3 +48,20 @@ def machine_lines(env: dict[str, str], removed: list[str]) -> list[str]:
             f"{platform.release()}, Python {platform.python_version()}",
             f"environment: {onednn}; thread settings removed: {', '.join(removed) or 'none were set'}",
             f"load average at the start: {load():.2f}"]
+
+
+def flop_rate() -> float:
+    """float32 FLOP/s of a large matmul on this machine (the best of a few): what the FLOP limits divide by."""
+    import time
+
+    import tensorflow as tf
+
+    a = tf.random.normal([2048, 2048])
+    matmul = tf.function(lambda m: tf.matmul(m, m))
+    matmul(a).numpy()
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        best = max(best, 2 * 2048**3 / (time.perf_counter() - start))
+    return best

@@ -44,7 +44,7 @@ import tensorflow as tf  # noqa: E402
 import trainlab  # noqa: E402
 from trainlab.runtime import prefer_fused_threads  # noqa: E402
 from trainlab import rundir  # noqa: E402
-from machine import clean_env, machine_lines  # noqa: E402  (benchmarks/machine.py, beside this file)
+from machine import clean_env, flop_rate, machine_lines  # noqa: E402  (benchmarks/machine.py, beside this file)
 
 STUDY = Path(__file__).parents[1] / "examples" / "studies" / "regularization.yaml"
 KERAS_FIT = Path(__file__).parent / "baselines" / "keras_fit.py"
@@ -72,19 +72,6 @@ def run_keras_fit(epochs: int, seeds: list[int], tmp: str, env: dict[str, str]) 
         raise SystemExit(f"{KERAS_FIT} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     facts = json.loads(lines[-1][len("FIT "):])
     return facts["seconds"], facts
-
-
-def flop_rate() -> float:
-    """float32 FLOP/s of a large matmul on this machine (the best of a few)."""
-    a = tf.random.normal([2048, 2048])
-    matmul = tf.function(lambda m: tf.matmul(m, m))
-    matmul(a).numpy()
-    best = 0.0
-    for _ in range(5):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        best = max(best, 2 * 2048**3 / (time.perf_counter() - start))
-    return best
 
 
 def steady_epoch(study_dir: Path) -> float:
