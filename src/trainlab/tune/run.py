@@ -1,0 +1,155 @@
+"""Running a search, top to bottom: ask a population -> train it -> tell -> ... -> ``best.yaml``.
+
+The tune directory::
+
+    tune.json     the search (spec), its status and wall time, the best trial
+    trials.csv    one row per trial, appended as each population ends
+    best.yaml     the base recipe with the best trial's values: ``trainlab run best.yaml`` runs it
+    runs/trial-NNN/   each trial's run directory
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab import rundir
+from trainlab.errors import TrainlabError
+from trainlab.studies.spec import Plan
+from trainlab.tune.population import TrialRun, curve, row, train_population, trial_dir
+from trainlab.tune.spec import TuneSpec
+
+TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
+TRIAL_COLUMNS = ["trial", "status", "value", "best_epoch", "epochs_run", "pruned_at_epoch", "wall_time_s", "error"]
+
+
+@dataclass
+class Tune:
+    """A finished search.
+
+    Attributes:
+        dir: the tune directory.
+        spec: the validated search.
+        trials: the rows of ``trials.csv`` (one per trial).
+        best: the best trial's recipe (a mapping, as ``best.yaml`` holds it); None when no trial completed.
+        best_trial: the best trial's row.
+    """
+
+    dir: Path
+    spec: TuneSpec
+    trials: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    best_trial: dict[str, Any] | None
+
+
+def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
+    """Run the search ``spec`` and write its tune directory (see ``docs/tune.md``).
+
+    Args:
+        spec: the validated search (:func:`trainlab.tune.load_tune`).
+        out: the tune directory (default ``runs/<name>-<timestamp>``); must be new or empty.
+
+    Returns:
+        The finished :class:`Tune`.
+    """
+    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
+    from trainlab.tune.sampler import Sampler  # Optuna, as above
+
+    tune_dir = rundir.new_run_dir(spec.name, out)
+    rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
+    sampler = Sampler(spec)
+    epochs = _recipe(spec, {}, spec.name).recipe.training.epochs  # the rungs lie below the base's epochs
+    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
+    records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
+    rows: list[dict[str, Any]] = []
+    started, total, status = time.perf_counter(), sampler.total(), "running"
+    try:
+        while len(rows) < total:
+            budget = spec.config.time_budget_s
+            if budget is not None and time.perf_counter() - started > budget:
+                status = "time budget spent"
+                break
+            population = _population(spec, sampler.ask(min(spec.population, total - len(rows))), tune_dir)
+            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner)
+            done = iter(trained)
+            for trial in population:
+                trial_row = next(done) if isinstance(trial, TrialRun) else trial
+                rows.append(trial_row)
+                history = _history(trial_dir(tune_dir, trial_row["trial"]))
+                asked = trial.asked if isinstance(trial, TrialRun) else trial["_asked"]
+                trial_row.pop("_asked", None)
+                sampler.tell(asked, trial_row["status"], trial_row["value"], curve(history, spec.config.metric))
+            records.write(rows[-len(population):])
+        else:
+            status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        records.close()
+        best_row = _best(rows, spec.mode)
+        best = spec.trial_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
+        if best is not None:
+            _write_best(tune_dir / BEST, _portable(best, spec.base_dir), best_row)
+        rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": status,
+                                             "wall_time_s": time.perf_counter() - started,
+                                             "trials_run": len(rows),
+                                             "best_trial": best_row["trial"] if best_row else None,
+                                             "best_value": best_row["value"] if best_row else None})
+    return Tune(tune_dir, spec, rows, best, best_row)
+
+
+def _population(spec: TuneSpec, asked: list[Any], tune_dir: Path) -> list[Any]:
+    """Each asked trial as a :class:`TrialRun`, or, when its recipe does not validate, its failed row."""
+    out: list[Any] = []
+    for a in asked:
+        try:
+            out.append(TrialRun(a, _recipe(spec, a.values, f"{spec.name}-trial-{a.number:03d}"),
+                                trial_dir(tune_dir, a.number)))
+        except TrainlabError as exc:  # a combination of values the recipe refuses: that trial fails
+            placeholder = TrialRun(a, None, trial_dir(tune_dir, a.number))  # type: ignore[arg-type]
+            out.append({**row(placeholder, spec, "failed", None, [], None, str(exc)), "_asked": a})
+    return out
+
+
+def _recipe(spec: TuneSpec, values: dict[str, Any], name: str) -> Plan:
+    from trainlab.training.prepare import load_recipe  # TensorFlow, as above
+
+    data = spec.trial_recipe({**values, "training.verbose": 0}, name)
+    recipe, _, _ = load_recipe(data)
+    return Plan(name, recipe.seed, recipe, spec.base_dir)
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / rundir.HISTORY
+    return rundir.read_csv(path) if path.is_file() else []
+
+
+def _best(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    """The best completed trial (pruned ones stopped short: they are not candidates)."""
+    done = [r for r in rows if r["status"] == "completed" and isinstance(r["value"], float) and math.isfinite(r["value"])]
+    if not done:
+        return None
+    return (max if mode == "max" else min)(done, key=lambda r: r["value"])
+
+
+def _portable(recipe: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """The recipe with a relative ``data.path`` made absolute: best.yaml lives in the tune directory, not beside the base."""
+    data = recipe.get("data")
+    if base_dir is not None and isinstance(data, dict) and isinstance(data.get("path"), str) \
+            and not Path(data["path"]).is_absolute():
+        recipe = {**recipe, "data": {**data, "path": str((base_dir / data["path"]).resolve())}}
+    return recipe
+
+
+def _write_best(path: Path, recipe: dict[str, Any], best_row: dict[str, Any]) -> None:
+    """``best.yaml``, written atomically (a temporary file renamed)."""
+    tmp = path.with_name(path.name + ".tmp")
+    header = (f"The best trial ({best_row['trial']}, value {best_row['value']:.6g}) of this search.\n"
+              f"Train it: trainlab run {path.name}")
+    rundir.write_yaml(tmp, recipe, header)
+    os.replace(tmp, path)
