@@ -11,13 +11,15 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainlab.studies.groups import fusion_key
 from trainlab.studies.spec import Plan
-from trainlab.tune.pruning import Pruner
 from trainlab.tune.sampler import Asked
 from trainlab.tune.spec import TuneSpec
+
+if TYPE_CHECKING:
+    from trainlab.tune.pruning import Pruner  # Keras: the pruner is built when a tune runs
 
 
 @dataclass

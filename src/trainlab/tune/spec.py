@@ -134,8 +134,8 @@ def load_tune(
             _check(base, {dim.key: value}, f"space.{dim.key}")
     check_metric(config.metric, Plan("base", recipe.seed, recipe, base_dir))
     if config.pruner.name != "none" and not config.metric.startswith("val_"):
-        raise TrainlabError("pruner", "decides on validation results: the metric must be a val_ column "
-                            "(or pruner: none)", f"metric {config.metric!r}")
+        raise TrainlabError("metric", f"must be a val_ column: pruner {config.pruner.name} decides on validation "
+                            "results (or pruner: none)", config.metric)
     from trainlab.training import monitor_mode  # TensorFlow: loaded once the search file is checked
 
     mode = config.mode if config.mode != "auto" else monitor_mode(config.metric)
