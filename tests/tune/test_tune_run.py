@@ -1,0 +1,85 @@
+"""A tiny search end to end: the tune directory, pruning at rungs, survivors as trained alone, best.yaml."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import trainlab
+from trainlab import cli, rundir
+from trainlab.tune.run import TRIAL_COLUMNS
+
+BASE = {
+    "data": {"source": "synthetic_classification", "n_samples": 160, "n_features": 8},
+    "model": {"hidden": [16, 8]},
+    "training": {"epochs": 4, "batch_size": 32, "tensorboard": False},
+}
+SPACE = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.dropout": {"uniform": [0.0, 0.4]}}
+# 6 trials in one fused population; rungs at epochs 1 and 3: 4 of 6 stop at 1, 1 of the last 2 at 3.
+SEARCH = {"name": "tiny", "base": BASE, "space": SPACE, "trials": 6, "population": 6, "metric": "val_loss",
+          "sampler": "random", "pruner": {"name": "asha", "min_epochs": 1, "reduction_factor": 3}}
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tune")
+    (folder / "search.yaml").write_text(yaml.safe_dump(SEARCH, sort_keys=False), encoding="utf-8")
+    assert cli.main(["tune", str(folder / "search.yaml"), "--out", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+def test_the_tune_directory(search):
+    tune = json.loads((search / "tune.json").read_text())
+    assert tune["status"] == "completed" and tune["trials_run"] == 6 and tune["wall_time_s"] > 0
+    rows = rundir.read_csv(search / "trials.csv")
+    with open(search / "trials.csv") as f:
+        assert f.readline().strip().split(",") == TRIAL_COLUMNS + list(SPACE)
+    assert [r["trial"] for r in rows] == list(range(6))
+    assert all(np.isfinite(r["value"]) for r in rows)
+    for r in rows:
+        assert (search / "runs" / f"trial-{r['trial']:03d}" / "history.csv").is_file()
+        assert 1.0e-3 <= r["optimizer.learning_rate"] <= 1.0e-1
+    assert tune["best_trial"] in [r["trial"] for r in rows if r["status"] == "completed"]
+
+
+def test_pruned_trials_stop_at_their_rung_and_are_the_worst_there(search):
+    rows = rundir.read_csv(search / "trials.csv")
+    by_status = {s: [r for r in rows if r["status"] == s] for s in ("completed", "pruned")}
+    assert len(by_status["completed"]) == 1 and len(by_status["pruned"]) == 5
+    assert sorted(r["pruned_at_epoch"] for r in by_status["pruned"]) == [1, 1, 1, 1, 3]
+    for r in by_status["pruned"]:
+        assert r["epochs_run"] == r["pruned_at_epoch"]
+        assert len(rundir.read_csv(search / "runs" / f"trial-{r['trial']:03d}" / "history.csv")) == r["epochs_run"]
+    first = {r["trial"]: rundir.read_csv(search / "runs" / f"trial-{r['trial']:03d}" / "history.csv")[0]["val_loss"]
+             for r in rows}
+    kept = sorted(first, key=first.get)[:2]  # the best third at rung 1 (val_loss: lower is better)
+    assert {r["trial"] for r in rows if r["pruned_at_epoch"] != 1} == set(kept)
+    completed = by_status["completed"][0]
+    assert completed["epochs_run"] == BASE["training"]["epochs"] and completed["pruned_at_epoch"] is None
+
+
+def test_survivor_and_pruned_trials_equal_their_runs_alone(search):
+    """Fused members match their separate runs to the engine's fused-vs-sequential tolerance (as studies test)."""
+    rows = rundir.read_csv(search / "trials.csv")
+    survivor = next(r for r in rows if r["status"] == "completed")
+    pruned = next(r for r in rows if r["status"] == "pruned")
+    for r in (survivor, pruned):
+        recipe = yaml.safe_load((search / "runs" / f"trial-{r['trial']:03d}" / "recipe.yaml").read_text())
+        recipe.pop("name", None)
+        alone = trainlab.train(recipe, out=search.parent / f"alone-{r['trial']}")
+        fused = rundir.read_csv(search / "runs" / f"trial-{r['trial']:03d}" / "history.csv")
+        np.testing.assert_allclose([h["val_loss"] for h in fused],
+                                   [h["val_loss"] for h in alone.history[: len(fused)]], rtol=1e-3)
+
+
+def test_best_yaml_reproduces_the_best_trial(search):
+    tune = json.loads((search / "tune.json").read_text())
+    best_row = next(r for r in rundir.read_csv(search / "trials.csv") if r["trial"] == tune["best_trial"])
+    best = yaml.safe_load((search / "best.yaml").read_text())
+    assert best["optimizer"]["learning_rate"] == pytest.approx(best_row["optimizer.learning_rate"], rel=1e-12)
+    run = trainlab.train(search / "best.yaml", out=search.parent / "best-run")
+    value = next(h for h in run.history if h["epoch"] == run.summary["best_epoch"])["val_loss"]
+    assert value == pytest.approx(best_row["value"], rel=1e-3)
