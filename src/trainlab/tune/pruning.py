@@ -86,6 +86,8 @@ class Pruner:
         return PruneCallback(self, trial)
 
     def begin(self, trial: int, epoch: int) -> None:
+        """``trial`` starts ``epoch`` (counted from 0)."""
+        self.values.setdefault(trial, {})
         self._epoch[trial] = epoch + 1
 
     def report(self, trial: int, logs: dict[str, Any]) -> None:
