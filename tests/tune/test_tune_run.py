@@ -83,3 +83,25 @@ def test_best_yaml_reproduces_the_best_trial(search):
     run = trainlab.train(search / "best.yaml", out=search.parent / "best-run")
     value = next(h for h in run.history if h["epoch"] == run.summary["best_epoch"])["val_loss"]
     assert value == pytest.approx(best_row["value"], rel=1e-3)
+
+
+def test_sequential_trials_with_the_median_rule(tmp_path):
+    """Trials in turn, each judged against the median of those finished before it, from the first trial on."""
+    search = {**SEARCH, "trials": 5, "population": 5, "executor": "sequential", "sampler": "tpe", "seed": 3,
+              "pruner": {"name": "median", "min_epochs": 1}, "space": {"optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0]}}}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    assert [r["trial"] for r in result.trials] == list(range(5))
+    curves = {r["trial"]: [h["val_loss"] for h in rundir.read_csv(result.dir / "runs" / f"trial-{r['trial']:03d}" / "history.csv")]
+              for r in result.trials}
+    for r in result.trials:
+        earlier = [curves[t] for t in range(r["trial"])]
+        assert len(curves[r["trial"]]) == r["epochs_run"]
+        for epoch, value in enumerate(curves[r["trial"]], start=1):
+            seen = [c[epoch - 1] for c in earlier if len(c) >= epoch]
+            worse = len(seen) >= 2 and value > float(np.median(seen))
+            if worse:  # the rule stops a trial the first time it is worse than the median
+                assert r["status"] == "pruned" and r["pruned_at_epoch"] == epoch
+                break
+        else:
+            assert r["status"] == "completed" and r["epochs_run"] == BASE["training"]["epochs"]
+    assert result.best is not None and result.best_trial["status"] == "completed"
