@@ -79,3 +79,13 @@ def test_grid_covers_every_combination_once():
     assert sampler.total() == 6
     points = [tuple(map(str, a.values.values())) for a in sampler.ask(6)]
     assert len(set(points)) == 6
+
+
+def test_the_example_searches_are_valid():
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).parents[2] / "examples" / "tune").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        spec = load_tune(path)
+        assert spec.base["name"] == "basic" and spec.mode == "max"

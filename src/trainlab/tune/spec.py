@@ -128,10 +128,13 @@ def load_tune(
         for dim in space:
             dim.grid()  # a float range has no grid: fail now
     base, base_dir = load_base(config.base, recipe_dir)
-    recipe = _check(base, {}, "base")
+    recipe = _check(base, {}, None)
+    # Keys may depend on each other (a dropout list per hidden layer): each key's values are tried
+    # with the other keys at a value of theirs, not at the base's.
+    point = {dim.key: dim.examples()[0] for dim in space}
     for dim in space:
         for value in dim.examples():
-            _check(base, {dim.key: value}, f"space.{dim.key}")
+            _check(base, {**point, dim.key: value}, dim.key)
     check_metric(config.metric, Plan("base", recipe.seed, recipe, base_dir))
     if config.pruner.name != "none" and not config.metric.startswith("val_"):
         raise TrainlabError("metric", f"must be a val_ column: pruner {config.pruner.name} decides on validation "
@@ -142,15 +145,16 @@ def load_tune(
     return TuneSpec(config.name or name, config, space, base, base_dir, mode)
 
 
-def _check(base: dict[str, Any], values: dict[str, Any], where: str) -> Recipe:
-    """The base with ``values`` set, validated as training would; a mistake is placed at ``where``."""
+def _check(base: dict[str, Any], values: dict[str, Any], key: str | None) -> Recipe:
+    """The base with ``values`` set, validated as training would; a mistake is placed at ``space.<key>`` (or ``base``)."""
     from trainlab.training.prepare import load_recipe  # TensorFlow: only once the search file itself is valid
 
     try:
         recipe, _, _ = load_recipe(apply_overrides(base, values))
     except TrainlabError as exc:
-        key = next(iter(values), None)
-        if key is not None and exc.where != key and not exc.where.startswith(key + "."):
-            raise TrainlabError(where, f"with value {values[key]!r}, the recipe fails: {exc}") from None
-        raise (exc.within("space") if key is not None else exc.within("base")) from None
+        if key is None:
+            raise exc.within("base") from None
+        if exc.where != key and not exc.where.startswith(key + "."):
+            raise TrainlabError(f"space.{key}", f"with value {values[key]!r}, the recipe fails: {exc}") from None
+        raise exc.within("space") from None
     return recipe
