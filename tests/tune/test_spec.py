@@ -39,7 +39,9 @@ def _search(**changes):
     ({"space": {"model.dropout": {"uniform": [0.0, 1.5]}}}, "space.model.dropout: dropout rates must be in [0, 1)", "got 1.5"),
     ({"sampler": "grid"}, "space.optimizer.learning_rate: sampler: grid needs choice or int dimensions only", "got {'log_uniform': [0.0001, 0.1]}"),
     ({"executor": "dask"}, "executor: not yet", "got 'dask'"),
-    ({"confirm": {"top": 2, "seeds": 3}}, "confirm: not yet", "got {'top': 2, 'seeds': 3}"),
+    ({"confirm": {"top": 2, "seeds": 0}}, "confirm.seeds: must be a count >= 1 or a list of seeds", "got 0"),
+    ({"confirm": {"top": 0}}, "confirm.top: must be > 0", "got 0"),
+    ({"confirm": {"top": 2, "seeds": [1, 1]}}, "confirm.seeds: must be a non-empty list of distinct seeds", "got [1, 1]"),
     ({"metric": "val_acuracy"}, "metric: unknown metric (did you mean 'accuracy'?)", "got 'acuracy'"),
     ({"metric": "loss"}, "metric: must be a val_ column: pruner asha decides", "got 'loss'"),
 ])

@@ -105,3 +105,24 @@ def test_sequential_trials_with_the_median_rule(tmp_path):
         else:
             assert r["status"] == "completed" and r["epochs_run"] == BASE["training"]["epochs"]
     assert result.best is not None and result.best_trial["status"] == "completed"
+
+
+def test_confirm_reruns_the_best_trials_over_seeds_and_picks_best_yaml(tmp_path):
+    search = {**SEARCH, "trials": 3, "population": 3, "pruner": "none", "confirm": {"top": 2, "seeds": 2},
+              "base": {**BASE, "training": {**BASE["training"], "epochs": 3}}}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    top = sorted(result.trials, key=lambda r: r["value"])[:2]  # val_loss: lower is better
+    study = result.confirm
+    assert set(study.spec.variants) == {f"trial-{r['trial']:03d}" for r in top}
+    results = rundir.read_csv(result.dir / "confirm" / "results.csv")
+    assert len(results) == 4 and {r["seed"] for r in results} == {0, 1}
+    means = {s["variant"]: s["mean"] for s in study.summary}
+    winner = min(means, key=means.get)
+    assert result.best_trial["trial"] == int(winner.removeprefix("trial-"))
+    for r in results:  # the study's values are its runs' values at their best epochs
+        assert np.isfinite(r["best_value"])
+    best = yaml.safe_load((result.dir / "best.yaml").read_text())
+    assert best["optimizer"]["learning_rate"] == pytest.approx(result.best_trial["optimizer.learning_rate"], rel=1e-12)
+    tune = json.loads((result.dir / "tune.json").read_text())
+    assert tune["best_trial"] == result.best_trial["trial"] and tune["confirm"]["seeds"] == [0, 1]
+    assert [s["variant"] for s in tune["confirm"]["summary"]] == list(study.spec.variants)

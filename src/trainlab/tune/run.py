@@ -6,6 +6,7 @@ The tune directory::
     trials.csv    one row per trial, appended as each population ends
     best.yaml     the base recipe with the best trial's values: ``trainlab run best.yaml`` runs it
     runs/trial-NNN/   each trial's run directory
+    confirm/      with ``confirm``: the study of the best trials over seeds, which picks best.yaml
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Tune:
         spec: the validated search.
         trials: the rows of ``trials.csv`` (one per trial).
         best: the best trial's recipe (a mapping, as ``best.yaml`` holds it); None when no trial completed.
-        best_trial: the best trial's row.
+        best_trial: the best trial's row (with ``confirm``: the trial the confirmation ranks first).
+        confirm: the confirmation :class:`~trainlab.studies.Study` (None without ``confirm``).
     """
 
     dir: Path
@@ -44,6 +46,7 @@ class Tune:
     trials: list[dict[str, Any]]
     best: dict[str, Any] | None
     best_trial: dict[str, Any] | None
+    confirm: Any = None
 
 
 def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
@@ -92,15 +95,33 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     finally:
         records.close()
         best_row = _best(rows, spec.mode)
-        best = spec.trial_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
-        if best is not None:
-            _write_best(tune_dir / BEST, _portable(best, spec.base_dir), best_row)
-        rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": status,
-                                             "wall_time_s": time.perf_counter() - started,
-                                             "trials_run": len(rows),
-                                             "best_trial": best_row["trial"] if best_row else None,
-                                             "best_value": best_row["value"] if best_row else None})
-    return Tune(tune_dir, spec, rows, best, best_row)
+        _finish(tune_dir, spec, rows, best_row, status, started)
+    confirmed = None
+    if spec.config.confirm is not None and status == "completed":
+        from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
+
+        confirmed = confirm(spec, rows, tune_dir)
+        if confirmed is not None:
+            best_row = confirmed[1]
+            _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0])
+    best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
+    return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
+
+
+def _finish(tune_dir: Path, spec: TuneSpec, rows: list[dict[str, Any]], best_row: dict[str, Any] | None,
+            status: str, started: float, study: Any = None) -> None:
+    """Write ``best.yaml`` and ``tune.json`` (again after a confirmation, which may pick another trial)."""
+    if best_row is not None:
+        best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space})
+        _write_best(tune_dir / BEST, best, best_row, confirmed=study is not None)
+    confirmation = {} if study is None else {"confirm": {
+        "dir": "confirm", "variants": list(study.spec.variants), "seeds": list(study.spec.config.seeds),
+        "summary": [{k: s[k] for k in ("variant", "n", "mean", "std", "ci_low", "ci_high")} for s in study.summary]}}
+    rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": status,
+                                         "wall_time_s": time.perf_counter() - started,
+                                         "trials_run": len(rows),
+                                         "best_trial": best_row["trial"] if best_row else None,
+                                         "best_value": best_row["value"] if best_row else None, **confirmation})
 
 
 def _population(spec: TuneSpec, asked: list[Any], tune_dir: Path) -> list[Any]:
@@ -137,19 +158,11 @@ def _best(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
     return (max if mode == "max" else min)(done, key=lambda r: r["value"])
 
 
-def _portable(recipe: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
-    """The recipe with a relative ``data.path`` made absolute: best.yaml lives in the tune directory, not beside the base."""
-    data = recipe.get("data")
-    if base_dir is not None and isinstance(data, dict) and isinstance(data.get("path"), str) \
-            and not Path(data["path"]).is_absolute():
-        recipe = {**recipe, "data": {**data, "path": str((base_dir / data["path"]).resolve())}}
-    return recipe
-
-
-def _write_best(path: Path, recipe: dict[str, Any], best_row: dict[str, Any]) -> None:
+def _write_best(path: Path, recipe: dict[str, Any], best_row: dict[str, Any], confirmed: bool = False) -> None:
     """``best.yaml``, written atomically (a temporary file renamed)."""
     tmp = path.with_name(path.name + ".tmp")
-    header = (f"The best trial ({best_row['trial']}, value {best_row['value']:.6g}) of this search.\n"
+    how = "ranked first by the confirmation study (confirm/)" if confirmed else "of this search"
+    header = (f"The best trial ({best_row['trial']}, value {best_row['value']:.6g}), {how}.\n"
               f"Train it: trainlab run {path.name}")
     rundir.write_yaml(tmp, recipe, header)
     os.replace(tmp, path)

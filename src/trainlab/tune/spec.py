@@ -35,12 +35,25 @@ class PrunerConfig(BaseModel):
 
 
 class ConfirmConfig(BaseModel):
-    """Re-run the best trials over seeds as a study (not yet: see docs/tune.md)."""
+    """Re-run the best trials over seeds as a study, whose ranking picks ``best.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    top: int = Field(3, gt=0, description="how many of the best trials")
-    seeds: int | list[int] = Field(5, description="seeds, or how many")
+    top: int = Field(3, gt=0, description="how many of the best completed trials")
+    seeds: int | list[int] = Field(5, description="the seeds (a list), or how many (0, 1, ...)")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: int | list[int]) -> int | list[int]:
+        if isinstance(seeds, int) and seeds < 1:
+            raise ValueError(f"must be a count >= 1 or a list of seeds, got {seeds}")
+        if isinstance(seeds, list) and (not seeds or len(set(seeds)) != len(seeds)):
+            raise ValueError(f"must be a non-empty list of distinct seeds, got {seeds}")
+        return seeds
+
+    def seed_list(self) -> list[int]:
+        """The seeds as a list."""
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
 class TuneConfig(BaseModel):
@@ -61,7 +74,7 @@ class TuneConfig(BaseModel):
     executor: Literal["fused", "sequential", "processes", "dask"] = Field(
         "fused", description="fused: trials that can, train together in one compiled program"
     )
-    confirm: ConfirmConfig | None = Field(None, description="re-run the best trials over seeds (not yet)")
+    confirm: ConfirmConfig | None = Field(None, description="re-run the best trials over seeds as a study")
     time_budget_s: float | None = Field(None, gt=0, description="ask for no more trials after this long")
 
     @field_validator("pruner", mode="before")
@@ -90,6 +103,15 @@ class TuneSpec:
         """The base recipe with a trial's values set (a mapping, as a recipe file holds it)."""
         data = apply_overrides(self.base, dict(values))
         return apply_overrides(data, {"name": name}) if name is not None else data
+
+    def portable_recipe(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The base with ``values`` set and a relative ``data.path`` made absolute, to run from any folder."""
+        recipe = self.trial_recipe(values)
+        data = recipe.get("data")
+        if self.base_dir is not None and isinstance(data, dict) and isinstance(data.get("path"), str) \
+                and not Path(data["path"]).is_absolute():
+            recipe["data"] = {**data, "path": str((self.base_dir / data["path"]).resolve())}
+        return recipe
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json", exclude={"name", "base"}),
@@ -120,9 +142,6 @@ def load_tune(
     if config.executor in ("processes", "dask"):
         raise TrainlabError("executor", "not yet: a tune trains fused or sequential (processes and dask come later)",
                             config.executor)
-    if config.confirm is not None:
-        raise TrainlabError("confirm", "not yet: re-run the best trials with trainlab study (see docs/tune.md)",
-                            config.confirm.model_dump())
     space = parse_space(config.space)
     if config.sampler == "grid":
         for dim in space:
