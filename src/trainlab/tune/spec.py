@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from trainlab.config import Recipe
 from trainlab.config.loading import apply_overrides, validate
 from trainlab.errors import TrainlabError
+from trainlab.runtime import prefer_fused_threads
 from trainlab.studies.spec import Plan, check_metric, load_base, read_spec
 from trainlab.tune.space import Dimension, parse_space
 
@@ -147,6 +148,9 @@ def load_tune(
         for dim in space:
             dim.grid()  # a float range has no grid: fail now
     base, base_dir = load_base(config.base, recipe_dir)
+    training = base.get("training")
+    if config.executor == "fused" and not (isinstance(training, Mapping) and training.get("threads") is not None):
+        prefer_fused_threads()  # as a fused study: before the recipes below start TensorFlow's runtime
     recipe = _check(base, {}, None)
     # Keys may depend on each other (a dropout list per hidden layer): each key's values are tried
     # with the other keys at a value of theirs, not at the base's.
