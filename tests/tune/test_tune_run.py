@@ -126,3 +126,25 @@ def test_confirm_reruns_the_best_trials_over_seeds_and_picks_best_yaml(tmp_path)
     tune = json.loads((result.dir / "tune.json").read_text())
     assert tune["best_trial"] == result.best_trial["trial"] and tune["confirm"]["seeds"] == [0, 1]
     assert [s["variant"] for s in tune["confirm"]["summary"]] == list(study.spec.variants)
+
+
+def test_a_spent_time_budget_stops_asking_after_the_first_population(tmp_path):
+    search = {**SEARCH, "trials": 4, "population": 2, "pruner": "none", "time_budget_s": 1e-9,
+              "base": {**BASE, "training": {**BASE["training"], "epochs": 1}}}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    assert [r["trial"] for r in result.trials] == [0, 1]
+    tune = json.loads((result.dir / "tune.json").read_text())
+    assert tune["status"] == "time budget spent" and tune["trials_run"] == 2
+    assert len(rundir.read_csv(result.dir / "trials.csv")) == 2
+
+
+def test_a_combination_the_recipe_refuses_is_a_failed_trial(tmp_path):
+    """Each key passes alone; the sampled pair does not (one dropout rate per hidden layer): that trial fails."""
+    search = {**SEARCH, "trials": 4, "population": 4, "pruner": "none", "sampler": "grid",
+              "base": {**BASE, "training": {**BASE["training"], "epochs": 1}},
+              "space": {"model.hidden": {"choice": [[16, 8], [16]]}, "model.dropout": {"choice": [0.1, [0.1, 0.2]]}}}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    failed = [r for r in result.trials if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["model.hidden"] == [16] and failed[0]["model.dropout"] == [0.1, 0.2]
+    assert failed[0]["error"].startswith("model.dropout: needs one rate per hidden layer")
+    assert all(r["status"] == "completed" for r in result.trials if r is not failed[0])

@@ -59,7 +59,7 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> 
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             for trial in group:
                 if trial.asked.number not in rows:
-                    rows[trial.asked.number] = row(trial, spec, "failed", None, [], None, error)
+                    rows[trial.asked.number] = row(trial.asked, spec, "failed", None, [], None, error)
         finally:
             for trial in group:
                 pruner.finish(trial.asked.number)
@@ -99,10 +99,10 @@ def _row_of(trial: TrialRun, run: Any, spec: TuneSpec, pruner: Pruner, wall: Any
         status = "pruned"
     elif status != "completed":
         status = "failed"
-    return row(trial, spec, status, summary, run.history, wall, summary.get("error"), pruned_at)
+    return row(trial.asked, spec, status, summary, run.history, wall, summary.get("error"), pruned_at)
 
 
-def row(trial: TrialRun, spec: TuneSpec, status: str, summary: dict[str, Any] | None, history: list[dict[str, Any]],
+def row(asked: Asked, spec: TuneSpec, status: str, summary: dict[str, Any] | None, history: list[dict[str, Any]],
         wall: Any, error: str | None, pruned_at: int | None = None) -> dict[str, Any]:
     """One line of ``trials.csv``: the metric at the run's best epoch (as a study's ``best_value``), then the values."""
     summary = summary or {}
@@ -110,10 +110,10 @@ def row(trial: TrialRun, spec: TuneSpec, status: str, summary: dict[str, Any] | 
     best = next((r for r in history if r.get("epoch") == best_epoch), history[-1] if history else None)
     value = best.get(spec.config.metric) if best else None
     return {
-        "trial": trial.asked.number, "status": status,
+        "trial": asked.number, "status": status,
         "value": float(value) if value is not None else math.nan,
         "best_epoch": best_epoch, "epochs_run": summary.get("epochs_run"), "pruned_at_epoch": pruned_at,
-        "wall_time_s": wall, "error": error, **trial.asked.values,
+        "wall_time_s": wall, "error": error, **asked.values,
     }
 
 

@@ -73,7 +73,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     try:
         while len(rows) < total:
             budget = spec.config.time_budget_s
-            if budget is not None and time.perf_counter() - started > budget:
+            if budget is not None and rows and time.perf_counter() - started > budget:  # one population at least
                 status = "time budget spent"
                 break
             population = _population(spec, sampler.ask(min(spec.population, total - len(rows))), tune_dir)
@@ -132,8 +132,7 @@ def _population(spec: TuneSpec, asked: list[Any], tune_dir: Path) -> list[Any]:
             out.append(TrialRun(a, _recipe(spec, a.values, f"{spec.name}-trial-{a.number:03d}"),
                                 trial_dir(tune_dir, a.number)))
         except TrainlabError as exc:  # a combination of values the recipe refuses: that trial fails
-            placeholder = TrialRun(a, None, trial_dir(tune_dir, a.number))  # type: ignore[arg-type]
-            out.append({**row(placeholder, spec, "failed", None, [], None, str(exc)), "_asked": a})
+            out.append({**row(a, spec, "failed", None, [], None, str(exc)), "_asked": a})
     return out
 
 

@@ -71,11 +71,16 @@ class Sampler:
             if math.isfinite(v):
                 asked.handle.report(v, step)
         if status == "completed" and value is not None and math.isfinite(value):
-            self.study.tell(asked.handle, value)
-        elif status == "pruned":
-            self.study.tell(asked.handle, state=TrialState.PRUNED)
+            told = {"values": value}
         else:
-            self.study.tell(asked.handle, state=TrialState.FAIL)
+            told = {"state": TrialState.PRUNED if status == "pruned" else TrialState.FAIL}
+        try:
+            self.study.tell(asked.handle, **told)
+        except RuntimeError as exc:
+            # GridSampler stops an exhausted grid with Study.stop, which only works inside Study.optimize;
+            # Optuna has stored the trial's result before (trainlab asks no more than the grid's size).
+            if "Study.stop" not in str(exc):
+                raise
 
 
 def _sampler(spec: TuneSpec) -> Any:
