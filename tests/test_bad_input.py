@@ -645,3 +645,32 @@ def test_loss_mistakes_show_the_loss(workspace, tiny_recipe, capsys, patch, loss
     _write(workspace, tiny_recipe, patch, {})
     assert _error_line(["run", "recipe.yaml", "--out", "runs/new"], capsys).endswith(f", got {loss!r}")
 
+
+
+# ------------------------------------------------------------------ mistakes in a search file (trainlab tune)
+# The search file's own keys and its space; every one fails before a tune directory exists.
+TUNE_CASES = [
+    pytest.param({"trails": 4}, [], "trails: unknown key (did you mean 'trials'?)", None, id="tune-unknown-key"),
+    pytest.param({"trials": 0}, [], "trials: must be > 0", "0", id="tune-trials-0"),
+    pytest.param({"sampler": "bayes"}, [], "sampler: must be one of", "'bayes'", id="tune-sampler"),
+    pytest.param({"pruner": "sha"}, [], "pruner.name: must be one of", "'sha'", id="tune-pruner"),
+    pytest.param({"space": {"model.widht": {"choice": [[8]]}}}, [], "space.model.widht: unknown key", None,
+                 id="tune-space-not-a-recipe-key"),
+    pytest.param({"space": {"model.dropout": {"uniform": [0.4, 0.1]}}}, [], "space.model.dropout.uniform: must be [low, high] with low < high",
+                 "[0.4, 0.1]", id="tune-reversed-range"),
+    pytest.param({"space": {"optimizer.learning_rate": {"log_uniform": [0, 1]}}}, [],
+                 "space.optimizer.learning_rate.log_uniform: a log range must lie above 0", "[0, 1]", id="tune-log-at-0"),
+    pytest.param({"space": {"model.hidden": {"choice": []}}}, [], "space.model.hidden.choice: must be a non-empty list",
+                 "[]", id="tune-empty-choice"),
+    pytest.param({}, ["--set", "executor=processes"], "executor: not yet", "'processes'", id="tune-executor-not-yet"),
+]
+
+
+@pytest.mark.parametrize("patch, args, start, got", TUNE_CASES)
+def test_a_search_mistake_is_one_line(workspace, tiny_recipe, capsys, patch, args, start, got):
+    search = {"base": tiny_recipe, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}, "trials": 2,
+              "metric": "val_loss", **patch}
+    (workspace / "search.yaml").write_text(yaml.safe_dump(search, sort_keys=False))
+    before = _snapshot(workspace)
+    _check_message(_error_line(["tune", "search.yaml", "--out", "runs/new", *args], capsys), start, got)
+    assert _snapshot(workspace) == before  # no tune directory, the earlier run untouched

@@ -197,7 +197,7 @@ def test_version_names_trainlab_tensorflow_and_keras(capsys):
 def test_no_verb_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
-    assert out.startswith("usage: trainlab") and "{run,resume,check,list,show,figures,report,study,tour,predict,evaluate,export,optimizers,schedules,lr-find}" in out
+    assert out.startswith("usage: trainlab") and "{run,resume,check,list,show,figures,report,study,tune,tour,predict,evaluate,export,optimizers,schedules,lr-find}" in out
     assert err == ""
 
 
@@ -210,9 +210,9 @@ def test_help_returns_0(argv, capsys):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["frobnicate"], "command: unknown command; valid commands: run, resume, check, list, show, figures, report, study, tour, predict, evaluate, export, optimizers, schedules, lr-find, got 'frobnicate'"),
+        (["frobnicate"], "command: unknown command; valid commands: run, resume, check, list, show, figures, report, study, tune, tour, predict, evaluate, export, optimizers, schedules, lr-find, got 'frobnicate'"),
         (["rn", "recipe.yaml"],
-         "command: unknown command (did you mean 'run'?); valid commands: run, resume, check, list, show, figures, report, study, tour, predict, evaluate, export, optimizers, schedules, lr-find, got 'rn'"),
+         "command: unknown command (did you mean 'run'?); valid commands: run, resume, check, list, show, figures, report, study, tune, tour, predict, evaluate, export, optimizers, schedules, lr-find, got 'rn'"),
         (["--bogus"], "--bogus: unknown option of trainlab; options: -h, --help, --version"),
         (["run", "recipe.yaml", "--ot", "x"],
          "--ot: unknown option of trainlab run (did you mean '--out'?);"

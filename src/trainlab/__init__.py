@@ -8,6 +8,8 @@ The public API (imported lazily, so ``trainlab --help`` and config errors stay f
     trainlab.tour(out="runs/tour", quick=True)   # the tutorial, replayed (the tour module is callable)
     predictor = trainlab.load(run.dir)           # the model with its preprocessing: predict, evaluate, export
     predictor.predict(raw_inputs), predictor.predict_classes(raw_inputs)
+    search = trainlab.tune("examples/tune/basic.yaml")  # a search (the tune module is callable)
+    search.trials, search.best, search.dir
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {
     "callbacks", "config", "data", "diagnose", "inference", "losses", "metrics", "models", "monitor", "optimizers", "regularizers",
-    "schedules", "studies", "training", "report", "rundir", "tools", "tour", "tracking",
+    "schedules", "studies", "training", "report", "rundir", "tools", "tour", "tracking", "tune",
 }
 
 __all__ = sorted(_LAZY) + sorted(_SUBPACKAGES)

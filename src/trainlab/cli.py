@@ -119,6 +119,13 @@ def _parser() -> _Parser:
                        help="skip the figures and report.html")
     study.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
 
+    tune = verbs.add_parser("tune", help="search hyper-parameters (Optuna samplers; populations train fused, "
+                                         "losers pruned at rungs)")
+    tune.add_argument("search", help="a search YAML file (base recipe, space, trials, sampler, pruner, metric)")
+    tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                      help="override a search key (repeatable); base.KEY reaches the recipe, e.g. --set trials=12")
+    tune.add_argument("--out", help="tune directory (default runs/<name>-<timestamp>)")
+
     tour = verbs.add_parser("tour", help="replay the tutorial, section by section, into one report.html")
     tour.add_argument("--out", metavar="DIR",
                       help="folder for report.html and every run (default runs/tour-<timestamp>)")
@@ -189,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return {"run": _run, "resume": _resume, "check": _check, "list": _list, "figures": _figures,
                     "show": _show, "report": _report, "optimizers": _optimizers, "schedules": _schedules,
-                    "lr-find": _lr_find, "study": _study, "tour": _tour, "predict": _predict,
+                    "lr-find": _lr_find, "study": _study, "tune": _tune, "tour": _tour, "predict": _predict,
                     "evaluate": _evaluate, "export": _export}[args.verb](args)
     except TrainlabError as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
@@ -295,6 +302,20 @@ def _finish_run(run, figures: bool) -> int:
 def _mlflow_override(args: argparse.Namespace) -> list[str]:
     """``--mlflow URI`` as the ``--set`` it stands for (the URI quoted, so YAML keeps it as written)."""
     return [f"tracking.mlflow.uri={json.dumps(args.mlflow)}"] if args.mlflow else []
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from trainlab.tune import tune  # a verb's own: --help and a mistake stay fast
+
+    result = tune(args.search, out=args.out, overrides=list(args.overrides))
+    for row in result.trials:
+        print(f"trial {row['trial']:3d}  {row['status']:9s}  {result.spec.config.metric} {row['value']:.4g}  "
+              f"epochs {row['epochs_run']}")
+    if result.best_trial is not None:
+        print(f"best: trial {result.best_trial['trial']}, {result.spec.config.metric} {result.best_trial['value']:.4g}")
+        print(f"train it: trainlab run {result.dir / 'best.yaml'}")
+    print(f"tune directory: {result.dir}")
+    return 0
 
 
 def _study(args: argparse.Namespace) -> int:

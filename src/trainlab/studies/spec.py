@@ -131,28 +131,12 @@ def load_study(
     Raises:
         TrainlabError: a bad key or value, named by its study key path.
     """
-    base_dir, name = None, "study"
-    if isinstance(spec, StudyConfig):
-        data = spec.model_dump()
-    elif isinstance(spec, Mapping):
-        data = dict(spec)
-    elif isinstance(spec, (str, Path)):
-        path = Path(spec)
-        data, base_dir, name = read_yaml(path), path.parent, path.stem
-    else:
-        raise TrainlabError("study", "must be a YAML path, a mapping or a StudyConfig", type(spec).__name__)
-    recipe_dir = base_dir
-    if overrides:
-        overrides = dict(overrides.items() if isinstance(overrides, Mapping) else (parse_set(o) for o in overrides))
-        if any(k.startswith("base.") for k in overrides) and isinstance(data.get("base"), (str, Path)):
-            recipe_path = _path(data["base"], base_dir)  # a recipe file: read it, so base.* keys can reach in
-            data["base"], recipe_dir = read_yaml(recipe_path), recipe_path.parent
-        data = apply_overrides(data, overrides)
+    data, recipe_dir, name = read_spec(spec, overrides, StudyConfig, "study")
     source = str(spec) if isinstance(spec, (str, Path)) else None
     config = validate(StudyConfig, data, source)
     if config.executor == "dask" and importlib.util.find_spec("distributed") is None:
         raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask")
-    base, recipe_dir = _base(config.base, recipe_dir)
+    base, recipe_dir = load_base(config.base, recipe_dir)
     training = base.get("training")
     if config.executor == "fused" and not (isinstance(training, Mapping) and training.get("threads") is not None):
         prefer_fused_threads()  # before the recipes below start TensorFlow
@@ -162,8 +146,48 @@ def load_study(
     for label, changes in variants.items():
         for seed in config.seeds:
             plans.append(_plan(label, changes, seed, base, recipe_dir, config, name))
-    _check_metric(config.metric, plans[0])
+    check_metric(config.metric, plans[0])
     return StudySpec(config.name or name, config, variants, plans, mode)
+
+
+def read_spec(
+    spec: str | Path | Mapping[str, Any] | BaseModel, overrides: Mapping[str, Any] | Iterable[str] | None,
+    model: type[BaseModel], what: str,
+) -> tuple[dict[str, Any], Path | None, str]:
+    """A file with a ``base`` recipe (a study, a tune) as a mapping, its overrides applied.
+
+    Args:
+        spec: a YAML path, a mapping shaped like it, or an instance of ``model``.
+        overrides: ``{"seeds": [0, 1]}`` or ``["base.training.epochs=5"]`` (``base.`` reaches the recipe,
+            which is then read from its file).
+        model: the file's pydantic model (for an instance given as ``spec``).
+        what: the file's kind, for messages and as the default name (``study``, ``tune``).
+
+    Returns:
+        ``(data, recipe_dir, name)``: the overridden mapping, the folder its relative paths resolve
+        against, and the name (the file's stem, else ``what``).
+
+    Raises:
+        TrainlabError: ``spec`` is of no such kind, or an override cannot apply.
+    """
+    base_dir, name = None, what
+    if isinstance(spec, model):
+        data = spec.model_dump()
+    elif isinstance(spec, Mapping):
+        data = dict(spec)
+    elif isinstance(spec, (str, Path)):
+        path = Path(spec)
+        data, base_dir, name = read_yaml(path), path.parent, path.stem
+    else:
+        raise TrainlabError(what, f"must be a YAML path, a mapping or a {model.__name__}", type(spec).__name__)
+    recipe_dir = base_dir
+    if overrides:
+        overrides = dict(overrides.items() if isinstance(overrides, Mapping) else (parse_set(o) for o in overrides))
+        if any(k.startswith("base.") for k in overrides) and isinstance(data.get("base"), (str, Path)):
+            recipe_path = _path(data["base"], base_dir)  # a recipe file: read it, so base.* keys can reach in
+            data["base"], recipe_dir = read_yaml(recipe_path), recipe_path.parent
+        data = apply_overrides(data, overrides)
+    return data, recipe_dir, name
 
 
 def _keys(items: Iterable[str]) -> list[str]:
@@ -175,7 +199,7 @@ def _path(base: str | Path, base_dir: Path | None) -> Path:
     return path if path.is_absolute() or base_dir is None else base_dir / path
 
 
-def _base(base: str | dict[str, Any], base_dir: Path | None) -> tuple[dict[str, Any], Path | None]:
+def load_base(base: str | dict[str, Any], base_dir: Path | None) -> tuple[dict[str, Any], Path | None]:
     """The base recipe as a mapping, and the folder its relative data paths resolve against."""
     if isinstance(base, dict):
         return base, base_dir
@@ -233,7 +257,7 @@ def _plan(label: str, changes: dict[str, Any], seed: int, base: dict[str, Any], 
     return Plan(label, seed, recipe, base_dir)
 
 
-def _check_metric(metric: str, plan: Plan) -> None:
+def check_metric(metric: str, plan: Plan) -> None:
     """Fail before training when the metric cannot be a history column of these runs."""
     from trainlab.metrics import check_name  # Keras: loaded when a study is checked, not when it is imported
 

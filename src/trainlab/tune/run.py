@@ -1,0 +1,167 @@
+"""Running a search, top to bottom: ask a population -> train it -> tell -> ... -> ``best.yaml``.
+
+The tune directory::
+
+    tune.json     the search (spec), its status and wall time, the best trial
+    trials.csv    one row per trial, appended as each population ends
+    best.yaml     the base recipe with the best trial's values: ``trainlab run best.yaml`` runs it
+    runs/trial-NNN/   each trial's run directory
+    confirm/      with ``confirm``: the study of the best trials over seeds, which picks best.yaml
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab import rundir
+from trainlab.errors import TrainlabError
+from trainlab.studies.spec import Plan
+from trainlab.tune.population import TrialRun, curve, row, train_population, trial_dir
+from trainlab.tune.spec import TuneSpec
+
+TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
+TRIAL_COLUMNS = ["trial", "status", "value", "best_epoch", "epochs_run", "pruned_at_epoch", "wall_time_s", "error"]
+
+
+@dataclass
+class Tune:
+    """A finished search.
+
+    Attributes:
+        dir: the tune directory.
+        spec: the validated search.
+        trials: the rows of ``trials.csv`` (one per trial).
+        best: the best trial's recipe (a mapping, as ``best.yaml`` holds it); None when no trial completed.
+        best_trial: the best trial's row (with ``confirm``: the trial the confirmation ranks first).
+        confirm: the confirmation :class:`~trainlab.studies.Study` (None without ``confirm``).
+    """
+
+    dir: Path
+    spec: TuneSpec
+    trials: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    best_trial: dict[str, Any] | None
+    confirm: Any = None
+
+
+def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
+    """Run the search ``spec`` and write its tune directory (see ``docs/tune.md``).
+
+    Args:
+        spec: the validated search (:func:`trainlab.tune.load_tune`).
+        out: the tune directory (default ``runs/<name>-<timestamp>``); must be new or empty.
+
+    Returns:
+        The finished :class:`Tune`.
+    """
+    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
+    from trainlab.tune.sampler import Sampler  # Optuna, as above
+
+    tune_dir = rundir.new_run_dir(spec.name, out)
+    rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
+    sampler = Sampler(spec)
+    epochs = _recipe(spec, {}, spec.name).recipe.training.epochs  # the rungs lie below the base's epochs
+    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
+    records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
+    rows: list[dict[str, Any]] = []
+    started, total, status = time.perf_counter(), sampler.total(), "running"
+    try:
+        while len(rows) < total:
+            budget = spec.config.time_budget_s
+            if budget is not None and rows and time.perf_counter() - started > budget:  # one population at least
+                status = "time budget spent"
+                break
+            population = _population(spec, sampler.ask(min(spec.population, total - len(rows))), tune_dir)
+            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner)
+            done = iter(trained)
+            for trial in population:
+                trial_row = next(done) if isinstance(trial, TrialRun) else trial
+                rows.append(trial_row)
+                history = _history(trial_dir(tune_dir, trial_row["trial"]))
+                asked = trial.asked if isinstance(trial, TrialRun) else trial["_asked"]
+                trial_row.pop("_asked", None)
+                sampler.tell(asked, trial_row["status"], trial_row["value"], curve(history, spec.config.metric))
+            records.write(rows[-len(population):])
+        else:
+            status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        records.close()
+        best_row = _best(rows, spec.mode)
+        _finish(tune_dir, spec, rows, best_row, status, started)
+    confirmed = None
+    if spec.config.confirm is not None and status == "completed":
+        from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
+
+        confirmed = confirm(spec, rows, tune_dir)
+        if confirmed is not None:
+            best_row = confirmed[1]
+            _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0])
+    best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
+    return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
+
+
+def _finish(tune_dir: Path, spec: TuneSpec, rows: list[dict[str, Any]], best_row: dict[str, Any] | None,
+            status: str, started: float, study: Any = None) -> None:
+    """Write ``best.yaml`` and ``tune.json`` (again after a confirmation, which may pick another trial)."""
+    if best_row is not None:
+        best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space})
+        _write_best(tune_dir / BEST, best, best_row, confirmed=study is not None)
+    confirmation = {} if study is None else {"confirm": {
+        "dir": "confirm", "variants": list(study.spec.variants), "seeds": list(study.spec.config.seeds),
+        "summary": [{k: s[k] for k in ("variant", "n", "mean", "std", "ci_low", "ci_high")} for s in study.summary]}}
+    rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": status,
+                                         "wall_time_s": time.perf_counter() - started,
+                                         "trials_run": len(rows),
+                                         "best_trial": best_row["trial"] if best_row else None,
+                                         "best_value": best_row["value"] if best_row else None, **confirmation})
+
+
+def _population(spec: TuneSpec, asked: list[Any], tune_dir: Path) -> list[Any]:
+    """Each asked trial as a :class:`TrialRun`, or, when its recipe does not validate, its failed row."""
+    out: list[Any] = []
+    for a in asked:
+        try:
+            out.append(TrialRun(a, _recipe(spec, a.values, f"{spec.name}-trial-{a.number:03d}"),
+                                trial_dir(tune_dir, a.number)))
+        except TrainlabError as exc:  # a combination of values the recipe refuses: that trial fails
+            out.append({**row(a, spec, "failed", None, [], None, str(exc)), "_asked": a})
+    return out
+
+
+def _recipe(spec: TuneSpec, values: dict[str, Any], name: str) -> Plan:
+    from trainlab.training.prepare import load_recipe  # TensorFlow, as above
+
+    data = spec.trial_recipe({**values, "training.verbose": 0}, name)
+    recipe, _, _ = load_recipe(data)
+    return Plan(name, recipe.seed, recipe, spec.base_dir)
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / rundir.HISTORY
+    return rundir.read_csv(path) if path.is_file() else []
+
+
+def _best(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    """The best completed trial (pruned ones stopped short: they are not candidates)."""
+    done = [r for r in rows if r["status"] == "completed" and isinstance(r["value"], float) and math.isfinite(r["value"])]
+    if not done:
+        return None
+    return (max if mode == "max" else min)(done, key=lambda r: r["value"])
+
+
+def _write_best(path: Path, recipe: dict[str, Any], best_row: dict[str, Any], confirmed: bool = False) -> None:
+    """``best.yaml``, written atomically (a temporary file renamed)."""
+    tmp = path.with_name(path.name + ".tmp")
+    how = "ranked first by the confirmation study (confirm/)" if confirmed else "of this search"
+    header = (f"The best trial ({best_row['trial']}, value {best_row['value']:.6g}), {how}.\n"
+              f"Train it: trainlab run {path.name}")
+    rundir.write_yaml(tmp, recipe, header)
+    os.replace(tmp, path)

@@ -1,0 +1,58 @@
+"""The pruning rules on reported values (no training): rungs, synchronous halving, the median rule."""
+
+from __future__ import annotations
+
+from trainlab.tune.pruning import Pruner
+from trainlab.tune.spec import PrunerConfig
+
+
+def _epoch(pruner, values, epoch):
+    """One fused epoch: every trial begins it and gets its validation results, then each ends it."""
+    for trial in values:
+        pruner.begin(trial, epoch)
+    for trial, value in values.items():
+        pruner.report(trial, {pruner.metric.removeprefix("val_"): value})
+    return {trial: pruner.should_stop(trial, epoch) for trial in values}
+
+
+def test_asha_rungs_lie_below_the_last_epoch():
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=2, reduction_factor=3), "val_loss", "min", 20)
+    assert pruner.rungs(0) == pruner.rungs(5) == [2, 6, 18]
+
+
+def test_hyperband_deals_trials_to_brackets_with_later_first_rungs():
+    pruner = Pruner(PrunerConfig(name="hyperband", min_epochs=1, reduction_factor=3), "val_loss", "min", 10)
+    assert pruner.brackets() == 3
+    assert [pruner.rungs(t) for t in range(4)] == [[1, 3, 9], [3, 9], [9], [1, 3, 9]]
+
+
+def test_a_population_keeps_its_best_third_at_a_rung():
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=3), "val_loss", "min", 4)
+    stops = _epoch(pruner, {0: 0.5, 1: 0.1, 2: 0.9, 3: 0.3, 4: float("nan"), 5: 0.7}, 0)
+    assert stops == {0: True, 1: False, 2: True, 3: False, 4: True, 5: True}
+    assert pruner.pruned == {0: 1, 2: 1, 4: 1, 5: 1}
+    assert _epoch(pruner, {1: 0.2, 3: 0.1}, 1) == {1: False, 3: False}  # epoch 2 is no rung
+
+
+def test_a_later_population_is_ranked_with_the_earlier_ones():
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=2), "val_accuracy", "max", 4)
+    _epoch(pruner, {0: 0.9, 1: 0.8}, 0)
+    for t in (0, 1):
+        pruner.finish(t)
+    # at rung 1: 0.9, 0.8 earlier; 0.85 and 0.5 now: the best half of four is 0.9 and 0.85
+    assert _epoch(pruner, {2: 0.85, 3: 0.5}, 0) == {2: False, 3: True}
+
+
+def test_median_stops_a_trial_worse_than_the_finished_trials_median():
+    pruner = Pruner(PrunerConfig(name="median", min_epochs=2), "val_loss", "min", 5)
+    for trial, value in ((0, 0.2), (1, 0.4)):
+        _epoch(pruner, {trial: value}, 1)
+        pruner.finish(trial)
+    assert _epoch(pruner, {2: 0.35}, 0) == {2: False}  # epoch 1 < min_epochs, and no history there
+    assert _epoch(pruner, {2: 0.35}, 1) == {2: True}   # median of 0.2 and 0.4 is 0.3
+    assert _epoch(pruner, {3: 0.25}, 1) == {3: False}
+
+
+def test_none_never_stops():
+    pruner = Pruner(PrunerConfig(name="none"), "val_loss", "min", 5)
+    assert _epoch(pruner, {0: 1.0, 1: 0.1, 2: 0.2}, 0) == {0: False, 1: False, 2: False}
