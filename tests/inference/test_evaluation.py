@@ -16,8 +16,8 @@ from trainlab.inference.evaluation import (
     confusion_matrix,
     evaluate_outputs,
     regression_scores,
-    write_evaluation,
 )
+from trainlab.inference.evaluation_page import write_evaluation
 
 
 def _probabilities(rng, n, k):

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from trainlab.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from trainlab.inference.evaluation import Evaluation, write_evaluation
+    from trainlab.inference.evaluation import Evaluation
+    from trainlab.inference.evaluation_page import write_evaluation
     from trainlab.inference.export import FORMATS
     from trainlab.inference.predictor import Predictor, load
 
@@ -33,7 +34,7 @@ _LAZY = {
     "load": "trainlab.inference.predictor",
     "Predictor": "trainlab.inference.predictor",
     "Evaluation": "trainlab.inference.evaluation",
-    "write_evaluation": "trainlab.inference.evaluation",
+    "write_evaluation": "trainlab.inference.evaluation_page",
     "FORMATS": "trainlab.inference.export",
 }
 

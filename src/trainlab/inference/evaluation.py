@@ -13,21 +13,17 @@ Classification:
 Regression: MAE, RMSE and R² (scikit-learn's ``r2_score``, averaged over targets), and the
 residuals (truth - prediction) against the predictions, summarized by their mean and standard deviation.
 
-Everything here is NumPy on arrays; :func:`write_evaluation` writes ``evaluation.json`` and the
+Everything here is NumPy on arrays; :func:`trainlab.inference.evaluation_page.write_evaluation` writes ``evaluation.json`` and the
 page (:mod:`trainlab.inference.evaluation_page`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from trainlab.rundir import layout
 
 JSON = "evaluation.json"
 HTML = "evaluation.html"
@@ -202,25 +198,3 @@ def regression_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any
         out["per_target"] = [{"target": j, "mae": float(mae[j]), "rmse": float(rmse[j]), "r2": float(r2[j])}
                              for j in range(truth.shape[1])]
     return out
-
-
-def write_evaluation(evaluation: Evaluation, out: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``evaluation.json`` and ``evaluation.html`` into the folder ``out`` (made if missing).
-
-    Each file is written whole or not at all.
-
-    Returns:
-        The two paths.
-    """
-    from trainlab.inference.evaluation_page import render_page  # noqa: PLC0415 (matplotlib loads for the page)
-
-    folder = Path(out)
-    page = render_page(evaluation)  # before any file is written: a failure leaves nothing half-done
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path = folder / JSON
-    layout.write_json(json_path, evaluation.to_dict())
-    html_path = folder / HTML
-    tmp = html_path.with_name(html_path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, html_path)
-    return json_path, html_path

@@ -8,13 +8,16 @@ forbids loading anything else, no JavaScript); the figures are PNGs drawn by Agg
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from trainlab.inference.evaluation import BINS, Evaluation
+from trainlab.inference.evaluation import BINS, HTML, JSON, Evaluation
 from trainlab.monitor import axes as draw
+from trainlab.rundir import layout
 from trainlab.report.page import escape as _e
 from trainlab.report.page import nav_and_body, page, png_uri
 
@@ -204,3 +207,23 @@ def _fmt(value: Any) -> str:
 
 def _short(name: str, width: int = 14) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def write_evaluation(evaluation: Evaluation, out: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``evaluation.json`` and ``evaluation.html`` into the folder ``out`` (made if missing).
+
+    Each file is written whole or not at all.
+
+    Returns:
+        The two paths.
+    """
+    folder = Path(out)
+    page = render_page(evaluation)  # before any file is written: a failure leaves nothing half-done
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / JSON
+    layout.write_json(json_path, evaluation.to_dict())
+    html_path = folder / HTML
+    tmp = html_path.with_name(html_path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, html_path)
+    return json_path, html_path

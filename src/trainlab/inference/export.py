@@ -25,13 +25,14 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainlab.errors import TrainlabError, did_you_mean
 from trainlab.inference import serving
 
-if TYPE_CHECKING:
-    from trainlab.inference.predictor import Predictor
+# ``predictor`` below is a :class:`trainlab.inference.predictor.Predictor`, whose methods call this module: it is
+# not imported here, so the two modules do not import each other.
+Predictor = Any
 
 FORMATS = ("keras", "saved_model", "onnx")
 

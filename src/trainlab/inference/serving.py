@@ -21,13 +21,14 @@ pixels, ``(N, T)`` int32 token ids. The output is named ``probabilities`` (class
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import numpy as np
 
-if TYPE_CHECKING:
-    from trainlab.inference.predictor import Predictor
+# ``predictor`` below is a :class:`trainlab.inference.predictor.Predictor`, whose methods call this module: it is
+# not imported here, so the two modules do not import each other.
+Predictor = Any
 
 INPUT = "inputs"
 
