@@ -107,10 +107,21 @@ def test_sequential_trials_with_the_median_rule(tmp_path):
     assert result.best is not None and result.best_trial["status"] == "completed"
 
 
-def test_confirm_reruns_the_best_trials_over_seeds_and_picks_best_yaml(tmp_path):
+def test_confirm_reruns_the_best_trials_over_seeds_and_picks_best_yaml(tmp_path, monkeypatch):
     search = {**SEARCH, "trials": 3, "population": 3, "pruner": "none", "confirm": {"top": 2, "seeds": 2},
               "base": {**BASE, "training": {**BASE["training"], "epochs": 3}}}
+    import trainlab.tune.confirm as confirm_module
+
+    seen = []  # tune.json's status while the confirmation study trains
+    real = confirm_module.confirm
+
+    def watched(spec, rows, tune_dir):
+        seen.append(json.loads((tune_dir / "tune.json").read_text())["status"])
+        return real(spec, rows, tune_dir)
+
+    monkeypatch.setattr(confirm_module, "confirm", watched)
     result = trainlab.tune(search, out=tmp_path / "t")
+    assert seen == ["confirming"]
     top = sorted(result.trials, key=lambda r: r["value"])[:2]  # val_loss: lower is better
     study = result.confirm
     assert set(study.spec.variants) == {f"trial-{r['trial']:03d}" for r in top}
@@ -125,6 +136,7 @@ def test_confirm_reruns_the_best_trials_over_seeds_and_picks_best_yaml(tmp_path)
     assert best["optimizer"]["learning_rate"] == pytest.approx(result.best_trial["optimizer.learning_rate"], rel=1e-12)
     tune = json.loads((result.dir / "tune.json").read_text())
     assert tune["best_trial"] == result.best_trial["trial"] and tune["confirm"]["seeds"] == [0, 1]
+    assert tune["status"] == "completed"
     assert [s["variant"] for s in tune["confirm"]["summary"]] == list(study.spec.variants)
 
 

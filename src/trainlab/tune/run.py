@@ -95,15 +95,16 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     finally:
         records.close()
         best_row = _best(rows, spec.mode)
-        _finish(tune_dir, spec, rows, best_row, status, started)
+        confirming = spec.config.confirm is not None and status == "completed"
+        _finish(tune_dir, spec, rows, best_row, "confirming" if confirming else status, started)
     confirmed = None
-    if spec.config.confirm is not None and status == "completed":
+    if confirming:
         from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
 
         confirmed = confirm(spec, rows, tune_dir)
         if confirmed is not None:
             best_row = confirmed[1]
-            _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0])
+        _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None)
     best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
     return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
 
