@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from trainlab.data.preprocessing import Preprocessing
 from trainlab.errors import TrainlabError
 from trainlab.inference import inputs
 from trainlab.inference.evaluation import Evaluation, evaluate_outputs
+from trainlab import rundir
 from trainlab.rundir import layout
 
 #: Samples per forward pass when no batch size is given.
@@ -68,9 +68,9 @@ def load(run_dir: str | os.PathLike, *, custom_objects: Mapping[str, Any] | None
                                    " trainlab (train it again to predict with it)")
     model_file = folder / layout.MODEL
     if not model_file.is_file():
-        status = _read_json(folder / layout.SUMMARY).get("status", "unknown")
+        status = rundir.read_json(folder / layout.SUMMARY).get("status", "unknown")
         raise TrainlabError(shown, f"has no {layout.MODEL}: the run did not finish (status {status})")
-    prep = Preprocessing.from_dict(_read_json(folder / layout.PREPROCESSING), os.path.join(shown, layout.PREPROCESSING))
+    prep = Preprocessing.from_dict(rundir.read_json(folder / layout.PREPROCESSING), os.path.join(shown, layout.PREPROCESSING))
     recipe_text = (folder / layout.RECIPE).read_text(encoding="utf-8") if (folder / layout.RECIPE).is_file() else ""
     recipe = yaml.safe_load(recipe_text) or {} if recipe_text else {}
     model = _load_model(model_file, os.path.join(shown, layout.MODEL), custom_objects)
@@ -80,18 +80,6 @@ def load(run_dir: str | os.PathLike, *, custom_objects: Mapping[str, Any] | None
         data=None if note and "data" in note.group(1) else recipe.get("data"),
         data_seed=_data_seed(recipe), run_dir=folder, name=str(recipe.get("name") or folder.name),
     )
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise TrainlabError(str(path), f"is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise TrainlabError(str(path), "must hold a JSON object", type(data).__name__)
-    return data
 
 
 def _load_model(file: Path, shown: str, custom_objects: Mapping[str, Any] | None) -> keras.Model:

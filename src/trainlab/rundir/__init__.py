@@ -31,10 +31,10 @@ from trainlab.rundir.layout import (
     write_npz,
     write_yaml,
 )
-from trainlab.rundir.read import TRAIN_EVAL, Records, as_records, display_order, load
+from trainlab.rundir.read import TRAIN_EVAL, Records, as_records, display_order, load, read_json
 
 __all__ = [
-    "EVENTS", "HISTORY", "LAYERS", "MODEL", "PREPROCESSING", "RECIPE", "STATE", "STEPS", "SUMMARY", "TENSORBOARD", "TRAIN_EVAL",
-    "WEIGHTS", "CsvRecords", "Records", "as_records", "count_rows", "display_order", "discard", "load", "new_run_dir", "read_csv",
-    "write_json", "write_npz", "write_yaml",
+    "EVENTS", "HISTORY", "LAYERS", "MODEL", "PREPROCESSING", "RECIPE", "STATE", "STEPS", "SUMMARY", "TENSORBOARD",
+    "TRAIN_EVAL", "WEIGHTS", "CsvRecords", "Records", "as_records", "count_rows", "display_order", "discard",
+    "load", "new_run_dir", "read_csv", "read_json", "write_json", "write_npz", "write_yaml",
 ]

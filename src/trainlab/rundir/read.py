@@ -169,7 +169,7 @@ def load(run_dir: str | Path, steps: bool = True) -> Records:
         history=history,
         steps=_read_csv(path / layout.STEPS) if steps and (path / layout.STEPS).is_file() else [],
         layers=_read_csv(path / layout.LAYERS) if (path / layout.LAYERS).is_file() else [],
-        summary=_read_summary(path / layout.SUMMARY),
+        summary=read_json(path / layout.SUMMARY),
         run_dir=path,
         recipe=_read_text(path / layout.RECIPE),
         weights=_read_weights(path / layout.WEIGHTS),
@@ -184,7 +184,12 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         raise TrainlabError(str(path), f"cannot be read as a records CSV ({e})") from e
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A run directory's JSON object file (``summary.json``, ``preprocessing.json``); {} when it is absent.
+
+    Raises:
+        TrainlabError: the file is not valid JSON, or holds something other than an object.
+    """
     if not path.is_file():
         return {}
     try:
