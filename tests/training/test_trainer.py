@@ -413,10 +413,17 @@ def test_a_traced_engine_trains_the_next_seed_exactly_as_its_own_engine(tmp_path
         np.testing.assert_allclose(w, v, rtol=1e-5, atol=1e-7)
 
 
-def test_same_program_means_the_same_recipe_but_for_seed_and_name(tiny_recipe):
+def test_same_program_means_the_same_recipe_but_for_seed_name_and_held_hyperparameters(tiny_recipe):
     from trainlab.training import same_program
 
     a = _trainer(tiny_recipe, seed=1, name="a")
     assert same_program(a, _trainer(tiny_recipe, seed=5, name="b"))
-    assert not same_program(a, _trainer(tiny_recipe, seed=5, model={"hidden": [16, 8], "dropout": [0.2, 0.0]}))
+    # the learning rate (a number) and the dropout rates are held in variables
+    assert same_program(a, _trainer(tiny_recipe, seed=5, model={"hidden": [16, 8], "dropout": [0.3, 0.0]},
+                                    optimizer={"name": "adam", "learning_rate": 0.05}))
+    assert not same_program(a, _trainer(tiny_recipe, seed=5, model={"hidden": [16, 8], "dropout": [0.1, 0.1]}))
+    assert not same_program(a, _trainer(tiny_recipe, seed=5, model={"hidden": [16, 4], "dropout": [0.1, 0.0]}))
     assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer={"name": "sgd"}))
+    assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer={"name": "adam", "beta_1": 0.8}))
+    schedule = {"name": "adam", "learning_rate": {"name": "cosine", "initial_learning_rate": 0.01, "decay_steps": 9}}
+    assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer=schedule))

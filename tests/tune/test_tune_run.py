@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import yaml
@@ -160,3 +161,26 @@ def test_a_combination_the_recipe_refuses_is_a_failed_trial(tmp_path):
     assert len(failed) == 1 and failed[0]["model.hidden"] == [16] and failed[0]["model.dropout"] == [0.1, 0.2]
     assert failed[0]["error"].startswith("model.dropout: needs one rate per hidden layer")
     assert all(r["status"] == "completed" for r in result.trials if r is not failed[0])
+
+
+def test_later_populations_train_in_the_engine_traced_first(tmp_path):
+    """Trials that differ in the learning rate and dropout (held in variables) train in one traced engine, population
+    after population, a smaller one with members sitting out; each trial equals its recipe trained alone."""
+    search = {**SEARCH, "trials": 6, "population": 4, "pruner": "none", "seed": 1,
+              "base": {**BASE, "model": {"hidden": [16, 8], "dropout": 0.2}, "training": {**BASE["training"], "epochs": 3}}}
+    search["space"] = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]},
+                       "model.dropout": {"uniform": [0.05, 0.5]}}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    tune = json.loads((result.dir / "tune.json").read_text())
+    assert tune["engines"] == {"built": 1, "reused": 1}
+    for r in (result.trials[0], result.trials[4], result.trials[5]):  # the first population, then the second's two
+        run_dir = result.dir / "runs" / f"trial-{r['trial']:03d}"
+        recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+        assert recipe["model"]["dropout"] == pytest.approx(r["model.dropout"], rel=1e-12)
+        recipe.pop("name", None)
+        alone = trainlab.train(recipe, out=tmp_path / f"alone-{r['trial']}")
+        fused = rundir.read_csv(run_dir / "history.csv")
+        np.testing.assert_allclose([h["val_loss"] for h in fused], [h["val_loss"] for h in alone.history], rtol=1e-3)
+        saved = trainlab.load(run_dir).model
+        rates = [layer.rate for layer in saved.layers if isinstance(layer, keras.layers.Dropout)]
+        assert rates and all(rate == pytest.approx(r["model.dropout"], rel=1e-12) for rate in rates)

@@ -21,7 +21,7 @@ import tensorflow as tf
 from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
 from trainlab.training import checkpoint, distribute, sanity
-from trainlab.training.engine import Engine, EpochSteps, Member
+from trainlab.training.engine import Engine, EpochSteps, Member, held
 from trainlab.training.engine.batches import unpack
 from trainlab.training.prepare import Inputs, sample_count
 from trainlab.training.record_writer import RecordWriter
@@ -85,18 +85,23 @@ class Cohort:
 
     Args:
         runs: the prepared runs (trainers); the first one's data and training settings are the cohort's.
-        engine: an engine that already trained runs of these very recipes (seeds aside), one member
-            per run in the same order (see :func:`same_program`): each run's initial state is loaded
-            into it and its traced programs are used again, with no new tracing.
+        engine: an engine that already trained runs of the same programs (:func:`same_program`: the
+            same recipes but for their seeds and the hyper-parameters the engine holds in variables):
+            each run's initial state is loaded into its member and the traced programs are used
+            again, with no new tracing.
         restartable: the engine will train other runs after these (``engine=`` in a later cohort):
             it remembers its members' fresh optimizer state first (:meth:`Engine.remember_fresh`).
+        slots: with ``engine``, the member each run trains as (default: run ``k`` as member ``k``, one
+            run per member); members no run takes sit out.
+        stopping: a new engine of several members expects them to stop early (see :class:`Engine`).
 
     Raises:
         ValueError: the runs cannot train together (see :func:`fusable`), or not in ``engine``.
         TrainlabError: several runs under a ``tf.distribute`` strategy.
     """
 
-    def __init__(self, runs: Sequence[Seat], engine: Engine | None = None, restartable: bool = False) -> None:
+    def __init__(self, runs: Sequence[Seat], engine: Engine | None = None, restartable: bool = False,
+                 slots: Sequence[int] | None = None, stopping: bool = False) -> None:
         self.runs = list(runs)
         lead = self.runs[0]
         if len(self.runs) > 1:
@@ -107,16 +112,21 @@ class Cohort:
             if reason:
                 raise ValueError(f"these runs cannot train together: {reason}")
         if engine is not None:
-            if len(engine.members) != len(self.runs):
-                raise ValueError(f"an engine of {len(engine.members)} members cannot take {len(self.runs)} new runs")
-            for k, run in enumerate(self.runs):
+            slots = list(range(len(self.runs))) if slots is None else list(slots)
+            members = len(engine.members)
+            if len(slots) != len(self.runs) or len(set(slots)) != len(slots) or not all(0 <= k < members
+                                                                                       for k in slots):
+                raise ValueError(f"{len(self.runs)} runs need as many distinct members of the engine's {members},"
+                                 f" got {slots}")
+            for k, run in zip(slots, self.runs):
                 run.join(engine, k)
-            engine.set_active([True] * len(self.runs))
+            engine.set_active([k in slots for k in range(members)])
             engine.halt.assign(False)
         elif len(self.runs) > 1:
             training = lead.recipe.training
             engine = Engine([r.member for r in self.runs], training.batch_size, jit_compile=training.jit_compile,
-                            eval_batch_size=training.eval_batch_size, accumulate=training.accumulate_grad_batches)
+                            eval_batch_size=training.eval_batch_size, accumulate=training.accumulate_grad_batches,
+                            stopping=stopping)
             for k, run in enumerate(self.runs):
                 run.engine, run.index = engine, k
         self.engine = lead.engine
@@ -143,14 +153,15 @@ class Cohort:
     def set_active(self, runs: Sequence[Seat]) -> None:
         """Let ``runs`` take their steps; the others' steps sit out (a fused engine; nothing for one member)."""
         if not self.single:
-            self.engine.set_active([run in runs for run in self.runs])
+            taking = {run.index for run in runs}
+            self.engine.set_active([k in taking for k in range(len(self.engine.members))])
 
     def empty_steps(self) -> EpochSteps:
         """The record of no step at all (a stretch whose every batch was skipped)."""
-        nothing = np.zeros((0, len(self.runs)), np.float32)
+        nothing = np.zeros((0, len(self.engine.members)), np.float32)
         return EpochSteps(nothing, nothing, nothing, np.zeros(0, np.float32),
                           [np.zeros((0, n), np.float32) for n in self.engine.layer_counts()],
-                          [{} for _ in self.runs], [], [], [])
+                          [{} for _ in self.engine.members], [], [], [])
 
     def train_epoch(
         self, epoch: int, start: int = 0, stop: int | None = None, reset: bool | None = None,
@@ -214,16 +225,23 @@ def evaluate(engine: Engine, inputs: Inputs, streamed: bool, split: str) -> list
 
 
 def same_program(a: Seat, b: Seat) -> bool:
-    """True when ``b`` can train in the program traced for ``a``: the same recipe but for its seed and name.
+    """True when ``b`` can train in the program traced for ``a`` (in an engine that holds its hyper-parameters:
+    :meth:`Engine.remember_fresh`): the same recipe but for its seed, its name, a number learning rate and the
+    dropout rates, and the same model but for those rates (:func:`trainlab.training.engine.held.program`).
 
-    The seed changes initial weights and dropout draws, which are state, not program; anything
-    else (a dropout rate, a schedule, a loss) may be a constant of the traced program.
+    The seed changes initial weights and dropout draws, which are state, not program; the learning
+    rate and the dropout rates are held in variables; anything else (a schedule, momentum, a loss, a
+    regularization strength, a dropout of 0 or none) is a constant of the traced program.
     """
     def program(t: Seat) -> dict[str, Any]:
-        dumped = t.recipe.model_dump(mode="json")
-        return {k: v for k, v in dumped.items() if k not in ("seed", "name")}
+        dumped = {k: v for k, v in t.recipe.model_dump(mode="json").items() if k not in ("seed", "name")}
+        if isinstance(dumped["optimizer"]["learning_rate"], (int, float)):
+            dumped["optimizer"] = {**dumped["optimizer"], "learning_rate": None}
+        dumped["model"] = {k: v for k, v in dumped["model"].items() if k != "dropout"}  # the model shows the rest
+        return dumped
 
-    return a.given_model is None and b.given_model is None and program(a) == program(b)
+    return (a.given_model is None and b.given_model is None and program(a) == program(b)
+            and held.program(a.model) == held.program(b.model))
 
 
 def fusable(runs: Sequence[Seat]) -> str | None:

@@ -76,6 +76,8 @@ def fit_together(
     resume: Sequence[Resume | None] | None = None,
     engine: Engine | None = None,
     restartable: bool = False,
+    slots: Sequence[int] | None = None,
+    stopping: bool = False,
 ) -> list[Any]:
     """Train prepared trainers together, as one cohort in one engine: K members, one compiled program per epoch.
 
@@ -90,13 +92,18 @@ def fit_together(
         outs: each run's directory (None: a new one under ``runs/``).
         callbacks: each run's extra callbacks.
         resume: per run, None for a new run or a :class:`Resume` to continue one in its directory.
-        engine: an engine that already trained runs of these very recipes (seeds aside), one member
-            per trainer in the same order (see :func:`~trainlab.training.cohort.same_program`): each trainer's initial state
-            is loaded into it and its traced programs are used again, with no new tracing. The
-            runs' ``model`` is then the engine's, which the next runs it trains will change; their
-            run directories hold their own weights.
+        engine: an engine that already trained runs of the same programs (see
+            :func:`~trainlab.training.cohort.same_program`: the recipes may differ in their seeds and in the
+            hyper-parameters the engine holds in variables): each trainer's initial state is loaded into
+            its member and the traced programs are used again, with no new tracing. The runs' ``model``
+            is then the engine's, which the next runs it trains will change; their run directories hold
+            their own weights.
         restartable: the engine these runs train in will train other runs after them (``engine=`` in a
             later call): it remembers its members' fresh optimizer state first (:meth:`Engine.remember_fresh`).
+        slots: with ``engine``, the member each trainer trains as (default: trainer ``k`` as member ``k``);
+            members no trainer takes sit out.
+        stopping: a new engine of several members expects most of them to stop early (a search's pruning):
+            it traces only the program in which a member's step can sit out.
 
     Returns:
         Each trainer's :class:`~trainlab.training.trainer.Run`, in order.
@@ -111,7 +118,7 @@ def fit_together(
     resume = list(resume or [None] * len(trainers))
     if engine is not None and any(r is not None for r in resume):  # (the count of members: Cohort checks it)
         raise ValueError("runs resumed from their checkpoints need an engine of their own, not one that trained others")
-    cohort = Cohort(trainers, engine, restartable=restartable)
+    cohort = Cohort(trainers, engine, restartable=restartable, slots=slots, stopping=stopping)
     opened: list[Seat] = []
     try:
         for trainer, out, cbs, again in zip(trainers, outs, callbacks, resume):

@@ -111,7 +111,7 @@ class Trainer:
                                      self.recipe.training.train_eval_samples, self.recipe.training.class_weight)
         self.augment = augment if augment is not None else prepare.build_augment(self.recipe, self.data)
         if model is None:
-            keras.utils.set_random_seed(recipe.seed)  # initial weights and dropout depend on the seed alone
+            prepare.seed_everything(recipe.seed)  # initial weights and dropout depend on the seed alone
             with self.placement.scope():
                 model = prepare.build_model(self.recipe, self.data)
         elif not self.placement.holds(model):
@@ -180,7 +180,8 @@ class Trainer:
     def join(self, engine: Engine, k: int) -> None:
         """Train as member ``k`` of ``engine``, from this trainer's model as built (see :meth:`Engine.restart`)."""
         if engine.members[k] is not self._member:  # a member of its own, never built, has no optimizer to waste
-            engine.restart(k, self.model)
+            lr = self.recipe.optimizer.learning_rate
+            engine.restart(k, self.model, float(lr) if isinstance(lr, (int, float)) else None)
             self.model, self._member = engine.members[k].model, engine.members[k]
         self.engine, self.index = engine, k
 

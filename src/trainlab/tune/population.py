@@ -3,6 +3,12 @@
 The grouping is a study's (:func:`trainlab.studies.groups.fusion_key`, then
 :func:`trainlab.training.fusable`); each trial trains with its :class:`~trainlab.tune.pruning.PruneCallback`,
 so a pruned trial stops as early stopping stops a run (a fused member is frozen).
+
+Engines are kept from population to population (:class:`Engines`): a group whose trials can each take a
+member of a kept engine with the same program trains there, in the programs that engine traced. Two
+trials have the same program when their recipes differ only in what an engine holds in variables (a
+number learning rate, the dropout rates; see :mod:`trainlab.training.engine.held`) and the seed, so a
+search over those alone traces once, whatever its number of trials.
 """
 
 from __future__ import annotations
@@ -36,25 +42,81 @@ def trial_dir(tune_dir: Path, number: int) -> Path:
     return tune_dir / "runs" / f"trial-{number:03d}"
 
 
-def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> list[dict[str, Any]]:
+class Engines:
+    """What a search keeps from one population to the next: each group's data and the engines it trained in.
+
+    A population's group of trials (one data set, one schedule) is placed into the kept engines first:
+    a trial takes a free member of one whose program is its own (:func:`~trainlab.training.same_program`),
+    and the members no trial takes sit out (the engine's masked program). The trials no kept engine can
+    take train together in a new engine, which is kept in turn (the :data:`KEEP` newest are).
+    """
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._kept: list[tuple[str, list[Any], Any]] = []  # (fusion key, the trainers it was built for, engine)
+        self.built = 0  # engines built (each traced its programs)
+        self.reused = 0  # times trials trained in a kept engine
+
+    def data(self, key: str, plan: Plan) -> Any:
+        """The group's data, loaded once per search."""
+        if key not in self._data:
+            from trainlab import data as tl_data  # TensorFlow: loaded when a tune trains
+
+            seed = plan.recipe.data.seed if plan.recipe.data.seed is not None else plan.recipe.seed
+            self._data[key] = tl_data.load(plan.recipe.data, seed=seed, base_dir=plan.base_dir)
+        return self._data[key]
+
+    def place(self, key: str, trainers: list[Any]) -> list[tuple[Any, list[int], list[int]]]:
+        """Where ``trainers`` (that can train together) train: ``[(engine, trainer indices, members)]``, a kept
+        engine with the member each takes, then, for the trainers none can take, ``(None, indices, [])``: a new one."""
+        from trainlab.training import same_program  # TensorFlow, as above
+
+        left, placed = list(range(len(trainers))), []
+        for kept_key, built_for, engine in reversed(self._kept):
+            if kept_key != key or not left:
+                continue
+            free, taken, slots = list(range(len(built_for))), [], []
+            for i in left:
+                k = next((k for k in free if same_program(built_for[k], trainers[i])), None)
+                if k is not None:
+                    free.remove(k)
+                    taken.append(i)
+                    slots.append(k)
+            if taken:
+                placed.append((engine, taken, slots))
+                left = [i for i in left if i not in taken]
+                self.reused += 1
+        return placed + ([(None, left, [])] if left else [])
+
+    def keep(self, key: str, trainers: list[Any]) -> None:
+        """Keep the engine ``trainers`` trained in (one they built, that remembered its fresh state)."""
+        self._kept = [*self._kept, (key, list(trainers), trainers[0].engine)][-self.KEEP:]
+        self.built += 1
+
+
+def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner,
+                     engines: Engines | None = None) -> list[dict[str, Any]]:
     """Train the trials (fused where they can be) and return one ``trials.csv`` row each, in order.
 
     Args:
         trials: the population, each with its recipe and run directory.
         spec: the search (its executor and metric).
         pruner: the tune's pruner; every trial is finished in it when its training ends.
+        engines: what the search keeps between populations (None: nothing kept).
 
     Returns:
         The rows (``trial``, ``status``, ``value``, ... and the trial's values by key path).
     """
+    engines = engines if engines is not None else Engines()
     groups: dict[str, list[TrialRun]] = {}
-    for n, trial in enumerate(trials):
-        key = fusion_key(trial.plan) if spec.config.executor == "fused" else str(n)
-        groups.setdefault(key, []).append(trial)
+    for trial in trials:
+        groups.setdefault(fusion_key(trial.plan), []).append(trial)
     rows: dict[int, dict[str, Any]] = {}
-    for group in groups.values():
+    for key, group in groups.items():
         try:
-            rows.update(_train_group(group, spec, pruner))
+            rows.update(_train_group(key, group, spec, pruner, engines))
         except Exception as exc:  # a trial that cannot train is a failed row, not a failed search
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             for trial in group:
@@ -66,28 +128,36 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> 
     return [rows[t.asked.number] for t in trials]
 
 
-def _train_group(group: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> dict[int, dict[str, Any]]:
-    from trainlab import data as tl_data  # TensorFlow: loaded when a tune trains
-    from trainlab.training import Trainer, fit_together, fusable  # TensorFlow, as above
+def _train_group(key: str, group: list[TrialRun], spec: TuneSpec, pruner: Pruner,
+                 engines: Engines) -> dict[int, dict[str, Any]]:
+    """Train a group of trials (one data set, one schedule): fused (in kept engines where they fit, the rest
+    in a new one), or one by one (``executor: sequential``, or trials that cannot train together)."""
+    from trainlab.training import Trainer, fit_together, fusable  # TensorFlow: loaded when a tune trains
 
-    first = group[0].plan
-    data_seed = first.recipe.data.seed if first.recipe.data.seed is not None else first.recipe.seed
-    data = tl_data.load(first.recipe.data, seed=data_seed, base_dir=first.base_dir)
+    data = engines.data(key, group[0].plan)
     trainers = [Trainer(t.plan.recipe, name=t.plan.recipe.name, base_dir=t.plan.base_dir, loaded_data=data)
                 for t in group]
-    callbacks = [[pruner.callback(t.asked.number)] for t in group]
+    if spec.config.executor == "fused" and len(group) > 1 and fusable(trainers) is None:
+        batches = [[*range(len(group))]]
+    else:
+        batches = [[i] for i in range(len(group))]
     rows = {}
-    if len(group) > 1 and fusable(trainers) is None:
-        tick = time.perf_counter()
-        runs = fit_together(trainers, [t.dir for t in group], callbacks)
-        share = (time.perf_counter() - tick) / len(group)
-        for trial, run in zip(group, runs):
-            rows[trial.asked.number] = _row_of(trial, run, spec, pruner, share)
-        return rows
-    for trial, trainer, cbs in zip(group, trainers, callbacks):
-        run = trainer.fit(trial.dir, cbs)
-        pruner.finish(trial.asked.number)  # the next trial of the population is compared with this one
-        rows[trial.asked.number] = _row_of(trial, run, spec, pruner, run.summary.get("wall_time_s"))
+    for batch in batches:
+        for engine, members, slots in engines.place(key, [trainers[i] for i in batch]):
+            chosen = [batch[m] for m in members]
+            together, dirs = [trainers[i] for i in chosen], [group[i].dir for i in chosen]
+            callbacks = [[pruner.callback(group[i].asked.number)] for i in chosen]
+            tick = time.perf_counter()
+            if engine is not None:
+                runs = fit_together(together, dirs, callbacks, engine=engine, slots=slots)
+            else:
+                runs = fit_together(together, dirs, callbacks, restartable=True, stopping=pruner.config.name != "none")
+                engines.keep(key, together)
+            share = (time.perf_counter() - tick) / len(chosen)  # a fused engine's wall time, shared evenly
+            for i, run in zip(chosen, runs):
+                trial = group[i]
+                pruner.finish(trial.asked.number)  # the trials trained after these are compared with them
+                rows[trial.asked.number] = _row_of(trial, run, spec, pruner, share)
     return rows
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.studies.spec import Plan
-from trainlab.tune.population import TrialRun, curve, row, train_population, trial_dir
+from trainlab.tune.population import Engines, TrialRun, curve, row, train_population, trial_dir
 from trainlab.tune.spec import TuneSpec
 
 TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
@@ -69,6 +69,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
     records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
     rows: list[dict[str, Any]] = []
+    engines = Engines()  # the data and the traced engines, kept from population to population
     started, total, status = time.perf_counter(), sampler.total(), "running"
     try:
         while len(rows) < total:
@@ -77,7 +78,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
                 status = "time budget spent"
                 break
             population = _population(spec, sampler.ask(min(spec.population, total - len(rows))), tune_dir)
-            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner)
+            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner, engines)
             done = iter(trained)
             for trial in population:
                 trial_row = next(done) if isinstance(trial, TrialRun) else trial
@@ -96,7 +97,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         records.close()
         best_row = _best(rows, spec.mode)
         confirming = spec.config.confirm is not None and status == "completed"
-        _finish(tune_dir, spec, rows, best_row, "confirming" if confirming else status, started)
+        _finish(tune_dir, spec, rows, best_row, "confirming" if confirming else status, started, engines=engines)
     confirmed = None
     if confirming:
         from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
@@ -104,13 +105,13 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         confirmed = confirm(spec, rows, tune_dir)
         if confirmed is not None:
             best_row = confirmed[1]
-        _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None)
+        _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None, engines)
     best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
     return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
 
 
 def _finish(tune_dir: Path, spec: TuneSpec, rows: list[dict[str, Any]], best_row: dict[str, Any] | None,
-            status: str, started: float, study: Any = None) -> None:
+            status: str, started: float, study: Any = None, engines: Engines | None = None) -> None:
     """Write ``best.yaml`` and ``tune.json`` (again after a confirmation, which may pick another trial)."""
     if best_row is not None:
         best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space})
@@ -122,7 +123,9 @@ def _finish(tune_dir: Path, spec: TuneSpec, rows: list[dict[str, Any]], best_row
                                          "wall_time_s": time.perf_counter() - started,
                                          "trials_run": len(rows),
                                          "best_trial": best_row["trial"] if best_row else None,
-                                         "best_value": best_row["value"] if best_row else None, **confirmation})
+                                         "best_value": best_row["value"] if best_row else None,
+                                         **({"engines": {"built": engines.built, "reused": engines.reused}}
+                                            if engines is not None else {}), **confirmation})
 
 
 def _population(spec: TuneSpec, asked: list[Any], tune_dir: Path) -> list[Any]:

@@ -56,6 +56,8 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         jit_compile: compile the epoch with XLA (fast steady state, slow compile).
         eval_batch_size: samples per step when evaluating.
         accumulate: batches per optimizer step (their gradients averaged); 1: a step per batch.
+        stopping: members are expected to stop early (a search prunes most of them): trace only the
+            program in which each member's step can sit out, from the first epoch on.
 
     Example:
         >>> engine = Engine([Member(model, keras.optimizers.Adam(), keras.losses.MeanSquaredError())], 32)
@@ -70,6 +72,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         jit_compile: bool = False,
         eval_batch_size: int | None = None,
         accumulate: int = 1,
+        stopping: bool = False,
     ) -> None:
         if not members:
             raise ValueError("the engine needs at least one member")
@@ -128,6 +131,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
         self._masked_train_fn = Program(tf.function(self._masked_steps, jit_compile=jit_compile, reduce_retracing=True,
                                                       autograph=False))
         self._masked = False  # which program is being traced
+        self._stopping = bool(stopping) and len(self.members) > 1
         self._dataset_fn = tf.function(self._train_dataset, reduce_retracing=True)
         self._eval_fn = tf.function(self._evaluate, autograph=False)
         self._eval_programs: dict = {}
@@ -174,7 +178,7 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             source, mode = tf.zeros([0], tf.int32), "range"
         stop = self.steps_per_epoch(int(first(x).shape[0])) if stop is None else stop
         reset = start == 0 if reset is None else bool(reset)
-        program = self._masked_train_fn if self._any_stopped() else self._train_fn
+        program = self._masked_train_fn if self._masking() else self._train_fn
         args = (x, y, source, self._int(start), self._int(stop), reset, mode)
         # Weights are one more argument, only when there are some: the program without them stays as it was.
         out = program(*args) if sample_weight is None else program(*args, sample_weight)
@@ -284,8 +288,9 @@ class Engine(EngineState, EngineEvaluation, EngineProbes):
             self.active.assign(flags)
             self._active_flags = flags
 
-    def _any_stopped(self) -> bool:
-        return len(self.members) > 1 and not all(self._active_flags)
+    def _masking(self) -> bool:
+        """Whether the epoch runs the masked program: a member has stopped (or, with ``stopping``, may)."""
+        return self._stopping or (len(self.members) > 1 and not all(self._active_flags))
 
     def _int(self, value: int) -> tf.Tensor:
         """``value`` as an int32 tensor, the same one each time (an epoch's bounds recur every epoch)."""

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainlab.optimizers import learning_rate_scale
+from trainlab.training.engine.held import Held
 from trainlab.training.engine.program import Program
 
 
@@ -146,15 +147,21 @@ class EngineState:
     def remember_fresh(self) -> None:
         """Keep, on the host, the rest of each member's state as it is now, before any training (optimizer slots,
         iteration count, learning rate, metric totals), for :meth:`restart`: an optimizer's fresh state does not
-        depend on the model's weights. Only an engine that will train other runs after its own needs it."""
+        depend on the model's weights. Only an engine that will train other runs after its own needs it.
+
+        The members' hyper-parameters that can live in variables (a number learning rate, the dropout rates:
+        :mod:`~trainlab.training.engine.held`) are held there from now on, so that runs which differ from these
+        only there train in the programs this engine traces."""
+        self._held = [Held(member.model, member.optimizer) for member in self.members]
         self._fresh = []
         for k, member in enumerate(self.members):
             own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
             self._fresh.append([(v, np.array(value_of(v))) for v in self.state_variables(k) if id(v) not in own])
 
-    def restart(self, k: int, model: keras.Model) -> None:
-        """Start member ``k`` anew from ``model``: its model's variables take ``model``'s values, and the rest of
-        its state (optimizer, learning-rate scale, training metrics) the values it had when this engine was built.
+    def restart(self, k: int, model: keras.Model, learning_rate: float | None = None) -> None:
+        """Start member ``k`` anew from ``model``: its model's variables take ``model``'s values, the rest of
+        its state (optimizer, learning-rate scale, training metrics) the values it had when this engine was built,
+        and its held hyper-parameters ``model``'s dropout rates and ``learning_rate`` (a number; None: as built).
 
         This is how one traced program trains run after run: a study's next seed builds its model as a
         run of its own would (the same initial weights, batch-norm statistics and dropout seeds), and the
@@ -176,6 +183,7 @@ class EngineState:
             target.assign(value_of(value))
         for target, value in self._fresh[k]:
             target.assign(value)
+        self._held[k].assign(model, learning_rate)
 
     def _variables_of(self, k: int) -> list:
         if not hasattr(self, "_state_vars"):
