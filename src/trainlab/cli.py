@@ -106,8 +106,8 @@ def _parser() -> _Parser:
     figures = verbs.add_parser("figures", help="draw a run directory's figures from its records")
     figures.add_argument("run_dir", help="a run directory written by trainlab run")
 
-    report = verbs.add_parser("report", help="write a run's (or a study's) report.html and figures from its records")
-    report.add_argument("run_dir", help="a run directory written by trainlab run, or a study directory")
+    report = verbs.add_parser("report", help="write report.html and figures from the records of a run, a study or a tune")
+    report.add_argument("run_dir", help="a run directory written by trainlab run, a study or a tune directory")
 
     study = verbs.add_parser("study", help="compare recipes over several seeds (variants train together)")
     study.add_argument("study", help="a study YAML file (base recipe, vary/grid, seeds, metric)")
@@ -368,6 +368,13 @@ def _report(args: argparse.Namespace) -> int:
         study_figures(args.run_dir)
         print_study_summary(args.run_dir)
         print(write_study_report(args.run_dir))
+        return 0
+    if (Path(args.run_dir) / "tune.json").is_file():  # a tune directory: its figures and page
+        from trainlab.tune.figures import tune_figures  # a verb's own: --help and a mistake stay fast
+        from trainlab.tune.report import write_tune_report  # a verb's own: --help and a mistake stay fast
+
+        tune_figures(args.run_dir)
+        print(write_tune_report(args.run_dir))
         return 0
     print(write_report(args.run_dir, save_figures=True))
     return 0

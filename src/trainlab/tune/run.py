@@ -7,6 +7,7 @@ The tune directory::
     best.yaml     the base recipe with the best trial's values: ``trainlab run best.yaml`` runs it
     runs/trial-NNN/   each trial's run directory
     confirm/      with ``confirm``: the study of the best trials over seeds, which picks best.yaml
+    figures/, report.html   the search's page (trainlab.tune.report), drawn when it ends
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     """
     from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
     from trainlab.tune.sampler import Sampler  # Optuna, as above
+    from trainlab.tune.report import refresh_tune_report  # matplotlib, as above: the page drawn as the search ends
 
     tune_dir = rundir.new_run_dir(spec.name, out)
     rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
@@ -98,6 +100,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         best_row = _best(rows, spec.mode)
         confirming = spec.config.confirm is not None and status == "completed"
         _finish(tune_dir, spec, rows, best_row, "confirming" if confirming else status, started, engines=engines)
+        refresh_tune_report(tune_dir)  # never raises: a page that cannot be drawn leaves the results as they are
     confirmed = None
     if confirming:
         from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
@@ -106,6 +109,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         if confirmed is not None:
             best_row = confirmed[1]
         _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None, engines)
+        refresh_tune_report(tune_dir)
     best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
     return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
 
