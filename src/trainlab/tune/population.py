@@ -36,17 +36,23 @@ def trial_dir(tune_dir: Path, number: int) -> Path:
     return tune_dir / "runs" / f"trial-{number:03d}"
 
 
-def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> list[dict[str, Any]]:
+def train_population(
+    trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, executor: Any = None
+) -> list[dict[str, Any]]:
     """Train the trials (fused where they can be) and return one ``trials.csv`` row each, in order.
 
     Args:
         trials: the population, each with its recipe and run directory.
         spec: the search (its executor and metric).
         pruner: the tune's pruner; every trial is finished in it when its training ends.
+        executor: ``processes``, ``dask``: the open pool or cluster (:func:`trainlab.tune.remote.open_executor`),
+            which trains each fused group as a task in another process.
 
     Returns:
         The rows (``trial``, ``status``, ``value``, ... and the trial's values by key path).
     """
+    if executor is not None:  # processes, dask: see trainlab.tune.remote
+        return executor.train(trials, spec, pruner)
     groups: dict[str, list[TrialRun]] = {}
     for n, trial in enumerate(trials):
         key = fusion_key(trial.plan) if spec.config.executor == "fused" else str(n)
