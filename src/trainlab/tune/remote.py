@@ -32,9 +32,12 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from trainlab.studies.executors.dask import (Cluster, TaskError, fresh_process, with_threads, worker_threads,
+                                             write_files)
 from trainlab.studies.groups import fusion_key
 from trainlab.tune.population import TrialRun, row, train_population
 from trainlab.tune.sampler import Asked
@@ -42,6 +45,7 @@ from trainlab.tune.spec import TuneSpec
 
 if TYPE_CHECKING:
     from trainlab.tune.pruning import Pruner  # Keras: the pruner is built when a tune runs
+
 
 @dataclass
 class TaskResult:
@@ -124,7 +128,7 @@ class Processes(PopulationExecutor):
     def _run(self, tasks: list[list[TrialRun]], spec: TuneSpec, pruner: Pruner) -> list[TaskResult | str]:
         jobs = [self.pool.submit(train_task, task, spec, pruner, task[0].plan.recipe.training.threads or self.threads)
                 for task in tasks]
-        return [_outcome(job.result, task) for job, task in zip(jobs, tasks)]
+        return [_outcome(job.result) for job in jobs]
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -138,20 +142,16 @@ class Dask(PopulationExecutor):
     """
 
     def __init__(self, spec: TuneSpec) -> None:
-        from trainlab.studies.executors.dask import Cluster  # Dask: an optional extra, slow to import
-
         super().__init__(spec)
         self.cluster = Cluster(spec.config.dask_address, spec.config.workers)
 
     def _run(self, tasks: list[list[TrialRun]], spec: TuneSpec, pruner: Pruner) -> list[TaskResult | str]:
-        from trainlab.studies.executors.dask import write_files  # Dask, as above
-
         hosts = self.cluster.hosts()
         futures = [self.cluster.client.submit(dask_task, task, spec, pruner, hosts, retries=1, pure=False)
                    for task in tasks]
         outcomes: list[TaskResult | str] = []
         for future, task in zip(futures, tasks):
-            outcome = _outcome(future.result, task)
+            outcome = _outcome(future.result)
             if isinstance(outcome, tuple):
                 result, files = outcome
                 for trial, found in zip(task, files):
@@ -201,8 +201,6 @@ def train_task(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, threads: 
     Raises:
         TaskError: something outside training raised (as text: trainlab's errors do not pickle).
     """
-    from trainlab.studies.executors.dask import TaskError, with_threads  # the same module as the tasks' helpers
-
     try:
         trials = [replace(t, plan=with_threads(t.plan, threads)) for t in trials]
         rows = train_population(trials, spec, pruner)
@@ -216,8 +214,6 @@ def train_task(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, threads: 
 def dask_task(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner,
               hosts: dict[str, int]) -> tuple[TaskResult, list[dict[str, bytes]]]:
     """A worker's task: :func:`train_task` in a fresh process; the result and each trial's run directory's files."""
-    from trainlab.studies.executors.dask import fresh_process, worker_threads  # Dask: loaded on the worker
-
     threads = worker_threads(trials[0].plan.recipe.training.threads, hosts)
     outputs = [f"runs/{t.dir.name}" for t in trials]
     return fresh_process(_train_in_folder, (trials, spec, pruner), threads, outputs)
@@ -229,10 +225,8 @@ def _train_in_folder(folder: Path, threads: int, trials: list[TrialRun], spec: T
     return train_task([replace(t, dir=folder / "runs" / t.dir.name) for t in trials], spec, pruner, threads)
 
 
-def _outcome(result: Any, task: list[TrialRun]) -> Any:
+def _outcome(result: Callable[[], Any]) -> Any:
     """A task's result, or its error as one line (``<type>: <message>``)."""
-    from trainlab.studies.executors.dask import TaskError  # as above
-
     try:
         return result()
     except Exception as exc:  # noqa: BLE001 (a task's failure is its trials' failed rows, not a failed search)
