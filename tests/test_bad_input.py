@@ -662,7 +662,13 @@ TUNE_CASES = [
                  "space.optimizer.learning_rate.log_uniform: a log range must lie above 0", "[0, 1]", id="tune-log-at-0"),
     pytest.param({"space": {"model.hidden": {"choice": []}}}, [], "space.model.hidden.choice: must be a non-empty list",
                  "[]", id="tune-empty-choice"),
-    pytest.param({}, ["--set", "executor=processes"], "executor: not yet", "'processes'", id="tune-executor-not-yet"),
+    pytest.param({}, ["--set", "executor=dusk"], "executor: must be one of", "'dusk'", id="tune-executor"),
+    pytest.param({"executor": "processes", "workers": 0}, [], "workers: must be > 0", "0", id="tune-workers-0"),
+    pytest.param({"executor": "processes", "dask_address": "tcp://scheduler:8786"}, [],
+                 "dask_address: applies to executor: dask only (executor is processes)", "'tcp://scheduler:8786'",
+                 id="tune-dask-address-without-dask"),
+    pytest.param({}, ["--mlflow", "nowhere"], "tracking.mlflow.uri: must be sqlite:///PATH", "'nowhere'",
+                 id="tune-mlflow-uri"),
 ]
 
 

@@ -125,6 +125,7 @@ def _parser() -> _Parser:
     tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                       help="override a search key (repeatable); base.KEY reaches the recipe, e.g. --set trials=12")
     tune.add_argument("--out", help="tune directory (default runs/<name>-<timestamp>)")
+    tune.add_argument("--mlflow", metavar="URI", help=_MLFLOW_HELP)
 
     tour = verbs.add_parser("tour", help="replay the tutorial, section by section, into one report.html")
     tour.add_argument("--out", metavar="DIR",
@@ -307,7 +308,7 @@ def _mlflow_override(args: argparse.Namespace) -> list[str]:
 def _tune(args: argparse.Namespace) -> int:
     from trainlab.tune import tune  # a verb's own: --help and a mistake stay fast
 
-    result = tune(args.search, out=args.out, overrides=list(args.overrides))
+    result = tune(args.search, out=args.out, overrides=list(args.overrides) + _mlflow_override(args))
     for row in result.trials:
         print(f"trial {row['trial']:3d}  {row['status']:9s}  {result.spec.config.metric} {row['value']:.4g}  "
               f"epochs {row['epochs_run']}")
@@ -315,6 +316,8 @@ def _tune(args: argparse.Namespace) -> int:
         print(f"best: trial {result.best_trial['trial']}, {result.spec.config.metric} {result.best_trial['value']:.4g}")
         print(f"train it: trainlab run {result.dir / 'best.yaml'}")
     print(f"tune directory: {result.dir}")
+    if result.mlflow_run_id is not None:
+        print(f"mlflow: tune run {result.mlflow_run_id} at {result.spec.mlflow.uri}")
     return 0
 
 

@@ -17,7 +17,10 @@ run trains. A run becomes one MLflow run:
   ``report.html``, the figures (``*.png``) and ``model.keras``, as far as the run has them.
 
 A study becomes a parent run (its settings, per-variant statistics from ``summary.csv``, its
-tables, figures and report) with a child run per (variant, seed).
+tables, figures and report) with a child run per (variant, seed). A tune becomes a parent run
+(the search as params, the best value and trial as metrics, ``tune.json``, ``trials.csv``,
+``best.yaml`` and ``report.html``) with a child run per trial (its run logged as above, so its
+values are params under their recipe key paths; its ``value`` and status as well).
 
 Artifacts never land in the current directory by accident: a new experiment on a sqlite store
 keeps them in ``mlartifacts/`` next to the database file (as ``mlflow server`` does), an http(s)
@@ -43,14 +46,17 @@ from trainlab.config.loading import validate
 from trainlab.errors import TrainlabError
 from trainlab.rundir.study import read_table
 
-__all__ = ["log_run", "log_study", "preflight"]
+__all__ = ["log_run", "log_study", "log_tune", "preflight"]
 
 CONNECT_TIMEOUT_S = 10.0  # how long an http(s) tracking server has to accept a connection
 
 RUN_ARTIFACTS = ("recipe.yaml", "summary.json", "history.csv", "report.html", "model.keras")
 STUDY_ARTIFACTS = ("study.json", "results.csv", "summary.csv", "comparisons.csv", "report.html")
 STUDY_STATISTICS = ("mean", "std", "ci_low", "ci_high", "n", "n_failed")
+TUNE_ARTIFACTS = ("tune.json", "trials.csv", "best.yaml", "report.html")
+TUNE_RESULTS = ("name", "status", "wall_time_s", "trials_run", "best_trial", "best_value")  # tune.json: not the spec
 RUN_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}  # else (still "running"): KILLED
+TUNE_STATUS = {**RUN_STATUS, "time budget spent": "FINISHED"}
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param's value
 WHERE = "tracking.mlflow"
 
@@ -110,13 +116,7 @@ def log_study(study_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | 
     """
     path = Path(study_dir)
     study = _read_json(path / "study.json", "is not a study directory")
-    config = _config(config, None, str(path))
-    name = study.get("name") or path.name
-    store = _Store(config, config.experiment or name)
-    end_ms = _mtime_ms(path / "study.json")
-    parent = store.start(name, None, {"trainlab.kind": "study", "trainlab.study_dir": str(path.resolve()),
-                                      "trainlab.status": str(study.get("status"))},
-                         start_ms=_start_ms(end_ms, study.get("wall_time_s")))
+    store, parent, end_ms = _parent(path, study, "study", config)
     variants = study.get("variants") or {}
     params = {"metric": study.get("metric"), "mode": study.get("mode"), "seeds": study.get("seeds"),
               "executor": study.get("executor"),
@@ -130,16 +130,85 @@ def log_study(study_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | 
     for row in results:
         variant, seed = row["variant"], row["seed"]
         tags = {"trainlab.variant": str(variant), "trainlab.seed": str(seed)}
-        run = path / "runs" / str(variant) / f"seed{seed}"
-        if (run / "summary.json").is_file():
-            summary_json, recipe = _read_run(run)
-            store.log_run(run, summary_json, recipe, f"{variant}/seed{seed}", parent, tags)
-        else:
-            child = store.start(f"{variant}/seed{seed}", parent,
-                                {**tags, "trainlab.status": "failed", "trainlab.error": str(row.get("error") or "")})
-            store.end(child, "FAILED")
+        _child(store, parent, path / "runs" / str(variant) / f"seed{seed}", f"{variant}/seed{seed}", tags,
+               row.get("error"))
     store.end(parent, RUN_STATUS.get(str(study.get("status")), "KILLED"), end_ms=end_ms)
     return parent
+
+
+def log_tune(tune_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | str) -> str:
+    """Log a tune directory to MLflow: a parent run for the search and a child run per trial.
+
+    The parent's params are the search as ``tune.json`` holds it (``space.<key>.<distribution>``,
+    ``pruner.name``, ``sampler``, ...), its metrics ``best_value``, ``best_trial``, ``trials_run``
+    and the trials per status (``n_completed``, ``n_pruned``, ``n_failed``). A child run is the
+    trial's run directory logged as :func:`log_run` does (the recipe, with the trial's values, as
+    params), with the metrics ``value`` and ``pruned_at_epoch`` and the tags ``trainlab.trial`` and
+    ``trainlab.trial_status``; a trial without a run directory (its recipe was refused, its task
+    failed) is a ``FAILED`` child with its values as params and its error as ``trainlab.error``.
+
+    Args:
+        tune_dir: a tune directory written by ``trainlab tune`` or :func:`trainlab.tune`.
+        config: where to log (see :func:`log_run`).
+
+    Returns:
+        The parent run's id.
+
+    Raises:
+        TrainlabError: not a tune directory, or the store refused.
+
+    Example:
+        >>> result = trainlab.tune("examples/tune/basic.yaml", trials=6)          # doctest: +SKIP
+        >>> trainlab.tracking.log_tune(result.dir, "sqlite:///mlflow.db")        # doctest: +SKIP
+    """
+    path = Path(tune_dir)
+    tune = _read_json(path / "tune.json", "is not a tune directory")
+    store, parent, end_ms = _parent(path, tune, "tune", config)
+    search = {k: v for k, v in tune.items() if k not in TUNE_RESULTS}
+    if isinstance(search.get("confirm"), Mapping):  # after a confirmation: its study, whose summary is no setting
+        search["confirm"] = {k: v for k, v in search["confirm"].items() if k != "summary"}
+    trials = rundir.read_csv(path / "trials.csv") if (path / "trials.csv").is_file() else []
+    counts = {f"n_{status}": sum(r.get("status") == status for r in trials)
+              for status in ("completed", "pruned", "failed")}
+    store.log(parent, params=_param_texts(_flatten(search)),
+              metrics={**{k: tune.get(k) for k in ("best_value", "best_trial", "trials_run")}, **counts})
+    store.artifacts(parent, [path / n for n in TUNE_ARTIFACTS])
+    space = list(tune.get("space") or {})
+    for row in trials:
+        name = f"trial-{int(row['trial']):03d}"
+        tags = {"trainlab.trial": str(row["trial"]), "trainlab.trial_status": str(row.get("status"))}
+        metrics = {"value": row.get("value"), "pruned_at_epoch": row.get("pruned_at_epoch")}
+        _child(store, parent, path / "runs" / name, name, tags, row.get("error"), metrics,
+               params={key: row.get(key) for key in space})
+    store.end(parent, TUNE_STATUS.get(str(tune.get("status")), "KILLED"), end_ms=end_ms)
+    return parent
+
+
+def _parent(path: Path, record: dict[str, Any], kind: str,
+            config: MlflowConfig | Mapping[str, Any] | str) -> tuple[_Store, str, int | None]:
+    """A study's or tune's parent run, started: the store, the run's id and when its directory's record was written."""
+    config = _config(config, None, str(path))
+    name = record.get("name") or path.name
+    store = _Store(config, config.experiment or name)
+    end_ms = _mtime_ms(path / f"{kind}.json")
+    parent = store.start(name, None, {"trainlab.kind": kind, f"trainlab.{kind}_dir": str(path.resolve()),
+                                      "trainlab.status": str(record.get("status"))},
+                         start_ms=_start_ms(end_ms, record.get("wall_time_s")))
+    return store, parent, end_ms
+
+
+def _child(store: _Store, parent: str, run: Path, name: str, tags: dict[str, str], error: Any,
+           metrics: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None) -> None:
+    """One run of a study or tune under its parent: its run directory logged, or, with none, a failed run with its error.
+
+    ``params`` are logged only for a run without a directory (a directory's recipe holds them)."""
+    if (run / "summary.json").is_file():
+        summary, recipe = _read_run(run)
+        store.log_run(run, summary, recipe, name, parent, tags, metrics)
+        return
+    child = store.start(name, parent, {**tags, "trainlab.status": "failed", "trainlab.error": str(error or "")})
+    store.log(child, params=_param_texts(params or {}), metrics=metrics)
+    store.end(child, "FAILED")
 
 
 # ------------------------------------------------------------------------------------------------ the store
@@ -226,7 +295,8 @@ class _Store:
                 self._call(lambda: self.client.log_artifact(run_id, str(path)))
 
     def log_run(self, path: Path, summary: dict[str, Any], recipe: dict[str, Any], name: str,
-                parent: str | None, tags: dict[str, str]) -> str:
+                parent: str | None, tags: dict[str, str], metrics: Mapping[str, Any] | None = None) -> str:
+        """One run directory as one MLflow run (see the module's docstring); ``metrics``: more, at step 0."""
         diagnosis = summary.get("diagnosis") or []
         run_tags = {
             **tags, "trainlab.kind": "run", "trainlab.run_dir": str(path.resolve()),
@@ -245,7 +315,8 @@ class _Store:
         test = {(k if k.startswith("test_") else f"test_{k}"): v for k, v in (summary.get("test") or {}).items()}
         totals = {k: summary.get(k) for k in ("best_epoch", "epochs_run", "wall_time_s")}
         params = {k: v for k, v in _flatten(recipe).items() if not k.startswith("tracking.")}
-        self.log(run_id, params=_param_texts(params), metrics={**best, **test, **totals}, steps=steps)
+        self.log(run_id, params=_param_texts(params), metrics={**best, **test, **totals, **(metrics or {})},
+                 steps=steps)
         with tempfile.TemporaryDirectory(prefix="trainlab-mlflow-") as tmp:
             diagnosis_file = Path(tmp) / "diagnosis.json"
             diagnosis_file.write_text(json.dumps(diagnosis, indent=2), encoding="utf-8")

@@ -22,7 +22,7 @@ def _search(**changes):
 
 
 @pytest.mark.parametrize("changes, start, end", [
-    ({"trails": 4}, "trails: unknown key (did you mean 'trials'?)", "confirm, time_budget_s"),
+    ({"trails": 4}, "trails: unknown key (did you mean 'trials'?)", "confirm, time_budget_s, tracking"),
     ({"trials": 0}, "trials: must be > 0", "got 0"),
     ({"sampler": "tpee"}, "sampler: must be one of", "got 'tpee'"),
     ({"pruner": "ashha"}, "pruner.name: must be one of", "got 'ashha'"),
@@ -38,7 +38,7 @@ def _search(**changes):
     ({"space": {"model.dropout": {"normal": [0, 1]}}}, "space.model.dropout.normal: is not a distribution", "got [0, 1]"),
     ({"space": {"model.dropout": {"uniform": [0.0, 1.5]}}}, "space.model.dropout: dropout rates must be in [0, 1)", "got 1.5"),
     ({"sampler": "grid"}, "space.optimizer.learning_rate: sampler: grid needs choice or int dimensions only", "got {'log_uniform': [0.0001, 0.1]}"),
-    ({"executor": "dask"}, "executor: not yet", "got 'dask'"),
+    ({"executor": "dusk"}, "executor: must be one of", "got 'dusk'"),
     ({"confirm": {"top": 2, "seeds": 0}}, "confirm.seeds: must be a count >= 1 or a list of seeds", "got 0"),
     ({"confirm": {"top": 0}}, "confirm.top: must be > 0", "got 0"),
     ({"confirm": {"top": 2, "seeds": [1, 1]}}, "confirm.seeds: must be a non-empty list of distinct seeds", "got [1, 1]"),

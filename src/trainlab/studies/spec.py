@@ -67,19 +67,46 @@ class StudyConfig(BaseModel):
     @field_validator("dask_address")
     @classmethod
     def _address(cls, address: str | None) -> str | None:
-        if address is not None and not DASK_ADDRESS.fullmatch(address):
-            raise ValueError(f"must be a Dask scheduler's address, tcp://HOST:PORT, got {address!r}")
-        return address
+        return check_dask_address(address)
 
     @model_validator(mode="after")
     def _dask_keys(self) -> StudyConfig:
-        if self.dask_address is not None and self.executor != "dask":
-            raise TrainlabError("dask_address", f"applies to executor: dask only (executor is {self.executor})",
-                                self.dask_address)
-        if self.dask_address is not None and self.workers is not None:
-            raise TrainlabError("workers", "sizes the LocalCluster; with dask_address the workers are those "
-                                "started with `dask worker`", self.workers)
+        check_dask_keys(self.executor, self.workers, self.dask_address)
         return self
+
+
+def check_dask_address(address: str | None) -> str | None:
+    """``dask_address``'s form (a study's, a tune's): ``[protocol://]host:port``; nothing is contacted.
+
+    Raises:
+        ValueError: it is not such an address (pydantic places it at the key).
+    """
+    if address is not None and not DASK_ADDRESS.fullmatch(address):
+        raise ValueError(f"must be a Dask scheduler's address, tcp://HOST:PORT, got {address!r}")
+    return address
+
+
+def check_dask_keys(executor: str, workers: int | None, dask_address: str | None) -> None:
+    """The executor keys together (a study's, a tune's): ``dask_address`` only for dask, and not with ``workers``.
+
+    Raises:
+        TrainlabError: at ``dask_address`` or ``workers``.
+    """
+    if dask_address is not None and executor != "dask":
+        raise TrainlabError("dask_address", f"applies to executor: dask only (executor is {executor})", dask_address)
+    if dask_address is not None and workers is not None:
+        raise TrainlabError("workers", "sizes the LocalCluster; with dask_address the workers are those "
+                            "started with `dask worker`", workers)
+
+
+def check_dask_installed(executor: str) -> None:
+    """Fail before anything starts when ``executor: dask`` lacks its extra.
+
+    Raises:
+        TrainlabError: at ``executor``.
+    """
+    if executor == "dask" and importlib.util.find_spec("distributed") is None:
+        raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask")
 
 
 @dataclass(frozen=True)
@@ -134,8 +161,7 @@ def load_study(
     data, recipe_dir, name = read_spec(spec, overrides, StudyConfig, "study")
     source = str(spec) if isinstance(spec, (str, Path)) else None
     config = validate(StudyConfig, data, source)
-    if config.executor == "dask" and importlib.util.find_spec("distributed") is None:
-        raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask")
+    check_dask_installed(config.executor)
     base, recipe_dir = load_base(config.base, recipe_dir)
     training = base.get("training")
     if config.executor == "fused" and not (isinstance(training, Mapping) and training.get("threads") is not None):

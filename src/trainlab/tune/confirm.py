@@ -40,7 +40,7 @@ def confirm(spec: TuneSpec, rows: list[dict[str, Any]], tune_dir: Path) -> tuple
         "name": f"{spec.name}-confirm", "base": spec.portable_recipe({}),
         "vary": {name: {dim.key: r[dim.key] for dim in spec.space} for name, r in label.items()},
         "seeds": config.seed_list(), "metric": spec.config.metric, "mode": spec.mode,
-        "executor": spec.config.executor,
+        "executor": spec.config.executor, "workers": spec.config.workers, "dask_address": spec.config.dask_address,
     }
     study = run_study(load_study(study_file), tune_dir / "confirm")
     ranked = sorted(study.summary, key=lambda s: (not s["mean"] == s["mean"], sign * s["mean"] if s["n"] else 0.0))

@@ -96,8 +96,8 @@ class Engines:
         self.built += 1
 
 
-def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner,
-                     engines: Engines | None = None) -> list[dict[str, Any]]:
+def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, engines: Engines | None = None,
+                     executor: Any = None) -> list[dict[str, Any]]:
     """Train the trials (fused where they can be) and return one ``trials.csv`` row each, in order.
 
     Args:
@@ -105,10 +105,14 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner,
         spec: the search (its executor and metric).
         pruner: the tune's pruner; every trial is finished in it when its training ends.
         engines: what the search keeps between populations (None: nothing kept).
+        executor: ``processes``, ``dask``: the open pool or cluster (:func:`trainlab.tune.remote.open_executor`),
+            which trains each fused group as a task in another process.
 
     Returns:
         The rows (``trial``, ``status``, ``value``, ... and the trial's values by key path).
     """
+    if executor is not None:  # processes, dask: see trainlab.tune.remote
+        return executor.train(trials, spec, pruner)
     engines = engines if engines is not None else Engines()
     groups: dict[str, list[TrialRun]] = {}
     for trial in trials:

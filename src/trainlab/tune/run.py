@@ -40,6 +40,7 @@ class Tune:
         best: the best trial's recipe (a mapping, as ``best.yaml`` holds it); None when no trial completed.
         best_trial: the best trial's row (with ``confirm``: the trial the confirmation ranks first).
         confirm: the confirmation :class:`~trainlab.studies.Study` (None without ``confirm``).
+        mlflow_run_id: the tune's MLflow parent run, when it was logged (``tracking.mlflow``).
     """
 
     dir: Path
@@ -48,6 +49,7 @@ class Tune:
     best: dict[str, Any] | None
     best_trial: dict[str, Any] | None
     confirm: Any = None
+    mlflow_run_id: str | None = None
 
 
 def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
@@ -61,9 +63,14 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         The finished :class:`Tune`.
     """
     from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
+    from trainlab.tune.remote import open_executor  # a pool or a Dask cluster, as above
     from trainlab.tune.sampler import Sampler  # Optuna, as above
     from trainlab.tune.report import refresh_tune_report  # matplotlib, as above: the page drawn as the search ends
 
+    if spec.mlflow is not None:  # a tracking store that cannot work fails now, not after the search
+        from trainlab.tracking import preflight  # MLflow: an optional extra, slow to import
+
+        preflight(spec.mlflow)
     tune_dir = rundir.new_run_dir(spec.name, out)
     rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
     sampler = Sampler(spec)
@@ -74,13 +81,20 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     engines = Engines()  # the data and the traced engines, kept from population to population
     started, total, status = time.perf_counter(), sampler.total(), "running"
     try:
+        executor = open_executor(spec)  # processes, dask: a pool or a cluster for the whole search
+    except BaseException:  # a cluster that cannot be reached leaves no tune directory behind
+        records.close()
+        rundir.discard(tune_dir)
+        raise
+    try:
         while len(rows) < total:
             budget = spec.config.time_budget_s
             if budget is not None and rows and time.perf_counter() - started > budget:  # one population at least
                 status = "time budget spent"
                 break
             population = _population(spec, sampler.ask(min(spec.population, total - len(rows))), tune_dir)
-            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner, engines)
+            trained = train_population([t for t in population if isinstance(t, TrialRun)], spec, pruner, engines,
+                                       executor)
             done = iter(trained)
             for trial in population:
                 trial_row = next(done) if isinstance(trial, TrialRun) else trial
@@ -97,6 +111,8 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         raise
     finally:
         records.close()
+        if executor is not None:
+            executor.close()
         best_row = _best(rows, spec.mode)
         confirming = spec.config.confirm is not None and status == "completed"
         _finish(tune_dir, spec, rows, best_row, "confirming" if confirming else status, started, engines=engines)
@@ -111,7 +127,12 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
         _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None, engines)
         refresh_tune_report(tune_dir)
     best = spec.portable_recipe({dim.key: best_row[dim.key] for dim in spec.space}) if best_row else None
-    return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None)
+    mlflow_run_id = None
+    if spec.mlflow is not None:
+        from trainlab.tracking import log_tune  # MLflow, as above
+
+        mlflow_run_id = log_tune(tune_dir, spec.mlflow)
+    return Tune(tune_dir, spec, rows, best, best_row, confirmed[0] if confirmed else None, mlflow_run_id)
 
 
 def _finish(tune_dir: Path, spec: TuneSpec, rows: list[dict[str, Any]], best_row: dict[str, Any] | None,

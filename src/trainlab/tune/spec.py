@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainlab.config import Recipe
 from trainlab.config.loading import apply_overrides, validate
+from trainlab.config.tracking import MlflowConfig, TrackingConfig
 from trainlab.errors import TrainlabError
 from trainlab.runtime import prefer_fused_threads
-from trainlab.studies.spec import Plan, check_metric, load_base, read_spec
+from trainlab.studies.spec import (Plan, check_dask_address, check_dask_installed, check_dask_keys, check_metric,
+                                   load_base, read_spec)
 from trainlab.tune.space import Dimension, parse_space
 
 SAMPLERS = ("tpe", "random", "sobol", "grid")
@@ -75,13 +77,32 @@ class TuneConfig(BaseModel):
     executor: Literal["fused", "sequential", "processes", "dask"] = Field(
         "fused", description="fused: trials that can, train together in one compiled program"
     )
+    workers: int | None = Field(
+        None, gt=0, description="processes: pool size; dask: LocalCluster workers (default: the CPU cores)"
+    )
+    dask_address: str | None = Field(
+        None, description="dask executor: the scheduler, tcp://HOST:PORT (default: a LocalCluster on this machine)"
+    )
     confirm: ConfirmConfig | None = Field(None, description="re-run the best trials over seeds as a study")
     time_budget_s: float | None = Field(None, gt=0, description="ask for no more trials after this long")
+    tracking: TrackingConfig | None = Field(
+        None, description="log the tune to MLflow (default: the base recipe's tracking)"
+    )
 
     @field_validator("pruner", mode="before")
     @classmethod
     def _named(cls, pruner: Any) -> Any:
         return {"name": pruner} if isinstance(pruner, str) else pruner
+
+    @field_validator("dask_address")
+    @classmethod
+    def _address(cls, address: str | None) -> str | None:
+        return check_dask_address(address)
+
+    @model_validator(mode="after")
+    def _dask_keys(self) -> TuneConfig:
+        check_dask_keys(self.executor, self.workers, self.dask_address)
+        return self
 
 
 @dataclass
@@ -94,6 +115,7 @@ class TuneSpec:
     base: dict[str, Any]
     base_dir: Path | None
     mode: str
+    base_mlflow: MlflowConfig | None = None  # the base recipe's tracking.mlflow
 
     @property
     def population(self) -> int:
@@ -114,8 +136,15 @@ class TuneSpec:
             recipe["data"] = {**data, "path": str((self.base_dir / data["path"]).resolve())}
         return recipe
 
+    @property
+    def mlflow(self) -> MlflowConfig | None:
+        """Where to log the tune: the search file's ``tracking.mlflow``, else the base recipe's (None: nowhere)."""
+        if self.config.tracking is not None:
+            return self.config.tracking.mlflow
+        return self.base_mlflow
+
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, **self.config.model_dump(mode="json", exclude={"name", "base"}),
+        return {"name": self.name, **self.config.model_dump(mode="json", exclude={"name", "base", "tracking"}),
                 "mode": self.mode, "population": self.population}
 
 
@@ -140,9 +169,7 @@ def load_tune(
     data, recipe_dir, name = read_spec(spec, overrides, TuneConfig, "tune")
     source = str(spec) if isinstance(spec, (str, Path)) else None
     config = validate(TuneConfig, data, source)
-    if config.executor in ("processes", "dask"):
-        raise TrainlabError("executor", "not yet: a tune trains fused or sequential (processes and dask come later)",
-                            config.executor)
+    check_dask_installed(config.executor)
     space = parse_space(config.space)
     if config.sampler == "grid":
         for dim in space:
@@ -165,7 +192,7 @@ def load_tune(
     from trainlab.training import monitor_mode  # TensorFlow: loaded once the search file is checked
 
     mode = config.mode if config.mode != "auto" else monitor_mode(config.metric)
-    return TuneSpec(config.name or name, config, space, base, base_dir, mode)
+    return TuneSpec(config.name or name, config, space, base, base_dir, mode, recipe.tracking.mlflow)
 
 
 def _check(base: dict[str, Any], values: dict[str, Any], key: str | None) -> Recipe:

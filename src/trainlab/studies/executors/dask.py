@@ -26,6 +26,10 @@ scheduler`` on one host, ``dask worker tcp://HOST:8786`` on each).
 - **Threads.** A LocalCluster has one worker process per core by default, one task each at a
   time; a task's TensorFlow thread pools get the host's cores divided by the task slots (worker
   threads) on that host, unless the recipe sets ``training.threads``.
+
+The cluster (:class:`Cluster`), a task's fresh process and the files it sends back
+(:func:`fresh_process`, :func:`write_files`) are not a study's own: a tune's ``dask`` executor
+(:mod:`trainlab.tune.remote`) trains its trials' groups with them.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,66 +62,93 @@ class TaskError(RuntimeError):
     """A run's exception as it left the worker: ``<type>: <message>`` (trainlab's own errors do not pickle)."""
 
 
+class Cluster:
+    """A Dask client, and the LocalCluster behind it when none is given; ``close`` ends both.
+
+    Args:
+        address: a scheduler's address (``dask_address``); None starts a LocalCluster on this machine.
+        workers: the LocalCluster's worker processes (default: the CPU cores); one task slot each.
+
+    Raises:
+        TrainlabError: the extra is not installed, or no scheduler (or no worker) answered at
+            ``address`` within :data:`CONNECT_TIMEOUT_S` seconds.
+
+    Example:
+        >>> cluster = Cluster(None, workers=2)  # doctest: +SKIP
+        >>> cluster.client.submit(fresh_process, job, args, 1, ["runs/a"]).result()  # doctest: +SKIP
+    """
+
+    def __init__(self, address: str | None, workers: int | None) -> None:
+        try:
+            from distributed import Client, LocalCluster  # Dask: an optional extra, slow to import
+        except ImportError:
+            raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask") from None
+        self.address = address
+        self.local = None
+        if address is None:
+            # Quiet workers: a failed task is reported in the results (and warned about), not in log lines.
+            self.local = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
+            try:
+                self.client = Client(self.local)
+            except BaseException:
+                self.local.close()
+                raise
+            return
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise TrainlabError("dask_address", f"no Dask scheduler answered within {CONNECT_TIMEOUT_S:g} s "
+                                f"({type(exc).__name__})", address) from None
+        try:
+            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError):
+            self.client.close()
+            raise TrainlabError("dask_address", f"the scheduler has no workers after {CONNECT_TIMEOUT_S:g} s; start "
+                                f"some with: dask worker {address}", address) from None
+
+    def hosts(self) -> dict[str, int]:
+        """Task slots (worker threads) per host, which :func:`worker_threads` divides the host's cores by."""
+        from distributed.comm import get_address_host  # Dask, as above
+
+        hosts: Counter[str] = Counter()
+        for address, threads in self.client.nthreads().items():
+            hosts[get_address_host(address)] += threads
+        return dict(hosts)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
 class DaskExecutor(Executor):
-    """``dask``: a Dask client, and the LocalCluster behind it when the study started one; close it when done.
+    """``dask``: a study's groups as tasks on a :class:`Cluster` (a LocalCluster, or the one at ``dask_address``).
 
     Args:
         spec: the study (``dask_address``, ``workers``).
         study_dir: the study directory; the tasks' run directories are written into its ``runs/``.
 
     Raises:
-        TrainlabError: the extra is not installed, or no scheduler (or no worker) answered at
-            ``dask_address`` within :data:`CONNECT_TIMEOUT_S` seconds.
+        TrainlabError: as :class:`Cluster`.
     """
 
     def __init__(self, spec: StudySpec, study_dir: Path) -> None:
         super().__init__(spec, study_dir)
-        try:
-            from distributed import Client, LocalCluster  # Dask: an optional extra, slow to import
-        except ImportError:
-            raise TrainlabError("executor", "dask needs the dask extra: pip install 'trainlab[dask]'", "dask") from None
-        config = spec.config
-        self.address = config.dask_address
-        self.cluster = None
-        if self.address is None:
-            workers = config.workers or os.cpu_count() or 1
-            # Quiet workers: a failed task is reported in results.csv (and warned about), not in log lines.
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=logging.CRITICAL)
-            try:
-                self.client = Client(self.cluster)
-            except BaseException:
-                self.cluster.close()
-                raise
-            return
-        try:
-            self.client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError) as exc:
-            raise TrainlabError("dask_address", f"no Dask scheduler answered within {CONNECT_TIMEOUT_S:g} s "
-                                f"({type(exc).__name__})", self.address) from None
-        try:
-            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError):
-            self.client.close()
-            raise TrainlabError("dask_address", f"the scheduler has no workers after {CONNECT_TIMEOUT_S:g} s; start "
-                                f"some with: dask worker {self.address}", self.address) from None
+        self.cluster = Cluster(spec.config.dask_address, spec.config.workers)
+        self.client = self.cluster.client
 
     def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        self.cluster.close()
 
     def run(self, groups: Sequence[Group]) -> Iterator[Result]:
         """Train the groups as tasks on the cluster; write the run directories; yield each run's result."""
         from distributed import as_completed  # Dask, as above
-        from distributed.comm import get_address_host
 
-        hosts: Counter[str] = Counter()  # task slots (worker threads) per host
-        for address, threads in self.client.nthreads().items():
-            hosts[get_address_host(address)] += threads
+        hosts = self.cluster.hosts()
         futures = {}
         for plans, reason in _tasks(list(groups), sum(hosts.values())):
-            future = self.client.submit(train_task, plans, reason, self.spec, dict(hosts), retries=1, pure=False)
+            future = self.client.submit(train_task, plans, reason, self.spec, hosts, retries=1, pure=False)
             futures[future] = plans
         for future in as_completed(futures):
             plans = futures[future]
@@ -131,7 +162,7 @@ class DaskExecutor(Executor):
                     yield Result(failed_row(plan, error, "dask"), "dask: failed", raised=True)
                 continue
             for plan, (row, files, how) in zip(plans, results):
-                _write_files(run_dir(self.study_dir, plan), files)
+                write_files(run_dir(self.study_dir, plan), files)
                 yield Result({**row, "executor": "dask"}, f"dask: {how}")
 
 
@@ -151,11 +182,7 @@ def _tasks(groups: list[Group], workers: int) -> list[Group]:
 def train_task(
     plans: list[Plan], reason: str | None, spec: StudySpec, hosts: dict[str, int]
 ) -> list[tuple[dict[str, Any], dict[str, bytes], str]]:
-    """A worker's task: train ``plans`` (fused where they can be) in a fresh Python process.
-
-    The child process is what makes the seeds exact (the worker's own threads draw from
-    Python's global ``random``, which Keras seeds its initializers and dropout from) and gives
-    all of its memory back when it ends; the worker itself never loads TensorFlow.
+    """A worker's task: train ``plans`` (fused where they can be) in a fresh Python process (:func:`fresh_process`).
 
     Returns:
         Per plan: its results.csv row, its run directory's files (relative path -> bytes), and
@@ -164,14 +191,56 @@ def train_task(
     Raises:
         TaskError: training raised (the original type and message, as text), or the process died.
     """
+    threads = worker_threads(plans[0].recipe.training.threads, hosts)
+    outputs = [run_dir(Path(), plan).as_posix() for plan in plans]
+    results, files = fresh_process(_train_plans, (plans, reason, spec), threads, outputs)
+    return [(result.row, found, result.how) for result, found in zip(results, files)]
+
+
+def _train_plans(folder: Path, threads: int, plans: list[Plan], reason: str | None, spec: StudySpec) -> list[Result]:
+    """In the fresh process: the study's group trained into ``folder/runs``."""
+    return train_group(Group([with_threads(plan, threads) for plan in plans], reason), spec, folder)
+
+
+def worker_threads(recipe_threads: int | None, hosts: dict[str, int]) -> int:
+    """On a worker: TensorFlow's threads for a task, ``training.threads`` or the host's cores over its task slots.
+
+    Args:
+        recipe_threads: the recipe's ``training.threads`` (None: not set).
+        hosts: task slots per host (:meth:`Cluster.hosts`).
+    """
     from distributed import get_worker  # Dask, as above (this runs on a worker, where it is loaded)
     from distributed.comm import get_address_host
 
     slots_here = hosts.get(get_address_host(get_worker().address), 1)
-    threads = plans[0].recipe.training.threads or max(1, (os.cpu_count() or 1) // slots_here)
+    return recipe_threads or max(1, (os.cpu_count() or 1) // slots_here)
+
+
+def fresh_process(
+    job: Callable[..., Any], args: tuple[Any, ...], threads: int, outputs: Sequence[str]
+) -> tuple[Any, list[dict[str, bytes]]]:
+    """Run ``job(folder, threads, *args)`` in a fresh Python process and send back its result and files.
+
+    The child process is what makes the seeds exact (a Dask worker's own threads draw from
+    Python's global ``random``, which Keras seeds its initializers and dropout from) and gives
+    all of its memory back when it ends. ``folder`` is a temporary folder the job writes into;
+    TensorFlow's thread pools are set to ``threads`` before the job starts.
+
+    Args:
+        job: a module-level function (it is pickled by name); it returns something picklable.
+        args: its arguments after ``folder`` and ``threads`` (pickled).
+        threads: TensorFlow's intra- and inter-op threads in the child (:func:`worker_threads`).
+        outputs: folders relative to ``folder`` whose files come back (a run directory each).
+
+    Returns:
+        ``(result, files)``: what the job returned, and per output its files (relative path -> bytes).
+
+    Raises:
+        TaskError: the job raised (the original type and message, as text), or the process died.
+    """
     with tempfile.TemporaryDirectory(prefix="trainlab-dask-") as tmp:
         folder = Path(tmp)
-        (folder / TASK).write_bytes(pickle.dumps((plans, reason, spec, threads)))
+        (folder / TASK).write_bytes(pickle.dumps((job, args, threads)))
         with open(folder / LOG, "wb") as log:
             code = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(os.getpid())],
                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -180,29 +249,27 @@ def train_task(
         if code != 0 or not (folder / RESULT).is_file():
             lines = (folder / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
             raise TaskError(f"the training process exited with status {code}" + (f": {lines[-1]}" if lines else ""))
-        results: list[Result] = pickle.loads((folder / RESULT).read_bytes())
-        return [(result.row, _read_files(run_dir(folder, plan)), result.how) for plan, result in zip(plans, results)]
+        return pickle.loads((folder / RESULT).read_bytes()), [_read_files(folder / out) for out in outputs]
 
 
 # The child process: python -c CHILD FOLDER PARENT_PID (a -c script, so this module is not run as __main__).
 TASK, RESULT, ERROR, LOG = "task.pkl", "result.pkl", "error.txt", "log.txt"
-CHILD = ("import sys; from trainlab.studies.executors.dask import train_here; "
-         "sys.exit(train_here(sys.argv[1], int(sys.argv[2])))")
+CHILD = ("import sys; from trainlab.studies.executors.dask import run_here; "
+         "sys.exit(run_here(sys.argv[1], int(sys.argv[2])))")
 
 
-def train_here(folder: str | Path, parent: int) -> int:
-    """The child process's work: the task in ``folder`` trained into ``folder/runs``; the exit status."""
+def run_here(folder: str | Path, parent: int) -> int:
+    """The child process's work: the job in ``folder`` (see :func:`fresh_process`); the exit status."""
     folder = Path(folder)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    plans, reason, spec, threads = pickle.loads((folder / TASK).read_bytes())
+    job, args, threads = pickle.loads((folder / TASK).read_bytes())
     apply_threads(threads)  # a fresh process: before TensorFlow's first op
-    plans = [_with_threads(plan, threads) for plan in plans]
     try:
-        results = train_group(Group(plans, reason), spec, folder)
+        result = job(folder, threads, *args)
     except Exception as exc:  # noqa: BLE001 (reported as text: trainlab's errors do not pickle)
         (folder / ERROR).write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
         return 1
-    (folder / RESULT).write_bytes(pickle.dumps(results))
+    (folder / RESULT).write_bytes(pickle.dumps(result))
     return 0
 
 
@@ -213,7 +280,7 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _with_threads(plan: Plan, threads: int) -> Plan:
+def with_threads(plan: Plan, threads: int) -> Plan:
     """The plan with ``training.threads`` set, so that its recipe.yaml says how it ran."""
     if plan.recipe.training.threads == threads:
         return plan
@@ -225,7 +292,12 @@ def _read_files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _write_files(folder: Path, files: dict[str, bytes]) -> None:
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the files a task sent back (relative path -> bytes) into ``folder``.
+
+    Raises:
+        ValueError: a path leads outside ``folder``.
+    """
     for name, data in files.items():
         path = folder / name
         if Path(name).is_absolute() or ".." in Path(name).parts:
