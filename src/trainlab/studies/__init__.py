@@ -14,13 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainlab.config import parse_set
-from trainlab.studies.run import Study, run_study
-from trainlab.studies.spec import StudyConfig, StudySpec, load_study
+from trainlab.lazy import lazy_names
 
-__all__ = ["Study", "StudyConfig", "StudySpec", "load_study", "run_study", "study"]
+if TYPE_CHECKING:
+    from trainlab.studies.run import Study
+    from trainlab.studies.spec import StudyConfig
+
+# Imported on first use: the study's training stack (Keras, TensorFlow) comes with ``run``, and reading a
+# study directory (``trainlab report``, the tune's report) needs none of it.
+_LAZY = {
+    "Study": "trainlab.studies.run",
+    "run_study": "trainlab.studies.run",
+    "StudyConfig": "trainlab.studies.spec",
+    "StudySpec": "trainlab.studies.spec",
+    "load_study": "trainlab.studies.spec",
+}
+
+__all__ = [*_LAZY, "study"]
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, submodules=("executors", "figures", "groups", "report", "run",
+                                                                 "spec", "stats", "terminal"))
 
 
 def study(
@@ -50,6 +66,9 @@ def study(
         >>> s = trainlab.study("examples/studies/optimizers.yaml", seeds=[0, 1])  # doctest: +SKIP
         >>> [(r["variant"], r["mean"]) for r in s.summary]                          # doctest: +SKIP
     """
+    from trainlab.studies.run import run_study  # the training stack: when a study runs
+    from trainlab.studies.spec import load_study
+
     merged = dict(overrides.items() if isinstance(overrides, Mapping) else (parse_set(s) for s in overrides or ()))
     merged.update({k.replace("__", "."): v for k, v in kw_overrides.items()})
     return run_study(load_study(spec, merged), out, figures=figures)
