@@ -20,6 +20,26 @@ def test_asha_rungs_lie_below_the_last_epoch():
     assert pruner.rungs(0) == pruner.rungs(5) == [2, 6, 18]
 
 
+def test_a_trial_with_fewer_epochs_has_its_rungs_below_its_own_last_epoch():
+    """With training.epochs in the space, the pruner gets the most epochs; each trial's rungs stop below its own."""
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=3), "val_loss", "min", 30)
+    pruner.callback(0, epochs=9)
+    pruner.callback(1, epochs=30)
+    pruner.callback(2)
+    assert pruner.rungs(0) == [1, 3] and pruner.rungs(1) == pruner.rungs(2) == [1, 3, 9, 27]
+
+
+def test_the_most_epochs_come_from_the_space_when_it_has_training_epochs():
+    from trainlab.tune.run import _most_epochs
+    from trainlab.tune.spec import load_tune
+
+    base = {"data": {"source": "synthetic_classification", "n_samples": 100}, "training": {"epochs": 10}}
+    choice = load_tune({"base": base, "space": {"training.epochs": {"choice": [5, 30]}}, "trials": 2})
+    ranged = load_tune({"base": base, "space": {"training.epochs": {"int": [3, 8]}}, "trials": 2})
+    alone = load_tune({"base": base, "space": {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}, "trials": 2})
+    assert (_most_epochs(choice), _most_epochs(ranged), _most_epochs(alone)) == (30, 10, 10)
+
+
 def test_hyperband_deals_trials_to_brackets_with_later_first_rungs():
     pruner = Pruner(PrunerConfig(name="hyperband", min_epochs=1, reduction_factor=3), "val_loss", "min", 10)
     assert pruner.brackets() == 3

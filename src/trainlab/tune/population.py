@@ -150,7 +150,7 @@ def _train_group(key: str, group: list[TrialRun], spec: TuneSpec, pruner: Pruner
         for engine, members, slots in engines.place(key, [trainers[i] for i in batch]):
             chosen = [batch[m] for m in members]
             together, dirs = [trainers[i] for i in chosen], [group[i].dir for i in chosen]
-            callbacks = [[pruner.callback(group[i].asked.number)] for i in chosen]
+            callbacks = [[pruner.callback(group[i].asked.number, trainers[i].recipe.training.epochs)] for i in chosen]
             tick = time.perf_counter()
             if engine is not None:
                 runs = fit_together(together, dirs, callbacks, engine=engine, slots=slots)

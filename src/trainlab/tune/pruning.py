@@ -42,7 +42,8 @@ class Pruner:
         config: the search file's ``pruner``.
         metric: the tune's metric, a ``val_`` column.
         mode: ``max`` or ``min``.
-        epochs: the recipes' epochs (the last rung is below it).
+        epochs: the most epochs a trial trains (hyperband's brackets fit below it); each trial's rungs
+            lie below its own epochs (:meth:`callback`).
     """
 
     def __init__(self, config: PrunerConfig, metric: str, mode: str, epochs: int) -> None:
@@ -54,6 +55,7 @@ class Pruner:
         self.finished: list[int] = []
         self.pruned: dict[int, int] = {}  # trial -> epochs run when it was pruned
         self._epoch: dict[int, int] = {}  # trial -> the epoch it is in
+        self._epochs: dict[int, int] = {}  # trial -> its recipe's epochs (when the space has training.epochs)
 
     # ------------------------------------------------------------------------------------ rungs
     def brackets(self) -> int:
@@ -69,20 +71,23 @@ class Pruner:
         return trial % self.brackets()
 
     def rungs(self, trial: int) -> list[int]:
-        """The epochs (counted from 1) at which ``trial`` may be stopped: below the last epoch."""
+        """The epochs (counted from 1) at which ``trial`` may be stopped: below its last epoch."""
         if self.config.name not in ("asha", "hyperband"):
             return []
-        eta = self.config.reduction_factor
+        eta, last = self.config.reduction_factor, self._epochs.get(trial, self.epochs)
         epoch, out = self.config.min_epochs * eta ** self.bracket(trial), []
-        while epoch < self.epochs:
+        while epoch < last:
             out.append(epoch)
             epoch *= eta
         return out
 
     # ------------------------------------------------------------------------------------ events
-    def callback(self, trial: int) -> PruneCallback:
-        """The Keras callback that reports ``trial``'s values and stops it when the rule says so."""
+    def callback(self, trial: int, epochs: int | None = None) -> PruneCallback:
+        """The Keras callback that reports ``trial``'s values and stops it when the rule says so; ``epochs``:
+        the trial's own (default: the most, given to the pruner)."""
         self.values.setdefault(trial, {})
+        if epochs is not None:
+            self._epochs[trial] = int(epochs)
         return PruneCallback(self, trial)
 
     def begin(self, trial: int, epoch: int) -> None:

@@ -74,8 +74,7 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     tune_dir = rundir.new_run_dir(spec.name, out)
     rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
     sampler = Sampler(spec)
-    epochs = _recipe(spec, {}, spec.name).recipe.training.epochs  # the rungs lie below the base's epochs
-    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
+    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, _most_epochs(spec))
     records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
     rows: list[dict[str, Any]] = []
     engines = Engines()  # the data and the traced engines, kept from population to population
@@ -171,6 +170,16 @@ def _recipe(spec: TuneSpec, values: dict[str, Any], name: str) -> Plan:
     data = spec.trial_recipe({**values, "training.verbose": 0}, name)
     recipe, _, _ = load_recipe(data)
     return Plan(name, recipe.seed, recipe, spec.base_dir)
+
+
+def _most_epochs(spec: TuneSpec) -> int:
+    """The most epochs a trial can train: the base recipe's, or the largest ``training.epochs`` of the space (the
+    rungs and hyperband's brackets lie below it; each trial's own rungs below its own epochs)."""
+    epochs = [_recipe(spec, {}, spec.name).recipe.training.epochs]
+    for dim in spec.space:
+        if dim.key == "training.epochs":
+            epochs += [int(dim.high)] if dim.kind == "int" else [int(v) for v in dim.choices]
+    return max(epochs)
 
 
 def _history(run_dir: Path) -> list[dict[str, Any]]:
