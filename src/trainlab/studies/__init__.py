@@ -7,7 +7,8 @@
 A study is a base recipe, variants (``vary``, ``grid``) and seeds; runs that share their data
 and schedule train together in one compiled program (the ``fused`` executor). The study
 directory holds a run directory per (variant, seed), ``results.csv``, ``summary.csv``,
-``comparisons.csv``, figures and ``report.html``.
+``comparisons.csv``, figures and ``report.html``. A study that stopped (killed, interrupted)
+continues with :func:`resume_study` (``trainlab resume STUDY_DIR``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.config import parse_set
+from trainlab.studies.resume import resume_study
 from trainlab.studies.run import Study, run_study
 from trainlab.studies.spec import StudyConfig, StudySpec, load_study
 
-__all__ = ["Study", "StudyConfig", "StudySpec", "load_study", "run_study", "study"]
+__all__ = ["Study", "StudyConfig", "StudySpec", "load_study", "resume_study", "run_study", "study"]
 
 
 def study(

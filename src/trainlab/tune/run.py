@@ -16,13 +16,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.studies.spec import Plan
 from trainlab.tune.population import TrialRun, curve, row, train_population, trial_dir
 from trainlab.tune.spec import TuneSpec
+
+if TYPE_CHECKING:
+    from trainlab.tune.pruning import Pruner  # Keras, and Optuna: loaded when a tune runs
+    from trainlab.tune.sampler import Sampler
 
 TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
 TRIAL_COLUMNS = ["trial", "status", "value", "best_epoch", "epochs_run", "pruned_at_epoch", "wall_time_s", "error"]
@@ -59,17 +63,43 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     Returns:
         The finished :class:`Tune`.
     """
-    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
-    from trainlab.tune.sampler import Sampler  # Optuna, as above
+    from trainlab.tune.sampler import Sampler  # Optuna: a tune's own, loaded when it runs
 
     tune_dir = rundir.new_run_dir(spec.name, out)
     rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
-    sampler = Sampler(spec)
-    epochs = _recipe(spec, {}, spec.name).recipe.training.epochs  # the rungs lie below the base's epochs
-    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
-    records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
-    rows: list[dict[str, Any]] = []
-    started, total, status = time.perf_counter(), sampler.total(), "running"
+    records = rundir.CsvRecords(tune_dir / TRIALS, trial_columns(spec))
+    return search(spec, tune_dir, Sampler(spec), new_pruner(spec), records, [])
+
+
+def trial_columns(spec: TuneSpec) -> list[str]:
+    """The header of ``trials.csv``: the trial's outcome, then one column per space key."""
+    return TRIAL_COLUMNS + [dim.key for dim in spec.space]
+
+
+def new_pruner(spec: TuneSpec) -> Pruner:
+    """The search's pruner, its rungs below the base recipe's epochs."""
+    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
+
+    epochs = _recipe(spec, {}, spec.name).recipe.training.epochs
+    return Pruner(spec.config.pruner, spec.config.metric, spec.mode, epochs)
+
+
+def search(spec: TuneSpec, tune_dir: Path, sampler: Sampler, pruner: Pruner, records: rundir.CsvRecords,
+           rows: list[dict[str, Any]], earlier_s: float = 0.0) -> Tune:
+    """Ask, train and tell populations until the search is done, then confirm it and write ``best.yaml``.
+
+    Args:
+        spec: the search.
+        tune_dir: its directory.
+        sampler, pruner: the sampler and pruner, told about ``rows`` already.
+        records: ``trials.csv``, open to append.
+        rows: the trials done so far (none; a resumed search's, :func:`~trainlab.tune.resume_tune`).
+        earlier_s: wall time the search spent before (a resumed search's).
+
+    Returns:
+        The finished :class:`Tune`.
+    """
+    started, total, status = time.perf_counter() - earlier_s, sampler.total(), "running"
     try:
         while len(rows) < total:
             budget = spec.config.time_budget_s
@@ -89,8 +119,9 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
             records.write(rows[-len(population):])
         else:
             status = "completed"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "interrupted"
+        exc.run_dirs, exc.dir_kind = [tune_dir], "tune"  # for the command line's hint: resume the tune
         raise
     finally:
         records.close()
@@ -101,7 +132,12 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     if confirming:
         from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
 
-        confirmed = confirm(spec, rows, tune_dir)
+        try:
+            confirmed = confirm(spec, rows, tune_dir)
+        except KeyboardInterrupt as exc:
+            exc.run_dirs, exc.dir_kind = [tune_dir], "tune"
+            _finish(tune_dir, spec, rows, best_row, "interrupted", started)
+            raise
         if confirmed is not None:
             best_row = confirmed[1]
         _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None)

@@ -83,6 +83,25 @@ class Sampler:
                 raise
 
 
+    def add(self, values: dict[str, Any], status: str, value: float | None, curve: dict[int, float]) -> None:
+        """A trial of an earlier session added to the history without asking (Optuna's ``add_trial``), as
+        :meth:`tell` would have left it: a pruned trial's value is its last reported one."""
+        import optuna
+        from optuna.trial import TrialState
+
+        steps = {step: v for step, v in sorted(curve.items()) if math.isfinite(v)}
+        told = None
+        if status == "completed" and value is not None and math.isfinite(value):
+            state, told = TrialState.COMPLETE, value
+        elif status == "pruned":
+            state, told = TrialState.PRUNED, steps[max(steps)] if steps else None
+        else:
+            state = TrialState.FAIL
+        params = {dim.key: dim.drawn(values[dim.key]) for dim in self.spec.space}
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions, value=told,
+                                                       state=state, intermediate_values=steps))
+
+
 def _sampler(spec: TuneSpec) -> Any:
     import optuna
 
