@@ -205,6 +205,7 @@ def _added(sampler: Any, spec: TuneSpec, rows: list[dict[str, Any]],
                 from None
         sampler.add(values, row["status"], row["value"], curves[row["trial"]])
         out.append({**row, **values})
+    sampler.queue_unvisited()
     return out
 
 
