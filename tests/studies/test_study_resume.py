@@ -32,7 +32,7 @@ KEYS = [(variant, seed) for variant in STUDY["vary"] for seed in STUDY["seeds"]]
 # The command line with every epoch's records slowed down: a kill then lands while a round trains.
 SLOW_EPOCHS = (
     "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
-    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.3), write(self, *a))[1]; "
+    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.2), write(self, *a))[1]; "
     "from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -160,3 +160,36 @@ def test_a_stopped_study_keeps_what_finished_and_trains_the_rest_in_process(tmp_
 
 def _status_name(run: Path) -> str:
     return json.loads((run / "summary.json").read_text())["name"]
+
+
+def test_ctrl_c_marks_the_study_interrupted_and_names_it_to_resume(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the second run trains (raised where the executor trains it): the study directory is marked
+    interrupted, the hint names it, and ``trainlab resume`` finishes it, keeping the first run."""
+    import trainlab.studies.executors.local as local
+
+    spec = {**STUDY, "vary": {"plain": {}}, "executor": "sequential",
+            "base": {**BASE, "training": {**BASE["training"], "epochs": 1}}}
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    real, calls = local.train_group, []
+
+    def interrupted_second(group, *args):
+        calls.append(group)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(group, *args)
+
+    monkeypatch.setattr(local, "train_group", interrupted_second)
+    out = tmp_path / "s"
+    assert cli.main(["study", str(study_file), "--out", str(out), "--no-figures"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"trainlab: interrupted; the study directory is marked interrupted; continue with: trainlab resume {out}")
+    assert json.loads((out / "study.json").read_text())["status"] == "interrupted"
+    assert [r["seed"] for r in rundir.read_csv(out / "results.csv")] == [0]  # written as the first run finished
+    first = _files(_run(out, "plain", 0))
+    monkeypatch.setattr(local, "train_group", real)
+    assert cli.main(["resume", str(out), "--no-figures"]) == 0
+    assert "  kept (finished): 1 (plain/seed0)" in capsys.readouterr().out
+    assert _files(_run(out, "plain", 0)) == first
+    assert json.loads((out / "study.json").read_text())["status"] == "completed"
+    assert [r["seed"] for r in rundir.read_csv(out / "results.csv")] == [0, 1]

@@ -41,7 +41,7 @@ SEARCH = {"name": "killed", "base": BASE, "space": SPACE, "trials": 6, "populati
           "sampler": "tpe", "pruner": {"name": "asha", "min_epochs": 1, "reduction_factor": 2}}
 SLOW_EPOCHS = (
     "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
-    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.3), write(self, *a))[1]; "
+    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.2), write(self, *a))[1]; "
     "from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -237,3 +237,33 @@ def test_a_history_that_does_not_replay_is_added_trial_by_trial_and_a_grid_repea
         assert a.number == len(seen)
         seen.append((str(a.values["model.hidden"]), a.values["training.batch_size"]))
     assert len(set(seen)) == len(seen) == 12
+
+
+def test_ctrl_c_marks_the_search_interrupted_and_names_it_to_resume(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the second population trains (raised where it trains): the tune directory is marked
+    interrupted, the hint names it, and ``trainlab resume`` finishes the search, numbering on without a gap."""
+    import trainlab.tune.run as tune_run
+
+    search = {**SEARCH, "trials": 4, "pruner": "none", "base": {**BASE, "training": {**BASE["training"], "epochs": 1}}}
+    search_file = tmp_path / "search.yaml"
+    search_file.write_text(yaml.safe_dump(search, sort_keys=False))
+    real, calls = tune_run.train_population, []
+
+    def interrupted_second(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(tune_run, "train_population", interrupted_second)
+    out = tmp_path / "t"
+    assert cli.main(["tune", str(search_file), "--out", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"trainlab: interrupted; the tune directory is marked interrupted; continue with: trainlab resume {out}")
+    assert json.loads((out / "tune.json").read_text())["status"] == "interrupted"
+    assert [r["trial"] for r in _rows(out)] == [0, 1]
+    monkeypatch.setattr(tune_run, "train_population", real)
+    assert cli.main(["resume", str(out)]) == 0
+    assert f"tune {out}: 2 of 4 trials kept (trials.csv); status was interrupted" in capsys.readouterr().out
+    assert [r["trial"] for r in _rows(out)] == [0, 1, 2, 3]
+    assert json.loads((out / "tune.json").read_text())["status"] == "completed" and (out / "best.yaml").is_file()
