@@ -102,6 +102,7 @@ def test_a_study_killed_mid_way_resumes_without_training_a_finished_run_twice(tm
         assert _files(_run(killed, variant, 0)) == files, variant
     study = json.loads((killed / "study.json").read_text())
     assert study["status"] == "completed" and (killed / "summary.csv").is_file()
+    assert study["executors"] == {"plain": "fused (2 runs together)", "dropout": "fused (2 runs together)"}
     assert all(_status(_run(killed, v, s)) == "completed" for v, s in KEYS)
     got, want = _best_values(killed), _best_values(whole)
     assert sorted(got) == sorted(want) == sorted(KEYS)
@@ -141,7 +142,7 @@ def test_a_stopped_study_keeps_what_finished_and_trains_the_rest_in_process(tmp_
     for path in checkpoint.files(continued)[2:]:
         path.unlink()
     (continued / "model.keras").unlink()
-    rundir.write_json(continued / "summary.json", {"status": "running", "name": _status_name(continued),
+    rundir.write_json(continued / "summary.json", {"status": "running", "name": _run_name(continued),
                                                    "monitor": "val_loss"})
     shutil.rmtree(fresh)  # never started
     rundir.write_json(stopped / "study.json", {**json.loads((stopped / "study.json").read_text()), "status": "running"})
@@ -158,7 +159,7 @@ def test_a_stopped_study_keeps_what_finished_and_trains_the_rest_in_process(tmp_
     assert json.loads((stopped / "study.json").read_text())["status"] == "completed"
 
 
-def _status_name(run: Path) -> str:
+def _run_name(run: Path) -> str:
     return json.loads((run / "summary.json").read_text())["name"]
 
 

@@ -114,8 +114,8 @@ def resume_study(
     their checkpoints or trained again; runs never started are trained, fused where they can be
     (see the module docstring). Then ``results.csv``, the tables, figures and report are written
     and ``study.json`` says ``completed``. The runs trained again use the same recipes and seeds,
-    so their results equal those of a study that never stopped (to the executor's tolerance:
-    a fused run agrees with the same run trained in another group to about 1e-4).
+    so their results equal those of a study that never stopped (tested after a SIGKILL: every
+    ``best_value`` to a relative 1e-5; a fused run trained in another group differs by float rounding).
 
     Args:
         study_dir: the study directory ``trainlab study`` (or :func:`trainlab.study`) wrote.

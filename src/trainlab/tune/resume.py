@@ -32,13 +32,16 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.tune.population import curve, trial_dir
 from trainlab.tune.run import TRIALS, TUNE, Tune, new_pruner, search, trial_columns
 from trainlab.tune.spec import TuneSpec, tune_from_json
+
+if TYPE_CHECKING:
+    from trainlab.tune.sampler import Sampler  # Optuna: loaded when a tune runs
 
 FINISHED = ("completed", "time budget spent")  # tune.json statuses of a search that ended as it should
 STATUSES = ("completed", "pruned", "failed")  # a trials.csv row's
@@ -72,7 +75,7 @@ class TuneResume:
         if self.in_flight:
             lines.append(f"  trained again (the population in flight): trials {_span(self.in_flight)}")
         if len(self.rows) < total:
-            lines.append(f"  to train: trials {len(self.rows)} to {total - 1}")
+            lines.append(f"  to train: trials {_span(list(range(len(self.rows), total)))}")
         elif self.spec.config.confirm is not None:
             lines.append(f"  the confirmation study ({self.dir / 'confirm'}) continues")
         return lines
@@ -144,7 +147,8 @@ def plan_resume(tune_dir: str | Path) -> TuneResume:
     saved = rundir.read_json(path / TUNE)
     status = str(saved.get("status"))
     if status in FINISHED:
-        raise TrainlabError(str(path), "the search has completed; there is nothing to resume", status)
+        ended = "completed" if status == "completed" else "ended (its time budget is spent)"
+        raise TrainlabError(str(path), f"the search has {ended}; there is nothing to resume", status)
     if not isinstance(saved.get("source"), dict):
         raise TrainlabError(str(path / TUNE), "has no source (written before searches could resume); run the search "
                             "again")
@@ -178,7 +182,7 @@ def _kept_rows(path: Path, spec: TuneSpec, total: int) -> list[dict[str, Any]]:
     return rows[:whole]
 
 
-def _replay(sampler: Any, spec: TuneSpec, rows: list[dict[str, Any]],
+def _replay(sampler: Sampler, spec: TuneSpec, rows: list[dict[str, Any]],
             curves: dict[int, dict[int, float]]) -> list[dict[str, Any]] | None:
     """Ask the kept populations again and tell their results, as the search did; the rows with the values as
     asked (a choice's value, not its text); None when an asked value is not the one ``trials.csv`` holds."""
@@ -193,7 +197,7 @@ def _replay(sampler: Any, spec: TuneSpec, rows: list[dict[str, Any]],
     return out
 
 
-def _added(sampler: Any, spec: TuneSpec, rows: list[dict[str, Any]],
+def _added(sampler: Sampler, spec: TuneSpec, rows: list[dict[str, Any]],
            curves: dict[int, dict[int, float]]) -> list[dict[str, Any]]:
     """The rows added to the sampler's history one by one; the rows with their values as the recipe takes them."""
     out = []

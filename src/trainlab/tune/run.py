@@ -7,6 +7,9 @@ The tune directory::
     best.yaml     the base recipe with the best trial's values: ``trainlab run best.yaml`` runs it
     runs/trial-NNN/   each trial's run directory
     confirm/      with ``confirm``: the study of the best trials over seeds, which picks best.yaml
+
+:func:`search` is the loop; a stopped search re-enters it with its kept trials
+(:func:`trainlab.tune.resume_tune`, in :mod:`trainlab.tune.resume`).
 """
 
 from __future__ import annotations

@@ -83,7 +83,6 @@ class Sampler:
             if "Study.stop" not in str(exc):
                 raise
 
-
     def add(self, values: dict[str, Any], status: str, value: float | None, curve: dict[int, float]) -> None:
         """A trial of an earlier session added to the history without asking (Optuna's ``add_trial``), as
         :meth:`tell` would have left it: a pruned trial's value is its last reported one."""
