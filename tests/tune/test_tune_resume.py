@@ -1,10 +1,10 @@
 """``trainlab resume TUNE_DIR``: a search killed with SIGKILL mid-way ends as the search that never stopped.
 
-The kill test runs a tiny search (6 trials in populations of 2, pruned at rungs) in a subprocess of
+The kill test runs a tiny search (4 trials in populations of 2, pruned at rungs) in a subprocess of
 the command line, its epochs slowed down so that the kill lands while the second population trains,
 after the first one's rows reached ``trials.csv``. ``trainlab resume`` keeps the first population
 (its files untouched), replays the sampler (which asks the second population again, with the same
-values), trains it again and then the third. ``trials.csv`` must equal that of the same search run
+values) and trains it again. ``trials.csv`` must equal that of the same search run
 straight through, alongside the victim in its own process: trials, statuses, pruning, values.
 
 The sampler's replay is also tested alone (no training): after it, TPE asks what it would have asked.
@@ -37,7 +37,7 @@ BASE = {
     "training": {"epochs": 4, "batch_size": 32, "tensorboard": False},
 }
 SPACE = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.dropout": {"uniform": [0.0, 0.4]}}
-SEARCH = {"name": "killed", "base": BASE, "space": SPACE, "trials": 6, "population": 2, "metric": "val_loss",
+SEARCH = {"name": "killed", "base": BASE, "space": SPACE, "trials": 4, "population": 2, "metric": "val_loss",
           "sampler": "tpe", "pruner": {"name": "asha", "min_epochs": 1, "reduction_factor": 2}}
 SLOW_EPOCHS = (
     "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
@@ -93,25 +93,25 @@ def test_a_search_killed_mid_way_resumes_as_the_search_that_never_stopped(tmp_pa
     resumed = _start(["resume", str(killed)])
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
-    assert f"tune {killed}: 2 of 6 trials kept (trials.csv); status was running" in out
-    assert "trained again (the population in flight): trials 2" in out and "to train: trials 2 to 5" in out
+    assert f"tune {killed}: 2 of 4 trials kept (trials.csv); status was running" in out
+    assert "trained again (the population in flight): trials 2" in out and "to train: trials 2 to 3" in out
     _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err
 
     for n, files in kept.items():  # not trained again, not rewritten
         assert _files(trial_dir(killed, n)) == files, n
     got, want = _rows(killed), _rows(whole)
-    assert [r["trial"] for r in got] == list(range(6))  # each trial once, numbered without a gap
+    assert [r["trial"] for r in got] == list(range(4))  # each trial once, numbered without a gap
     for a, b in zip(got, want):  # the replayed sampler asked what the uninterrupted search asked
         assert {k: a[k] for k in ("trial", "status", "epochs_run", "pruned_at_epoch", *SPACE)} == \
                {k: b[k] for k in ("trial", "status", "epochs_run", "pruned_at_epoch", *SPACE)}
     np.testing.assert_allclose([r["value"] for r in got], [r["value"] for r in want], rtol=1e-5)
     assert {r["status"] for r in got} >= {"completed", "pruned"}
     tune = json.loads((killed / "tune.json").read_text())
-    assert tune["status"] == "completed" and tune["trials_run"] == 6
+    assert tune["status"] == "completed" and tune["trials_run"] == 4
     assert tune["best_trial"] == json.loads((whole / "tune.json").read_text())["best_trial"]
     assert (killed / "best.yaml").read_text().splitlines()[2:] == (whole / "best.yaml").read_text().splitlines()[2:]
-    assert sorted(p.name for p in (killed / "runs").iterdir()) == [f"trial-{n:03d}" for n in range(6)]
+    assert sorted(p.name for p in (killed / "runs").iterdir()) == [f"trial-{n:03d}" for n in range(4)]
 
 
 def test_a_search_stopped_while_confirming_continues_its_study_and_then_changes_nothing(tmp_path, capsys):
