@@ -597,8 +597,14 @@ RESUME_CASES = [
                  "runs/earlier/history.csv: is a file, not a run directory (give the folder trainlab run wrote)", None,
                  id="resume-a-file"),
     pytest.param(lambda w: (w / "runs" / "empty").mkdir() or "runs/empty",
-                 "runs/empty: is not a run directory (no recipe.yaml and no summary.json)", None,
+                 "runs/empty: is not a run, study or tune directory (no summary.json, study.json or tune.json)", None,
                  id="resume-not-a-run"),
+    pytest.param(lambda w: _run_dir(w / "runs" / "s", **{"study.json": '{"name": "s", "status": "running"}'})
+                 and "runs/s", "runs/s/study.json: has no source (written before studies could resume); run the "
+                 "study again", None, id="resume-study-without-source"),
+    pytest.param(lambda w: _run_dir(w / "runs" / "t", **{"tune.json": '{"name": "t", "status": "completed"}'})
+                 and "runs/t", "runs/t: the search has completed; there is nothing to resume", "'completed'",
+                 id="resume-tune-completed"),
     pytest.param(lambda w: "runs/earlier", "runs/earlier: the run has completed; there is nothing to resume",
                  "'completed'", id="resume-completed"),
     pytest.param(lambda w: _run_dir(w / "runs" / "x", **{"summary.json": "{oops"}) and "runs/x",

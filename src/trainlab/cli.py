@@ -89,8 +89,9 @@ def _parser() -> _Parser:
                           " temporary run directory removed afterwards unless --out is given; short for --set"
                           " training.fast_dev_run=true")
 
-    resume = verbs.add_parser("resume", help="continue a run that stopped, from its newest valid checkpoint")
-    resume.add_argument("run_dir", help="a run directory written by trainlab run")
+    resume = verbs.add_parser("resume", help="continue a run, study or tune that stopped (killed, interrupted): "
+                                             "what finished is kept, the rest continues")
+    resume.add_argument("run_dir", help="a run directory written by trainlab run, a study's or a tune's directory")
     resume.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     resume.add_argument("--no-figures", dest="figures", action="store_false",
                         help="skip the figures (monitor.png, curves.png, ...) and report.html at the end")
@@ -217,11 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _resume_hint(exc: BaseException) -> str:
-    """``; the run directory ... trainlab resume DIR`` when training was interrupted (it says where)."""
+    """``; the run directory ... trainlab resume DIR`` when training was interrupted (it says where: a run's,
+    a study's or a tune's directory)."""
     dirs = getattr(exc, "run_dirs", None)
+    kind = getattr(exc, "dir_kind", "run")
     if not dirs or len(dirs) != 1:
-        return "; the run directory is marked interrupted" if dirs else ""
-    return f"; the run directory is marked interrupted; continue with: trainlab resume {dirs[0]}"
+        return f"; the {kind} directory is marked interrupted" if dirs else ""
+    return f"; the {kind} directory is marked interrupted; continue with: trainlab resume {dirs[0]}"
 
 
 class Terminated(KeyboardInterrupt):
@@ -269,6 +272,23 @@ def _fast_dev_run(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    """A run, a study or a tune, by what the folder holds (``tune.json``, ``study.json``, else a run's files)."""
+    from pathlib import Path
+
+    folder = Path(args.run_dir)
+    if (folder / "tune.json").is_file():
+        from trainlab.tune import resume_tune  # a verb's own: --help and a mistake stay fast
+
+        _print_tune(resume_tune(folder, echo=print))
+        return 0
+    if (folder / "study.json").is_file():
+        from trainlab.studies import resume_study  # a verb's own: --help and a mistake stay fast
+
+        _print_study(resume_study(folder, figures=args.figures, echo=print))
+        return 0
+    if folder.is_dir() and not any((folder / name).is_file() for name in ("summary.json", "recipe.yaml")):
+        raise TrainlabError(str(folder), "is not a run, study or tune directory (no summary.json, study.json or "
+                            "tune.json)")
     from trainlab.training import resume  # a verb's own: --help and a mistake stay fast
 
     run = resume(args.run_dir, verbose=0 if args.quiet else None)
@@ -308,7 +328,12 @@ def _mlflow_override(args: argparse.Namespace) -> list[str]:
 def _tune(args: argparse.Namespace) -> int:
     from trainlab.tune import tune  # a verb's own: --help and a mistake stay fast
 
-    result = tune(args.search, out=args.out, overrides=list(args.overrides) + _mlflow_override(args))
+    _print_tune(tune(args.search, out=args.out, overrides=list(args.overrides) + _mlflow_override(args)))
+    return 0
+
+
+def _print_tune(result) -> None:
+    """A finished search's trials, its best trial and where it is."""
     for row in result.trials:
         print(f"trial {row['trial']:3d}  {row['status']:9s}  {result.spec.config.metric} {row['value']:.4g}  "
               f"epochs {row['epochs_run']}")
@@ -318,19 +343,23 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"tune directory: {result.dir}")
     if result.mlflow_run_id is not None:
         print(f"mlflow: tune run {result.mlflow_run_id} at {result.spec.mlflow.uri}")
-    return 0
 
 
 def _study(args: argparse.Namespace) -> int:
-    from trainlab.studies.terminal import print_study_summary  # a verb's own: --help and a mistake stay fast
     from trainlab.studies import study  # a verb's own: --help and a mistake stay fast
 
-    result = study(args.study, out=args.out, overrides=list(args.overrides) + _mlflow_override(args),
-                   figures=args.figures)
+    _print_study(study(args.study, out=args.out, overrides=list(args.overrides) + _mlflow_override(args),
+                       figures=args.figures))
+    return 0
+
+
+def _print_study(result) -> None:
+    """A finished study's table, and its MLflow run."""
+    from trainlab.studies.terminal import print_study_summary  # a verb's own: --help and a mistake stay fast
+
     print_study_summary(result.dir)
     if result.mlflow_run_id is not None:
         print(f"mlflow: study run {result.mlflow_run_id} at {result.spec.mlflow.uri}")
-    return 0
 
 
 def _tour(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@
 A study is a base recipe, variants (``vary``, ``grid``) and seeds; runs that share their data
 and schedule train together in one compiled program (the ``fused`` executor). The study
 directory holds a run directory per (variant, seed), ``results.csv``, ``summary.csv``,
-``comparisons.csv``, figures and ``report.html``.
+``comparisons.csv``, figures and ``report.html``. A study that stopped (killed, interrupted)
+continues with :func:`resume_study` (``trainlab resume STUDY_DIR``).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ _LAZY = {
     "StudyConfig": "trainlab.studies.spec",
     "StudySpec": "trainlab.studies.spec",
     "load_study": "trainlab.studies.spec",
+    "resume_study": "trainlab.studies.resume",
 }
 
 __all__ = [*_LAZY, "study"]
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, submodules=("executors", "figures", "groups", "report", "run",
-                                                                 "spec", "stats", "terminal"))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, submodules=("executors", "figures", "groups", "report",
+                                                                 "resume", "run", "spec", "stats", "terminal"))
 
 
 def study(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,12 +37,14 @@ class Result:
     raised: bool = False  # training raised before the run finished: the row holds the error, there may be no records
 
 
-def plan_groups(spec: StudySpec) -> list[Group]:
-    """The study's runs split into groups that can train together (each run alone for ``executor: sequential``)."""
+def plan_groups(spec: StudySpec, plans: Sequence[Plan] | None = None) -> list[Group]:
+    """The study's runs (or ``plans``, some of them) split into groups that can train together (each run alone
+    for ``executor: sequential``)."""
+    plans = spec.plans if plans is None else list(plans)
     if spec.config.executor == "sequential":
-        return [Group([plan], "executor: sequential") for plan in spec.plans]
+        return [Group([plan], "executor: sequential") for plan in plans]
     groups: dict[str, list[Plan]] = {}
-    for plan in spec.plans:
+    for plan in plans:
         groups.setdefault(fusion_key(plan), []).append(plan)
     return [Group(plans, None if len(plans) > 1 else "no other run shares its data and schedule")
             for plans in groups.values()]

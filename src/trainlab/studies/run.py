@@ -13,15 +13,17 @@ Executors (one interface, see :mod:`trainlab.studies.executors`):
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainlab import rundir
 from trainlab.studies.executors import Executor, InProcess, Processes
-from trainlab.studies.groups import Result, plan_groups
+from trainlab.studies.groups import Group, Result, plan_groups
 from trainlab.studies.spec import StudySpec
 from trainlab.studies.stats import COMPARISONS, RESULTS, STUDY, SUMMARY, read_table, write_tables
 
@@ -59,27 +61,51 @@ def run_study(spec: StudySpec, out: str | Path | None = None, *, figures: bool =
         preflight(spec.mlflow)
     study_dir = rundir.new_run_dir(spec.name, out)
     try:
-        executor = _executor(spec, study_dir)
+        executor = open_executor(spec, study_dir)
     except BaseException:  # a cluster that cannot be reached leaves no study directory behind
         rundir.discard(study_dir)
         raise
-    rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": "running"})
-    started = time.perf_counter()
-    results: list[Result] = []
+    return train_study(spec, study_dir, executor, plan_groups(spec), figures=figures)
+
+
+def train_study(
+    spec: StudySpec, study_dir: Path, executor: Executor, groups: Sequence[Group], *, figures: bool = True,
+    done: Sequence[Result] = (), continued: Sequence[Callable[[], Result]] = (), earlier_s: float = 0.0,
+) -> Study:
+    """Train ``groups`` with ``executor`` into ``study_dir``, then write its tables, figures and report.
+
+    ``results.csv`` and ``study.json`` are rewritten as each run's result comes, so a study killed
+    half-way leaves both readable (``status: running``) for :func:`~trainlab.studies.resume_study`.
+
+    Args:
+        spec: the study.
+        study_dir: its directory (made by :func:`run_study`, or the one being resumed).
+        executor: the study's executor (closed here).
+        groups: the runs to train.
+        figures: draw the figures and ``report.html``.
+        done: results of runs that finished before (a resumed study's kept runs).
+        continued: runs to continue from their checkpoints, each a call that trains it and returns its result.
+        earlier_s: wall time the study spent before (a resumed study's).
+
+    Returns:
+        The finished :class:`Study`.
+    """
+    started = time.perf_counter() - earlier_s
+    results: list[Result] = list(done)
     status = "running"
+    _write_progress(spec, study_dir, results, status, started)
     try:
         with executor:
-            results.extend(executor.run(plan_groups(spec)))
+            for result in itertools.chain((train() for train in continued), executor.run(groups)):
+                results.append(result)
+                _write_progress(spec, study_dir, results, status, started)
         status = "completed"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "interrupted"
+        exc.run_dirs, exc.dir_kind = [study_dir], "study"  # for the command line's hint: resume the study
         raise
     finally:
-        rows = _in_study_order(spec, [result.row for result in results])
-        hows = _how_each_variant_ran(results)
-        _write_results(study_dir, rows)
-        rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": status, "executors": hows,
-                                               "wall_time_s": time.perf_counter() - started})
+        rows = _write_progress(spec, study_dir, results, status, started)
         if rows:
             _analyse(study_dir, figures)
     mlflow_run_id = None
@@ -87,11 +113,22 @@ def run_study(spec: StudySpec, out: str | Path | None = None, *, figures: bool =
         from trainlab.tracking import log_study  # MLflow, as above
 
         mlflow_run_id = log_study(study_dir, spec.mlflow)
-    return Study(study_dir, spec, rows, _table(study_dir / SUMMARY), _table(study_dir / COMPARISONS), hows,
-                 mlflow_run_id)
+    return Study(study_dir, spec, rows, _table(study_dir / SUMMARY), _table(study_dir / COMPARISONS),
+                 _how_each_variant_ran(results), mlflow_run_id)
 
 
-def _executor(spec: StudySpec, study_dir: Path) -> Executor:
+def _write_progress(spec: StudySpec, study_dir: Path, results: Sequence[Result], status: str,
+                    started: float) -> list[dict[str, Any]]:
+    """``results.csv`` (the results so far, in study order) and ``study.json`` (with ``source``: what resumes it)."""
+    rows = _in_study_order(spec, [result.row for result in results])
+    _write_results(study_dir, rows)
+    rundir.write_json(study_dir / STUDY, {**spec.to_json(), "status": status,
+                                           "executors": _how_each_variant_ran(results),
+                                           "wall_time_s": time.perf_counter() - started, "source": spec.source})
+    return rows
+
+
+def open_executor(spec: StudySpec, study_dir: Path) -> Executor:
     """The study's executor, ready to run (a Dask cluster is started or reached now)."""
     if spec.config.executor == "dask":
         from trainlab.studies.executors.dask import DaskExecutor  # Dask: an optional extra, slow to import
@@ -121,10 +158,13 @@ def _how_each_variant_ran(results: Sequence[Result]) -> dict[str, str]:
 
 
 def _write_results(study_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """``results.csv``, replaced atomically (a temporary file renamed): a kill never leaves half of it."""
     extra = list(dict.fromkeys(k for r in rows for k in r if k not in RESULT_COLUMNS))
-    records = rundir.CsvRecords(study_dir / RESULTS, RESULT_COLUMNS + extra)
+    tmp = study_dir / (RESULTS + ".tmp")
+    records = rundir.CsvRecords(tmp, RESULT_COLUMNS + extra)
     records.write(rows)
     records.close()
+    os.replace(tmp, study_dir / RESULTS)
 
 
 def _analyse(study_dir: Path, figures: bool) -> None:

@@ -11,7 +11,7 @@ import importlib.util
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from trainlab.config.loading import apply_overrides, parse_set, read_yaml, valid
 from trainlab.runtime import prefer_fused_threads
 from trainlab.config.tracking import MlflowConfig, TrackingConfig
 from trainlab.errors import TrainlabError
+from trainlab.rundir.study import STUDY
 
 EXECUTORS = ("fused", "sequential", "processes", "dask")
 # A Dask scheduler's address as `dask scheduler` prints it: [protocol://]host:port.
@@ -132,6 +133,8 @@ class StudySpec:
     variants: dict[str, dict[str, Any]]
     plans: list[Plan]
     mode: str
+    # What rebuilds this spec (study.json keeps it, to resume the study): see study_from_json.
+    source: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         dask = {"dask_address": self.config.dask_address} if self.config.executor == "dask" else {}
@@ -160,7 +163,27 @@ def load_study(
     """
     data, recipe_dir, name = read_spec(spec, overrides, StudyConfig, "study")
     source = str(spec) if isinstance(spec, (str, Path)) else None
-    config = validate(StudyConfig, data, source)
+    return _resolve(validate(StudyConfig, data, source), recipe_dir, name)
+
+
+def study_from_json(source: Mapping[str, Any]) -> StudySpec:
+    """The study that ``study.json``'s ``source`` describes, validated and resolved again (to resume it).
+
+    Args:
+        source: ``{"config": the study's keys with its base recipe inline, "base_dir": the folder
+            its relative paths resolve against, "stem": the study file's name}``, as
+            :attr:`StudySpec.source` holds it.
+
+    Raises:
+        TrainlabError: the study no longer validates (a data file moved, say).
+    """
+    base_dir = source.get("base_dir")
+    return _resolve(validate(StudyConfig, source["config"], STUDY), Path(base_dir) if base_dir else None,
+                    str(source.get("stem") or "study"))
+
+
+def _resolve(config: StudyConfig, recipe_dir: Path | None, name: str) -> StudySpec:
+    """The validated study file as a :class:`StudySpec`: its base read, each (variant, seed) recipe resolved."""
     check_dask_installed(config.executor)
     base, recipe_dir = load_base(config.base, recipe_dir)
     training = base.get("training")
@@ -173,7 +196,9 @@ def load_study(
         for seed in config.seeds:
             plans.append(_plan(label, changes, seed, base, recipe_dir, config, name))
     check_metric(config.metric, plans[0])
-    return StudySpec(config.name or name, config, variants, plans, mode)
+    source = {"config": {**config.model_dump(mode="json"), "base": base},
+              "base_dir": str(Path(recipe_dir).resolve()) if recipe_dir is not None else None, "stem": name}
+    return StudySpec(config.name or name, config, variants, plans, mode, source)
 
 
 def read_spec(

@@ -6,7 +6,8 @@
 
 A search is a base recipe, a space (recipe key paths and distributions), a trial count, a
 sampler and a pruner (see ``docs/tune.md``). The module is callable: ``trainlab.tune(...)`` is :func:`tune` (as ``trainlab.tour``). The tune directory holds ``tune.json``,
-``trials.csv``, ``best.yaml`` and a run directory per trial.
+``trials.csv``, ``best.yaml`` and a run directory per trial. A search that stopped (killed,
+interrupted) continues with :func:`resume_tune` (``trainlab resume TUNE_DIR``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.config import parse_set
+from trainlab.tune.resume import resume_tune
 from trainlab.tune.run import Tune, run_tune
 from trainlab.tune.spec import TuneConfig, TuneSpec, load_tune
 
-__all__ = ["Tune", "TuneConfig", "TuneSpec", "load_tune", "run_tune", "tune"]
+__all__ = ["Tune", "TuneConfig", "TuneSpec", "load_tune", "resume_tune", "run_tune", "tune"]
 
 
 def tune(

@@ -3,7 +3,8 @@
 A search ranks trials by one run each, so the best trial is partly the luckiest seed. The
 confirmation trains the ``top`` best completed trials over ``seeds`` as a study
 (:func:`trainlab.studies.run_study`, in ``confirm/``), and the variant the study ranks first
-(best mean) is the search's answer: ``best.yaml``.
+(best mean) is the search's answer: ``best.yaml``. A resumed search that was confirming
+continues the study in ``confirm/`` (:func:`trainlab.studies.resume_study`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainlab import rundir
 from trainlab.tune.spec import TuneSpec
+
+CONFIRM = "confirm"  # the confirmation study's folder in the tune directory
 
 
 def confirm(spec: TuneSpec, rows: list[dict[str, Any]], tune_dir: Path) -> tuple[Any, dict[str, Any]] | None:
@@ -26,7 +30,8 @@ def confirm(spec: TuneSpec, rows: list[dict[str, Any]], tune_dir: Path) -> tuple
         ``(study, row)``: the finished :class:`~trainlab.studies.Study` and the row of the trial it
         ranks first; None when no trial completed.
     """
-    from trainlab.studies import load_study, run_study  # the study stack: loaded when a search confirms
+    from trainlab.studies import load_study, resume_study, run_study  # the study stack: when a search confirms
+    from trainlab.studies.resume import finished_study  # as above
 
     config = spec.config.confirm
     assert config is not None
@@ -42,6 +47,12 @@ def confirm(spec: TuneSpec, rows: list[dict[str, Any]], tune_dir: Path) -> tuple
         "seeds": config.seed_list(), "metric": spec.config.metric, "mode": spec.mode,
         "executor": spec.config.executor, "workers": spec.config.workers, "dask_address": spec.config.dask_address,
     }
-    study = run_study(load_study(study_file), tune_dir / "confirm")
+    folder = tune_dir / CONFIRM
+    if (folder / "study.json").is_file():  # a resumed search that was confirming: the study goes on where it stopped
+        status = rundir.read_json(folder / "study.json").get("status")
+        study = finished_study(folder) if status == "completed" else resume_study(folder)
+    else:
+        rundir.discard(folder)  # made, if at all, by a search stopped before the study began
+        study = run_study(load_study(study_file), folder)
     ranked = sorted(study.summary, key=lambda s: (not s["mean"] == s["mean"], sign * s["mean"] if s["n"] else 0.0))
     return study, label[ranked[0]["variant"]]

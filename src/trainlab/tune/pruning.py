@@ -117,6 +117,13 @@ class Pruner:
             self.pruned[trial] = run
         return stop
 
+    def restore(self, trial: int, values: dict[int, float], pruned_at: int | None) -> None:
+        """A trial that finished before the tune was resumed: its values by epoch run, where it was pruned."""
+        self.values[trial] = dict(values)
+        if pruned_at is not None:
+            self.pruned[trial] = pruned_at
+        self.finish(trial)
+
     def finish(self, trial: int) -> None:
         """The trial is done: its values join those later trials are compared with."""
         self._epoch.pop(trial, None)

@@ -8,6 +8,9 @@ The tune directory::
     runs/trial-NNN/   each trial's run directory
     confirm/      with ``confirm``: the study of the best trials over seeds, which picks best.yaml
     figures/, report.html   the search's page (trainlab.tune.report), drawn when it ends
+
+:func:`search` is the loop; a stopped search re-enters it with its kept trials
+(:func:`trainlab.tune.resume_tune`, in :mod:`trainlab.tune.resume`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.studies.spec import Plan
 from trainlab.tune.population import Engines, TrialRun, curve, row, train_population, trial_dir
 from trainlab.tune.spec import TuneSpec
+
+if TYPE_CHECKING:
+    from trainlab.tune.pruning import Pruner  # Keras, and Optuna: loaded when a tune runs
+    from trainlab.tune.remote import PopulationExecutor
+    from trainlab.tune.sampler import Sampler
 
 TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
 TRIAL_COLUMNS = ["trial", "status", "value", "best_epoch", "epochs_run", "pruned_at_epoch", "wall_time_s", "error"]
@@ -62,29 +70,61 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     Returns:
         The finished :class:`Tune`.
     """
-    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
-    from trainlab.tune.remote import open_executor  # a pool or a Dask cluster, as above
+    from trainlab.tune.remote import open_executor  # a pool or a Dask cluster: loaded when a tune runs
     from trainlab.tune.sampler import Sampler  # Optuna, as above
-    from trainlab.tune.report import refresh_tune_report  # matplotlib, as above: the page drawn as the search ends
 
-    if spec.mlflow is not None:  # a tracking store that cannot work fails now, not after the search
-        from trainlab.tracking import preflight  # MLflow: an optional extra, slow to import
-
-        preflight(spec.mlflow)
+    preflight_tracking(spec)
     tune_dir = rundir.new_run_dir(spec.name, out)
     rundir.write_json(tune_dir / TUNE, {**spec.to_json(), "status": "running"})
-    sampler = Sampler(spec)
-    pruner = Pruner(spec.config.pruner, spec.config.metric, spec.mode, _most_epochs(spec))
-    records = rundir.CsvRecords(tune_dir / TRIALS, TRIAL_COLUMNS + [dim.key for dim in spec.space])
-    rows: list[dict[str, Any]] = []
-    engines = Engines()  # the data and the traced engines, kept from population to population
-    started, total, status = time.perf_counter(), sampler.total(), "running"
     try:
         executor = open_executor(spec)  # processes, dask: a pool or a cluster for the whole search
     except BaseException:  # a cluster that cannot be reached leaves no tune directory behind
-        records.close()
         rundir.discard(tune_dir)
         raise
+    records = rundir.CsvRecords(tune_dir / TRIALS, trial_columns(spec))
+    return search(spec, tune_dir, Sampler(spec), new_pruner(spec), records, [], executor)
+
+
+def preflight_tracking(spec: TuneSpec) -> None:
+    """A tracking store that cannot work fails now, not after the search."""
+    if spec.mlflow is not None:
+        from trainlab.tracking import preflight  # MLflow: an optional extra, slow to import
+
+        preflight(spec.mlflow)
+
+
+def trial_columns(spec: TuneSpec) -> list[str]:
+    """The header of ``trials.csv``: the trial's outcome, then one column per space key."""
+    return TRIAL_COLUMNS + [dim.key for dim in spec.space]
+
+
+def new_pruner(spec: TuneSpec) -> Pruner:
+    """The search's pruner, its rungs below the base recipe's epochs."""
+    from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
+
+    return Pruner(spec.config.pruner, spec.config.metric, spec.mode, _most_epochs(spec))
+
+
+def search(spec: TuneSpec, tune_dir: Path, sampler: Sampler, pruner: Pruner, records: rundir.CsvRecords,
+           rows: list[dict[str, Any]], executor: PopulationExecutor | None, earlier_s: float = 0.0) -> Tune:
+    """Ask, train and tell populations until the search is done, then confirm it and write ``best.yaml``.
+
+    Args:
+        spec: the search.
+        tune_dir: its directory.
+        sampler, pruner: the sampler and pruner, told about ``rows`` already.
+        records: ``trials.csv``, open to append.
+        rows: the trials done so far (none; a resumed search's, :func:`~trainlab.tune.resume_tune`).
+        executor: the pool or cluster of ``processes`` and ``dask`` (None for the others); closed here.
+        earlier_s: wall time the search spent before (a resumed search's).
+
+    Returns:
+        The finished :class:`Tune`.
+    """
+    from trainlab.tune.report import refresh_tune_report  # matplotlib: the page drawn as the search ends
+
+    engines = Engines()  # the data and the traced engines, kept from population to population
+    started, total, status = time.perf_counter() - earlier_s, sampler.total(), "running"
     try:
         while len(rows) < total:
             budget = spec.config.time_budget_s
@@ -105,8 +145,9 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
             records.write(rows[-len(population):])
         else:
             status = "completed"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "interrupted"
+        exc.run_dirs, exc.dir_kind = [tune_dir], "tune"  # for the command line's hint: resume the tune
         raise
     finally:
         records.close()
@@ -120,7 +161,13 @@ def run_tune(spec: TuneSpec, out: str | Path | None = None) -> Tune:
     if confirming:
         from trainlab.tune.confirm import confirm  # the study stack: only for a search that confirms
 
-        confirmed = confirm(spec, rows, tune_dir)
+        try:
+            confirmed = confirm(spec, rows, tune_dir)
+        except KeyboardInterrupt as exc:
+            exc.run_dirs, exc.dir_kind = [tune_dir], "tune"
+            _finish(tune_dir, spec, rows, best_row, "interrupted", started, engines=engines)
+            refresh_tune_report(tune_dir)
+            raise
         if confirmed is not None:
             best_row = confirmed[1]
         _finish(tune_dir, spec, rows, best_row, status, started, confirmed[0] if confirmed else None, engines)

@@ -8,6 +8,7 @@ Optuna keeps the history (an in-memory study); its samplers propose the values: 
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -81,6 +82,42 @@ class Sampler:
             # Optuna has stored the trial's result before (trainlab asks no more than the grid's size).
             if "Study.stop" not in str(exc):
                 raise
+
+    def add(self, values: dict[str, Any], status: str, value: float | None, curve: dict[int, float]) -> None:
+        """A trial of an earlier session added to the history without asking (Optuna's ``add_trial``), as
+        :meth:`tell` would have left it: a pruned trial's value is its last reported one."""
+        import optuna
+        from optuna.trial import TrialState
+
+        steps = {step: v for step, v in sorted(curve.items()) if math.isfinite(v)}
+        told = None
+        if status == "completed" and value is not None and math.isfinite(value):
+            state, told = TrialState.COMPLETE, value
+        elif status == "pruned":
+            state, told = TrialState.PRUNED, steps[max(steps)] if steps else None
+        else:
+            state = TrialState.FAIL
+        params = {dim.key: dim.drawn(values[dim.key]) for dim in self.spec.space}
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions, value=told,
+                                                       state=state, intermediate_values=steps))
+
+    def queue_unvisited(self) -> None:
+        """With ``grid``, after :meth:`add`: queue the points no trial visited, as many as trials are left.
+
+        Optuna's ``GridSampler`` gives trial ``n`` the ``n``-th point of its own shuffled grid, whatever
+        trials were added, so added trials from another shuffle would be met again; queued points
+        (``enqueue_trial``) are asked first, in the grid's order, each once."""
+        if self.spec.config.sampler != "grid":
+            return
+        keys = [dim.key for dim in self.spec.space]
+        seen = {tuple(t.params[k] for k in keys) for t in self.study.trials}
+        left = self.total() - len(self.study.trials)
+        for point in itertools.product(*(dim.grid() for dim in self.spec.space)):
+            if left <= 0:
+                break
+            if point not in seen:
+                self.study.enqueue_trial(dict(zip(keys, point)))
+                left -= 1
 
 
 def _sampler(spec: TuneSpec) -> Any:

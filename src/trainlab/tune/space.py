@@ -58,6 +58,22 @@ class Dimension:
             return self.choices[int(drawn)]
         return int(drawn) if self.kind == "int" else float(drawn)
 
+    def drawn(self, value: Any) -> Any:
+        """What Optuna draws for a recipe value (a choice's value -> its index): :meth:`value` undone.
+
+        A value read back from ``trials.csv`` matches the choice it was written from, also a list
+        choice, which reads back as its text (``[64, 32]``).
+
+        Raises:
+            ValueError: the value is none of a choice's values.
+        """
+        if self.kind != "choice":
+            return int(value) if self.kind == "int" else float(value)
+        for index, choice in enumerate(self.choices):
+            if value == choice or (isinstance(value, str) and value == str(choice)):
+                return index
+        raise ValueError(f"{self.key}: {value!r} is none of the choices {list(self.choices)}")
+
     def grid(self) -> list[Any]:
         """Every value of a discrete dimension, for the grid sampler (Optuna's values: a choice's indices)."""
         if self.kind == "choice":

@@ -144,8 +144,11 @@ class TuneSpec:
         return self.base_mlflow
 
     def to_json(self) -> dict[str, Any]:
+        """The search as ``tune.json`` holds it; its ``source`` rebuilds the spec (:func:`tune_from_json`)."""
+        source = {"config": {**self.config.model_dump(mode="json"), "name": self.name, "base": self.base},
+                  "base_dir": str(Path(self.base_dir).resolve()) if self.base_dir is not None else None}
         return {"name": self.name, **self.config.model_dump(mode="json", exclude={"name", "base", "tracking"}),
-                "mode": self.mode, "population": self.population}
+                "mode": self.mode, "population": self.population, "source": source}
 
 
 def load_tune(
@@ -168,7 +171,25 @@ def load_tune(
     """
     data, recipe_dir, name = read_spec(spec, overrides, TuneConfig, "tune")
     source = str(spec) if isinstance(spec, (str, Path)) else None
-    config = validate(TuneConfig, data, source)
+    return _resolve(validate(TuneConfig, data, source), recipe_dir, name)
+
+
+def tune_from_json(source: Mapping[str, Any]) -> TuneSpec:
+    """The search that ``tune.json``'s ``source`` describes, validated again (to resume it).
+
+    Args:
+        source: ``{"config": the search's keys with its name and base recipe inline, "base_dir":
+            the folder its relative paths resolve against}``, as :meth:`TuneSpec.to_json` writes it.
+
+    Raises:
+        TrainlabError: the search no longer validates (a data file moved, say).
+    """
+    base_dir = source.get("base_dir")
+    return _resolve(validate(TuneConfig, source["config"], "tune.json"), Path(base_dir) if base_dir else None, "tune")
+
+
+def _resolve(config: TuneConfig, recipe_dir: Path | None, name: str) -> TuneSpec:
+    """The validated search file as a :class:`TuneSpec`, every space key checked against the base recipe."""
     check_dask_installed(config.executor)
     space = parse_space(config.space)
     if config.sampler == "grid":
