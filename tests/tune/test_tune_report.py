@@ -23,15 +23,9 @@ from PIL import Image
 
 import trainlab
 from trainlab import cli, rundir
-from trainlab.tune.figures import (
-    curves_figure,
-    parallel_figure,
-    param_importances,
-    parameters_figure,
-    progress_figure,
-    read_tune,
-    tune_figures,
-)
+from trainlab.tune.figures import curves_figure, parallel_figure, parameters_figure, progress_figure, tune_figures
+from trainlab.tune.importance import param_importances
+from trainlab.tune.records import read_tune
 from trainlab.tune.report import refresh_tune_report, write_tune_report
 
 BASE = {

@@ -13,12 +13,9 @@ failed ones a red cross, and the best trial a green star.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import textwrap
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +28,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from trainlab import rundir
-from trainlab.errors import TrainlabError
 from trainlab.monitor import axes as draw
-from trainlab.tune.space import Dimension, parse_space
+from trainlab.tune.importance import Importances, param_importances
+from trainlab.tune.records import TuneRecords, choice_index, choice_label, finite, read_tune
+from trainlab.tune.space import Dimension
 
-TUNE, TRIALS = "tune.json", "trials.csv"
 FIGURES = "figures"
 PROGRESS, PARAMETERS, PARALLEL, CURVES, IMPORTANCE = (
     "progress.png", "parameters.png", "parallel.png", "curves.png", "importance.png")
-MIN_COMPLETED_FOR_IMPORTANCE = 3  # fANOVA's forest on fewer points says nothing a reader could trust
-IMPORTANCE_METHOD = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"
 PRUNED = draw.STOPPED
 FAILED = draw.NON_FINITE
 LABEL_WIDTH = 22  # characters before an axis label (a key path, a choice) wraps
@@ -53,7 +47,8 @@ def tune_figures(tune_dir: str | Path) -> list[Path]:
     ``progress.png``: each trial's value and the best so far. ``parameters.png``: the metric against
     each space key. ``parallel.png``: parallel coordinates, one line per trial. ``curves.png``: each
     trial's metric per epoch, with the pruning points. ``importance.png``: parameter importances
-    (fANOVA), only with at least :data:`MIN_COMPLETED_FOR_IMPORTANCE` completed trials. A search with
+    (fANOVA, :mod:`trainlab.tune.importance`), only with at least
+    :data:`~trainlab.tune.importance.MIN_COMPLETED_FOR_IMPORTANCE` completed trials. A search with
     no finished trial yet draws only the curves of its trials so far (if any).
 
     Args:
@@ -84,118 +79,7 @@ def tune_figures(tune_dir: str | Path) -> list[Path]:
     return [draw.save(figure, folder / name) for name, figure in figures.items()]
 
 
-# --- the tune directory ----------------------------------------------------------------------------------------
-
-@dataclass
-class TuneRecords:
-    """A tune directory read back: ``tune.json`` and the rows of ``trials.csv``.
-
-    Attributes:
-        dir: the tune directory.
-        settings: ``tune.json`` as written (the search's keys, ``status``, ``wall_time_s``, ``best_trial``, ...).
-        space: the space's dimensions, parsed again from ``settings["space"]``.
-        trials: the rows of ``trials.csv``, in trial order (none when the first population has not ended).
-    """
-
-    dir: Path
-    settings: dict[str, Any]
-    space: list[Dimension]
-    trials: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return str(self.settings.get("name") or self.dir.name)
-
-    @property
-    def metric(self) -> str:
-        return str(self.settings.get("metric") or "val_loss")
-
-    @property
-    def mode(self) -> str:
-        return "max" if self.settings.get("mode") == "max" else "min"
-
-    @property
-    def status(self) -> str:
-        return str(self.settings.get("status") or "unknown")
-
-    def with_status(self, status: str) -> list[dict[str, Any]]:
-        """The rows of trials with ``status`` (``completed``, ``pruned``, ``failed``)."""
-        return [r for r in self.trials if r.get("status") == status]
-
-    @property
-    def best(self) -> dict[str, Any] | None:
-        """The best trial's row: ``tune.json``'s ``best_trial`` (the confirmation's pick, with ``confirm``), else the
-        best completed trial of ``trials.csv`` (a search stopped before it wrote one); None when none completed."""
-        number = self.settings.get("best_trial")
-        chosen = next((r for r in self.trials if r.get("trial") == number), None) if number is not None else None
-        if chosen is not None:
-            return chosen
-        done = [r for r in self.with_status("completed") if _finite(r.get("value"))]
-        if not done:
-            return None
-        return (max if self.mode == "max" else min)(done, key=lambda r: r["value"])
-
-    def run_dir(self, trial: int) -> Path:
-        """A trial's run directory, ``runs/trial-NNN``."""
-        return self.dir / "runs" / f"trial-{trial:03d}"
-
-    def history(self, trial: int) -> tuple[np.ndarray, np.ndarray]:
-        """A trial's metric per epoch from its ``history.csv`` (empty arrays when it wrote none)."""
-        path = self.run_dir(trial) / rundir.HISTORY
-        rows = rundir.read_csv(path) if path.is_file() else []
-        rows = [r for r in rows if _finite(r.get("epoch")) and isinstance(r.get(self.metric), (int, float))]
-        return (np.array([r["epoch"] for r in rows], dtype=float),
-                np.array([r[self.metric] for r in rows], dtype=float))
-
-    def unfinished(self) -> list[int]:
-        """Trials with a run directory but no row in ``trials.csv``: their population had not ended when the
-        search stopped (interrupted, or still running)."""
-        rows = {r.get("trial") for r in self.trials}
-        found = sorted(int(p.name.removeprefix("trial-")) for p in (self.dir / "runs").glob("trial-[0-9]*")
-                       if p.is_dir() and p.name.removeprefix("trial-").isdigit())
-        return [t for t in found if t not in rows]
-
-
-def read_tune(tune_dir: str | Path) -> TuneRecords:
-    """Read ``tune.json`` and ``trials.csv`` of a tune directory.
-
-    Args:
-        tune_dir: the tune directory.
-
-    Returns:
-        The :class:`TuneRecords`; ``trials`` is empty when ``trials.csv`` is missing or has no row yet.
-
-    Raises:
-        TrainlabError: ``tune.json`` is missing, is not a JSON object, or its ``space`` is not a valid space.
-
-    Example:
-        >>> read_tune("runs/basic-search-20260101-120000").best["trial"]  # doctest: +SKIP
-        7
-    """
-    path = Path(tune_dir)
-    if not (path / TUNE).is_file():
-        raise TrainlabError(str(path / TUNE), "is missing: not a tune directory")
-    settings = rundir.read_json(path / TUNE)
-    space = parse_space(settings.get("space") or {})
-    trials_path = path / TRIALS
-    rows = rundir.read_csv(trials_path) if trials_path.is_file() else []
-    for row in rows:  # a failed trial's value is blank
-        row["value"] = float(row["value"]) if isinstance(row.get("value"), (int, float)) else math.nan
-    return TuneRecords(path, settings, space, sorted(rows, key=lambda r: r.get("trial", 0)))
-
-
-def choice_index(dim: Dimension, cell: Any) -> int | None:
-    """The index of a choice's value as ``trials.csv`` holds it (lists and text as their text), or None."""
-    for k, choice in enumerate(dim.choices):
-        if choice == cell or str(choice) == str(cell):
-            return k
-    return None
-
-
-def choice_label(choice: Any) -> str:
-    """A choice's value as a label: text as it is, anything else as JSON (``[64, 32]``)."""
-    return choice if isinstance(choice, str) else json.dumps(choice)
-
+# --- the colour of a value -------------------------------------------------------------------------------------
 
 def value_colors(tune: TuneRecords) -> tuple[ListedColormap, Normalize]:
     """The colour scale of trial values shared by the figures: viridis without its palest yellows, darker is better."""
@@ -207,77 +91,6 @@ def value_colors(tune: TuneRecords) -> tuple[ListedColormap, Normalize]:
     cmap = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.85, 256)))
     return (cmap.reversed() if tune.mode == "max" else cmap), Normalize(low, high)
 
-
-# --- importances -----------------------------------------------------------------------------------------------
-
-@dataclass
-class Importances:
-    """Parameter importances of a search: each key's share of the variance of the metric, or why there are none.
-
-    Attributes:
-        values: key path -> importance, largest first, summing to 1; None when not computed.
-        reason: why ``values`` is None (empty otherwise).
-        n_trials: the completed trials they were computed from.
-        method: how they were computed.
-    """
-
-    values: dict[str, float] | None
-    reason: str
-    n_trials: int
-    method: str = IMPORTANCE_METHOD
-
-
-def param_importances(tune: TuneRecords) -> Importances:
-    """Parameter importances with Optuna's fANOVA, on a study rebuilt from the completed rows of ``trials.csv``.
-
-    Pruned trials are left out (their values come from fewer epochs than the others'), and failed ones
-    have no value. A choice enters as the index of its value, as the search sampled it.
-
-    Args:
-        tune: :func:`read_tune`'s result.
-
-    Returns:
-        The :class:`Importances`; ``values`` is None with fewer than :data:`MIN_COMPLETED_FOR_IMPORTANCE`
-        completed trials, or when fANOVA cannot be computed (the reason says which).
-    """
-    import optuna  # a tune's own dependency, slow to import: only when importances are drawn
-
-    done = [r for r in tune.with_status("completed") if _finite(r.get("value"))]
-    params = [(r, _optuna_params(tune.space, r)) for r in done]
-    params = [(r, p) for r, p in params if p is not None]
-    if len(params) < MIN_COMPLETED_FOR_IMPORTANCE:
-        return Importances(None, f"importances need at least {MIN_COMPLETED_FOR_IMPORTANCE} completed trials; "
-                                 f"this search has {len(params)}", len(params))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {dim.key: dim.optuna() for dim in tune.space}
-    study = optuna.create_study(direction="maximize" if tune.mode == "max" else "minimize")
-    for row, values in params:
-        study.add_trial(optuna.trial.create_trial(params=values, distributions=distributions, value=row["value"]))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found = optuna.importance.get_param_importances(
-                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-        return Importances(None, f"fANOVA could not be computed ({exc})", len(params))
-    total = sum(found.values())
-    if not total or not math.isfinite(total):  # every completed trial has the same value: no variance to share
-        return Importances(None, "the completed trials' values do not vary: nothing to attribute", len(params))
-    return Importances({k: float(v / total) for k, v in found.items()}, "", len(params))
-
-
-def _optuna_params(space: list[Dimension], row: dict[str, Any]) -> dict[str, Any] | None:
-    """A row's values as Optuna's distributions hold them (a choice: its index); None when one is missing."""
-    out: dict[str, Any] = {}
-    for dim in space:
-        cell = row.get(dim.key)
-        if dim.kind == "choice":
-            out[dim.key] = choice_index(dim, cell)
-        elif isinstance(cell, (int, float)) and math.isfinite(cell):
-            out[dim.key] = int(cell) if dim.kind == "int" else float(cell)
-        else:
-            out[dim.key] = None
-    return None if any(v is None for v in out.values()) else out
 
 
 # --- progress.png ----------------------------------------------------------------------------------------------
@@ -390,10 +203,10 @@ def _parameter_panel(ax: Axes, tune: TuneRecords, dim: Dimension, ylabel: bool) 
                       + (" (log scale)" if dim.kind == "int" and dim.log else ""))
     for status, style in _STYLES.items():
         points = [(x, r["value"]) for x, r in zip(xs, tune.trials)
-                  if x is not None and r.get("status") == status and _finite(r["value"])]
+                  if x is not None and r.get("status") == status and finite(r["value"])]
         if points:
             ax.scatter(*zip(*points), **style)
-    failed = [x for x, r in zip(xs, tune.trials) if x is not None and not _finite(r["value"])]
+    failed = [x for x, r in zip(xs, tune.trials) if x is not None and not finite(r["value"])]
     if failed:
         ax.plot(failed, [0.03] * len(failed), ls="", marker="x", ms=8, mew=2, color=FAILED,
                 transform=ax.get_xaxis_transform())
@@ -494,8 +307,8 @@ def parallel_figure(tune: TuneRecords) -> Figure:
     for row in sorted(tune.trials, key=lambda r: r is best):  # the best trial last: on top
         ys = [_unit(_position(dim, row), lim) for dim, lim in zip(tune.space, limits)]
         value = row["value"]
-        ys.append(_unit(value, limits[-1]) if _finite(value) else None)
-        _parallel_line(ax, ys, row, cmap(norm(value)) if _finite(value) else FAILED, row is best)
+        ys.append(_unit(value, limits[-1]) if finite(value) else None)
+        _parallel_line(ax, ys, row, cmap(norm(value)) if finite(value) else FAILED, row is best)
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, pad=0.02, fraction=0.04,
                  label=f"{tune.metric} (darker is better)")
     draw.set_suptitle(fig, f"{tune.name}: parallel coordinates, one line per trial", 12)
@@ -698,6 +511,7 @@ def _legend_below(fig: Figure, ax: Axes) -> None:
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 5), fontsize=9, frameon=False)
 
+
 def _wrap(label: str, width: int = LABEL_WIDTH) -> str:
     """A label on lines of about ``width`` characters; a key path breaks after its dots, not inside a name."""
     lines: list[str] = []
@@ -709,6 +523,3 @@ def _wrap(label: str, width: int = LABEL_WIDTH) -> str:
     return "\n".join(textwrap.fill(line, width, break_long_words=True) if len(line) > width else line
                      for line in lines)
 
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

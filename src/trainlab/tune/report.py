@@ -5,14 +5,14 @@
 
 The page says what was searched and how (metric, sampler, pruner, counts, wall time), the best
 trial and the command that trains it, the figures (:mod:`trainlab.tune.figures`), the parameter
-importances, the confirmation study's ranking when there is one, and every trial in a table with a
-link to its run directory. It reads only the tune directory's files, so it can be written again at
-any time, also for a search that was interrupted or is still running.
+importances (:mod:`trainlab.tune.importance`), the confirmation study's ranking when there is one,
+and every trial in a table with a link to its run directory. It reads only the tune directory's
+files (:mod:`trainlab.tune.records`), so it can be written again at any time, also for a search
+that was interrupted or is still running.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -23,20 +23,9 @@ from trainlab import __version__
 from trainlab.report.page import STYLE, nav_and_body, page, png_uri
 from trainlab.report.page import escape as _e
 from trainlab.studies.stats import COMPARISONS, STUDY, SUMMARY, ranking_text, read_study, read_table, reference_text
-from trainlab.tune.figures import (
-    CURVES,
-    FIGURES,
-    IMPORTANCE,
-    PARALLEL,
-    PARAMETERS,
-    PROGRESS,
-    Importances,
-    TuneRecords,
-    choice_label,
-    param_importances,
-    read_tune,
-    tune_figures,
-)
+from trainlab.tune.figures import CURVES, FIGURES, IMPORTANCE, PARALLEL, PARAMETERS, PROGRESS, tune_figures
+from trainlab.tune.importance import Importances, param_importances
+from trainlab.tune.records import TuneRecords, choice_label, finite, read_tune
 
 REPORT = "report.html"
 BEST = "best.yaml"
@@ -69,7 +58,7 @@ def write_tune_report(tune_dir: str | Path) -> Path:
 
     Embeds the figures of ``figures/`` as base64 PNGs, drawing them with
     :func:`~trainlab.tune.figures.tune_figures` when one is missing, and computes the parameter
-    importances (:func:`~trainlab.tune.figures.param_importances`). The page loads nothing from
+    importances (:func:`~trainlab.tune.importance.param_importances`). The page loads nothing from
     anywhere: inline CSS, inline images, relative links to the trials' run directories and to
     ``confirm/report.html``.
 
@@ -164,7 +153,7 @@ def _facts(tune: TuneRecords) -> str:
     better = "higher is better" if tune.mode == "max" else "lower is better"
     items = [
         trials,
-        f"<b>wall time</b> {_e(f'{wall:.1f} s' if _finite(wall) else 'not recorded')}",
+        f"<b>wall time</b> {_e(f'{wall:.1f} s' if finite(wall) else 'not recorded')}",
         f"<b>metric</b> <code>{_e(tune.metric)}</code> at each trial's best epoch ({better})",
         f"<b>sampler</b> {_e(s.get('sampler', 'not recorded'))} (seed {_e(s.get('seed', 0))})",
         f"<b>pruner</b> {_e(pruner_text)}",
@@ -238,12 +227,12 @@ def _confirmation(tune: TuneRecords) -> str:
                           ranking_text(summary, comparisons, study.mode, study.metric).splitlines())
     by_trial = {f"trial-{r['trial']:03d}": r for r in tune.trials}
     compared = {str(c["variant"]): c for c in comparisons}
-    level = next((r["confidence"] for r in summary if _finite(r.get("confidence"))), 0.95)
+    level = next((r["confidence"] for r in summary if finite(r.get("confidence"))), 0.95)
     head = ["trial", "search value (one run)", "seeds", "mean", "sd", f"{level:.0%} CI of the mean",
             "difference from the best", "p (Holm)", "distinguishable"]
     sign = -1.0 if study.mode == "max" else 1.0
-    ranked = sorted(summary, key=lambda r: (not _finite(r.get("mean")),
-                                            sign * r["mean"] if _finite(r.get("mean")) else 0.0))
+    ranked = sorted(summary, key=lambda r: (not finite(r.get("mean")),
+                                            sign * r["mean"] if finite(r.get("mean")) else 0.0))
     rows, classes = [], []
     for r in ranked:
         variant = str(r["variant"])
@@ -278,7 +267,7 @@ def _trials(tune: TuneRecords) -> str:
         css = "failed" if r.get("status") == "failed" else "pruned" if r.get("status") == "pruned" else ""
         rows.append([_run_link(tune, r["trial"]), f'<span class="{css}">{_e(status)}</span>' if css else _e(status),
                      _num(r["value"]), _e(_blank(r.get("best_epoch"))), _e(_blank(r.get("epochs_run"))),
-                     _e(f"{r['wall_time_s']:.2f}") if _finite(r.get("wall_time_s")) else "&ndash;",
+                     _e(f"{r['wall_time_s']:.2f}") if finite(r.get("wall_time_s")) else "&ndash;",
                      *[_e(_param(dim, r)) for dim in tune.space], _e(r.get("error") or "")])
         classes.append("best" if r is tune.best else "")
     choices = {6 + k for k, dim in enumerate(tune.space) if dim.kind == "choice"}
@@ -319,23 +308,19 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence
     return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _blank(value: Any) -> Any:
     return "–" if value is None else value
 
 
 def _num(value: Any) -> str:
-    return _e(f"{value:.4g}") if _finite(value) else "&ndash;"
+    return _e(f"{value:.4g}") if finite(value) else "&ndash;"
 
 
 def _interval(low: Any, high: Any) -> str:
-    return f"[{_num(low)}, {_num(high)}]" if _finite(low) and _finite(high) else "&ndash;"
+    return f"[{_num(low)}, {_num(high)}]" if finite(low) and finite(high) else "&ndash;"
 
 
 def _p(value: Any) -> str:
-    if not _finite(value):
+    if not finite(value):
         return "&ndash;"
     return "&lt;0.001" if 0 < value < 0.001 else _e(f"{value:.3g}")
