@@ -99,7 +99,7 @@ def trial_columns(spec: TuneSpec) -> list[str]:
 
 
 def new_pruner(spec: TuneSpec) -> Pruner:
-    """The search's pruner, its rungs below the base recipe's epochs."""
+    """The search's pruner, its rungs below the trials' epochs (:func:`_most_epochs`)."""
     from trainlab.tune.pruning import Pruner  # Keras: a tune's training stack, loaded when it runs
 
     return Pruner(spec.config.pruner, spec.config.metric, spec.mode, _most_epochs(spec))
