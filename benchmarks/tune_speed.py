@@ -14,8 +14,8 @@ the last two in processes of their own with TensorFlow's default threads
 (``benchmarks/baselines/tune_baselines.py``), each after a one-epoch warm-up fit. For each search seed:
 wall time, trials, epochs trained in all, and the best validation accuracy any trial reached.
 Needs ``pip install keras-tuner optuna-integration`` (benchmark-only; not trainlab dependencies).
-Run from the repository root: ``python benchmarks/tune_speed.py [--trials 24] [--epochs 100] [--seeds 3]``
-(``--quick``: 8 trials, 9 epochs, 1 seed).
+Run from the repository root: ``python benchmarks/tune_speed.py [--trials 24] [--epochs 100] [--seeds 3]
+[--tools trainlab,keras_tuner,optuna]`` (``--quick``: 8 trials, 9 epochs, 1 seed).
 """
 
 from __future__ import annotations
@@ -96,7 +96,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 8 trials, 9 epochs, 1 seed")
+    parser.add_argument("--tools", default="trainlab,keras_tuner,optuna",
+                        help="which searches run, comma-separated (Keras Tuner's Hyperband at 100 epochs takes the"
+                             " longest by far: run it on its own)")
     args = parser.parse_args()
+    tools = set(args.tools.split(","))
+    if not tools <= {"trainlab", "keras_tuner", "optuna"}:
+        parser.error(f"--tools: trainlab, keras_tuner or optuna, got {args.tools!r}")
     if args.quick:
         args.trials, args.epochs, args.seeds = 8, 9, 1
     env, removed = clean_env()  # for the baselines' processes: TensorFlow's own thread defaults
@@ -104,8 +110,9 @@ def main() -> None:
         print(line, flush=True)
     prefer_fused_threads()  # as trainlab tune does for a fused search, before TensorFlow starts
     tf.constant(1.0) + 1.0
-    results: dict[str, list[dict]] = {"trainlab tune (fused, ASHA)": [], "keras tuner hyperband + fit": [],
-                                      "optuna tpe + median + fit": []}
+    names = {"trainlab": "trainlab tune (fused, ASHA)", "keras_tuner": "keras tuner hyperband + fit",
+             "optuna": "optuna tpe + median + fit"}
+    results: dict[str, list[dict]] = {names[tool]: [] for tool in names if tool in tools}
     with tempfile.TemporaryDirectory() as tmp:
         data = save_data(tmp)
         trainlab.tune(search(2, 1, 0), out=os.path.join(tmp, "warm"))  # warms up trainlab's lazy modules
@@ -119,17 +126,20 @@ def main() -> None:
                                                                    env)),
             )
             for name, run in runs:
+                if name not in results:
+                    continue
                 facts = run()
                 results[name].append(facts)
                 print(f"seed {seed} {name:<30} {facts['seconds']:8.2f} s  trials {facts['trials']:3d}  "
                       f"epochs trained {facts['epochs_trained']:5d}  best val accuracy {facts['best']:.4f}", flush=True)
     print(f"workload: tutorial section 6 data, {args.trials} trials (hyperband: its own), {args.epochs} max epochs, "
           f"{args.seeds} search seeds")
-    ours = statistics.mean(r["seconds"] for r in results["trainlab tune (fused, ASHA)"])
+    ours = [r["seconds"] for r in results.get(names["trainlab"], [])]
     print(f"{'search':<32}{'mean wall s':>12}{'x trainlab':>12}{'mean best val acc':>19}{'epochs trained':>16}")
     for name, rows in results.items():
         seconds = statistics.mean(r["seconds"] for r in rows)
-        print(f"{name:<32}{seconds:>12.2f}{seconds / ours:>12.2f}{statistics.mean(r['best'] for r in rows):>19.4f}"
+        ratio = f"{seconds / statistics.mean(ours):>12.2f}" if ours else f"{'-':>12}"
+        print(f"{name:<32}{seconds:>12.2f}{ratio}{statistics.mean(r['best'] for r in rows):>19.4f}"
               f"{statistics.mean(r['epochs_trained'] for r in rows):>16.0f}")
 
 

@@ -333,16 +333,30 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _print_tune(result) -> None:
-    """A finished search's trials, its best trial and where it is."""
+    """A finished search's trials (outcome and values), its best trial, its report and where it is."""
+    keys = [dim.key for dim in result.spec.space]
+
+    def values(row: dict) -> str:
+        return "  ".join(f"{key.rsplit('.', 1)[-1]}={_short(row.get(key))}" for key in keys)
+
+    metric = result.spec.config.metric
     for row in result.trials:
-        print(f"trial {row['trial']:3d}  {row['status']:9s}  {result.spec.config.metric} {row['value']:.4g}  "
-              f"epochs {row['epochs_run']}")
+        print(f"trial {row['trial']:3d}  {row['status']:9s}  {metric} {row['value']:.4g}  epochs "
+              f"{row['epochs_run'] if row['epochs_run'] is not None else '-':>3}  {values(row)}")
     if result.best_trial is not None:
-        print(f"best: trial {result.best_trial['trial']}, {result.spec.config.metric} {result.best_trial['value']:.4g}")
+        print(f"best: trial {result.best_trial['trial']}, {metric} {result.best_trial['value']:.4g}: "
+              f"{values(result.best_trial)}")
         print(f"train it: trainlab run {result.dir / 'best.yaml'}")
+    if (result.dir / "report.html").is_file():
+        print(f"report: {result.dir / 'report.html'}")
     print(f"tune directory: {result.dir}")
     if result.mlflow_run_id is not None:
         print(f"mlflow: tune run {result.mlflow_run_id} at {result.spec.mlflow.uri}")
+
+
+def _short(value: object) -> str:
+    """A trial's value as a line shows it: floats to 3 significant digits."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value).replace(" ", "")
 
 
 def _study(args: argparse.Namespace) -> int:

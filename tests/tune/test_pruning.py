@@ -76,3 +76,16 @@ def test_median_stops_a_trial_worse_than_the_finished_trials_median():
 def test_none_never_stops():
     pruner = Pruner(PrunerConfig(name="none"), "val_loss", "min", 5)
     assert _epoch(pruner, {0: 1.0, 1: 0.1, 2: 0.2}, 0) == {0: False, 1: False, 2: False}
+
+
+def test_mode_max_keeps_the_highest_values_and_picks_the_highest_best():
+    """``mode: max`` (an accuracy, or a loss asked to be maximized): the best are the highest, at rungs and at the end."""
+    from trainlab.tune.run import _best
+
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=3), "val_accuracy", "max", 4)
+    stops = _epoch(pruner, {0: 0.5, 1: 0.9, 2: 0.7, 3: 0.6, 4: 0.8, 5: 0.55}, 0)
+    assert [t for t, stop in stops.items() if not stop] == [1, 4]
+    rows = [{"status": "completed", "value": v, "trial": t} for t, v in enumerate([0.2, 0.9, 0.5])]
+    assert _best(rows, "max")["trial"] == 1 and _best(rows, "min")["trial"] == 0
+    rows.append({"status": "pruned", "value": 0.99, "trial": 3})  # stopped short: not a candidate
+    assert _best(rows, "max")["trial"] == 1
