@@ -8,6 +8,8 @@ A factory does not know where in the recipe it was named, so it raises an
 
 from __future__ import annotations
 
+import math
+
 import numbers
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
@@ -18,6 +20,11 @@ from trainlab.errors import ArgumentError
 def is_number(value: Any) -> bool:
     """True for real numbers (Python or NumPy), False for bools and strings."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a number that is neither NaN nor infinite (a bool is not a number here)."""
+    return is_number(value) and math.isfinite(value)
 
 
 def require(condition: bool, argument: str, rule: str, value: Any) -> None:

@@ -14,6 +14,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from trainlab.checks import finite
+
 
 def page(*, title: str, header: str, nav: str, body: str, footer: str, style: str | None = None) -> str:
     """A whole page: the frame around its parts.
@@ -49,6 +51,41 @@ def nav_and_body(parts: Sequence[tuple[str, str, str]]) -> tuple[str, str]:
 def escape(value: Any) -> str:
     """Any value as HTML text, quotes included (safe inside an attribute too)."""
     return html.escape(str(value), quote=True)
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = (),
+          text_columns: set[int] | None = None, escaped_head: bool = False) -> str:
+    """An HTML table from cells that are already HTML: ``classes`` per row, ``text_columns`` left-aligned
+    (default the first), the header escaped unless ``escaped_head``."""
+    text_columns = {0} if text_columns is None else text_columns
+
+    def cell(tag: str, k: int, content: str) -> str:
+        return f'<{tag} class="text">{content}</{tag}>' if k in text_columns else f"<{tag}>{content}</{tag}>"
+
+    header = "".join(cell("th", k, h if escaped_head else escape(h)) for k, h in enumerate(head))
+    body = []
+    for i, row in enumerate(rows):
+        css = classes[i] if i < len(classes) and classes[i] else ""
+        attrs = f' class="{css}"' if css else ""
+        body.append(f"<tr{attrs}>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>")
+    return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
+
+
+def number(value: Any) -> str:
+    """A table's number: 4 significant digits; a dash where there is none (None, NaN, infinite)."""
+    return escape(f"{value:.4g}") if finite(value) else "&ndash;"
+
+
+def interval(low: Any, high: Any) -> str:
+    """A confidence interval, ``[low, high]``; a dash unless both ends are numbers."""
+    return f"[{number(low)}, {number(high)}]" if finite(low) and finite(high) else "&ndash;"
+
+
+def p_value(value: Any) -> str:
+    """A p-value: 3 significant digits, ``<0.001`` below that; a dash where there is none."""
+    if not finite(value):
+        return "&ndash;"
+    return "&lt;0.001" if 0 < value < 0.001 else escape(f"{value:.3g}")
 
 
 def png_uri(data: bytes) -> str:

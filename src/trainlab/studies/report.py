@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from trainlab import __version__
-from trainlab.report.page import STYLE, nav_and_body, page, png_uri
+from trainlab.checks import finite
+from trainlab.report.page import STYLE, interval, nav_and_body, number, p_value, page, png_uri, table
 from trainlab.report.page import escape as _e
 from trainlab.studies.figures import CURVES, FINAL, WEIGHTS, study_figures
 from trainlab.studies.stats import (
@@ -106,7 +107,7 @@ def _facts(study: Study, comparisons: Sequence[Mapping[str, Any]]) -> str:
     seeds = ", ".join(str(s) for s in study.seeds)
     wall = f"{study.wall_time_s:.1f} s" if study.wall_time_s is not None else "not recorded"
     tests = sorted({str(c.get("test")) for c in comparisons if c.get("test")})
-    confidence = next((c["confidence"] for c in comparisons if _finite(c.get("confidence"))), 0.95)
+    confidence = next((c["confidence"] for c in comparisons if finite(c.get("confidence"))), 0.95)
     test = {"welch": "Welch's t-test", "bootstrap": "a percentile bootstrap"}.get(tests[0], tests[0]) if tests \
         else "no test (a single variant)"
     items = [
@@ -134,35 +135,35 @@ def _ranking(study: Study, summary: Sequence[Mapping[str, Any]], comparisons: Se
 
 
 def _summary_table(study: Study, summary: Sequence[Mapping[str, Any]]) -> str:
-    level = next((r["confidence"] for r in summary if _finite(r.get("confidence"))), 0.95)
+    level = next((r["confidence"] for r in summary if finite(r.get("confidence"))), 0.95)
     head = ["variant", "n", "failed", "mean", "sd", "sem", f"{level:.0%} CI of the mean", "min", "median", "max"]
     rows = []
     for r in summary:
         failed = f'<span class="failed">{r["n_failed"]}</span>' if r.get("n_failed") else "0"
-        rows.append([_e(r["variant"]), _e(r["n"]), failed, _num(r["mean"]), _num(r["std"]), _num(r["sem"]),
-                     _interval(r["ci_low"], r["ci_high"]), _num(r["min"]), _num(r["median"]), _num(r["max"])])
+        rows.append([_e(r["variant"]), _e(r["n"]), failed, number(r["mean"]), number(r["std"]), number(r["sem"]),
+                     interval(r["ci_low"], r["ci_high"]), number(r["min"]), number(r["median"]), number(r["max"])])
     note = (f'<p class="caveat">Values: <code>{_e(study.metric)}</code> at each run\'s best epoch. '
             "sd and the interval need 2 successful seeds or more (&ndash; otherwise); failed runs (non-finite "
             "values) are counted, not averaged.</p>")
-    return _table(head, rows) + note
+    return table(head, rows) + note
 
 
 def _comparisons_table(comparisons: Sequence[Mapping[str, Any]]) -> str:
     if not comparisons:
         return "<p>A single variant: nothing to compare.</p>"
-    level = next((c["confidence"] for c in comparisons if _finite(c.get("confidence"))), 0.95)
+    level = next((c["confidence"] for c in comparisons if finite(c.get("confidence"))), 0.95)
     head = ["variant", "reference", "n", "difference (variant &minus; reference)", f"{level:.0%} CI", "p-value",
             "p (Holm)", "distinguishable", "note"]
     rows, classes = [], []
     for c in comparisons:
         n = f"{c['n']} vs {c['n_reference']}"
-        rows.append([_e(c["variant"]), _e(c["reference"]), _e(n), _num(c["difference"]),
-                     _interval(c["ci_low"], c["ci_high"]), _p(c["p_value"]), _p(c.get("p_adjusted")),
+        rows.append([_e(c["variant"]), _e(c["reference"]), _e(n), number(c["difference"]),
+                     interval(c["ci_low"], c["ci_high"]), p_value(c["p_value"]), p_value(c.get("p_adjusted")),
                      "yes" if c["distinguishable"] else "no", _e(c.get("note") or "")])
         classes.append("yes" if c["distinguishable"] else "")
     note = (f'<p class="caveat">The reference: {_e(reference_text(comparisons))}. The interval and the p-value are '
             "each comparison's alone; &ldquo;distinguishable&rdquo; is decided on the adjusted p-value.</p>")
-    return _table(head, rows, classes, text_columns={0, 1, 7, 8}, escaped_head=True) + note
+    return table(head, rows, classes, text_columns={0, 1, 7, 8}, escaped_head=True) + note
 
 
 def _variants_table(study: Study) -> str:
@@ -173,12 +174,12 @@ def _variants_table(study: Study) -> str:
     rows = []
     for variant, overrides in study.variants.items():
         results = by_variant.get(variant, [])
-        times = [float(r["wall_time_s"]) for r in results if _finite(r.get("wall_time_s"))]
+        times = [float(r["wall_time_s"]) for r in results if finite(r.get("wall_time_s"))]
         wall = f"{sum(times) / len(times):.1f} s" if times else "&ndash;"
         rows.append([_e(variant), _overrides(overrides), _e(study.executors.get(variant, "not recorded")),
                      _e(len(results)), wall, _run_links(study, variant, results)])
     total = (f"<p>The whole study took {study.wall_time_s:.1f} s.</p>" if study.wall_time_s is not None else "")
-    return _table(head, rows, text_columns={0, 1, 2, 5}) + total
+    return table(head, rows, text_columns={0, 1, 2, 5}) + total
 
 
 def _overrides(overrides: Any) -> str:
@@ -195,7 +196,7 @@ def _run_links(study: Study, variant: str, results: Sequence[Mapping[str, Any]])
         seed = row.get("seed")
         path = study.run_dir(variant, seed)
         text = f"seed {seed}"
-        failed = not _finite(row.get("best_value"))
+        failed = not finite(row.get("best_value"))
         if path.is_dir():
             href = f"runs/{quote(variant, safe='')}/{quote(f'seed{seed}', safe='')}/"
             link = f'<a href="{_e(href)}">{_e(text)}</a>'
@@ -216,36 +217,10 @@ def _figures(study: Study) -> str:
     return "\n".join(parts) or "<p>No figures were drawn.</p>"
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = (),
-           text_columns: set[int] | None = None, escaped_head: bool = False) -> str:
-    """An HTML table from cells that are already escaped HTML."""
-    text_columns = {0} if text_columns is None else text_columns
-
-    def cell(tag: str, k: int, content: str) -> str:
-        return f'<{tag} class="text">{content}</{tag}>' if k in text_columns else f"<{tag}>{content}</{tag}>"
-
-    header = "".join(cell("th", k, h if escaped_head else _e(h)) for k, h in enumerate(head))
-    body = []
-    for i, row in enumerate(rows):
-        css = classes[i] if i < len(classes) and classes[i] else ""
-        attrs = f' class="{css}"' if css else ""
-        body.append(f"<tr{attrs}>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>")
-    return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _num(value: Any) -> str:
-    return _e(f"{value:.4g}") if _finite(value) else "&ndash;"
 
 
-def _interval(low: Any, high: Any) -> str:
-    return f"[{_num(low)}, {_num(high)}]" if _finite(low) and _finite(high) else "&ndash;"
 
-
-def _p(value: Any) -> str:
-    if not _finite(value):
-        return "&ndash;"
-    return "&lt;0.001" if 0 < value < 0.001 else _e(f"{value:.3g}")

@@ -30,7 +30,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from trainlab.monitor import axes as draw
 from trainlab.tune.importance import Importances, param_importances
-from trainlab.tune.records import TuneRecords, choice_index, choice_label, finite, read_tune
+from trainlab.checks import finite
+from trainlab.tune.records import TuneRecords, choice_index, choice_label, read_tune
 from trainlab.tune.space import Dimension
 
 FIGURES = "figures"

@@ -17,7 +17,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from trainlab.tune.records import TuneRecords, choice_index, finite
+from trainlab.checks import finite
+from trainlab.tune.records import TuneRecords, choice_index
 from trainlab.tune.space import Dimension
 
 MIN_COMPLETED_FOR_IMPORTANCE = 3  # fANOVA's forest on fewer points says nothing a reader could trust

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from trainlab import rundir
+from trainlab.checks import finite
 from trainlab.errors import TrainlabError
 from trainlab.tune.space import Dimension, parse_space
 
@@ -137,7 +138,3 @@ def choice_label(choice: Any) -> str:
     """A choice's value as a label: text as it is, anything else as JSON (``[64, 32]``)."""
     return choice if isinstance(choice, str) else json.dumps(choice)
 
-
-def finite(value: Any) -> bool:
-    """Whether a cell is a number that is neither NaN nor infinite (a bool is not a number here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from trainlab import __version__
-from trainlab.report.page import STYLE, nav_and_body, page, png_uri
+from trainlab.checks import finite
+from trainlab.report.page import STYLE, interval, nav_and_body, number, p_value, page, png_uri, table
 from trainlab.report.page import escape as _e
 from trainlab.studies.stats import COMPARISONS, STUDY, SUMMARY, ranking_text, read_study, read_table, reference_text
 from trainlab.tune.figures import CURVES, FIGURES, IMPORTANCE, PARALLEL, PARAMETERS, PROGRESS, tune_figures
 from trainlab.tune.importance import Importances, param_importances
-from trainlab.tune.records import TuneRecords, choice_label, finite, read_tune
+from trainlab.tune.records import TuneRecords, choice_label, read_tune
 
 REPORT = "report.html"
 BEST = "best.yaml"
@@ -176,9 +177,9 @@ def _best(tune: TuneRecords) -> str:
     how = (" It is the trial the confirmation study ranks first (below), not necessarily the best single run."
            if (tune.dir / CONFIRM / STUDY).is_file() and tune.settings.get("best_trial") == best["trial"] else "")
     text = (f"<p>Trial <b>{_e(best['trial'])}</b> is the best: <code>{_e(tune.metric)}</code> "
-            f"{_num(best['value'])} at epoch {_e(best.get('best_epoch'))} of {_e(best.get('epochs_run'))}."
+            f"{number(best['value'])} at epoch {_e(best.get('best_epoch'))} of {_e(best.get('epochs_run'))}."
             f"{_e(how)}</p>")
-    values = _table(["key", "value"], [[f"<code>{_e(dim.key)}</code>", _e(_param(dim, best))] for dim in tune.space],
+    values = table(["key", "value"], [[f"<code>{_e(dim.key)}</code>", _e(_param(dim, best))] for dim in tune.space],
                     text_columns={0, 1})
     if yaml_path.is_file():
         run = f"<p>Train it:</p>\n<pre>trainlab run {_e(yaml_path)}</pre>"
@@ -209,7 +210,7 @@ def _importances(tune: TuneRecords, importances: Importances) -> str:
     figure = (f'<figure>\n<img src="{png_uri(path.read_bytes())}" alt="{_e(IMPORTANCE)}">\n'
               f"<figcaption><code>{_e(FIGURES + '/' + IMPORTANCE)}</code>: each key's importance, largest first."
               "</figcaption>\n</figure>") if path.is_file() else ""
-    return how + _table(["key", "importance"], rows) + figure
+    return how + table(["key", "importance"], rows) + figure
 
 
 def _confirmation(tune: TuneRecords) -> str:
@@ -239,11 +240,11 @@ def _confirmation(tune: TuneRecords) -> str:
         c = compared.get(variant, {})
         searched = by_trial.get(variant, {}).get("value")
         rows.append([_run_link(tune, by_trial[variant]["trial"], variant) if variant in by_trial else _e(variant),
-                     _num(searched), _e(r["n"]), _num(r["mean"]), _num(r["std"]), _interval(r["ci_low"], r["ci_high"]),
-                     _num(c.get("difference")), _p(c.get("p_adjusted")),
+                     number(searched), _e(r["n"]), number(r["mean"]), number(r["std"]), interval(r["ci_low"], r["ci_high"]),
+                     number(c.get("difference")), p_value(c.get("p_adjusted")),
                      ("yes" if c.get("distinguishable") else "no") if c else "reference"])
         classes.append("best" if tune.best is not None and by_trial.get(variant) is tune.best else "")
-    return (intro + f'<div class="ranking">\n{sentences}\n</div>\n' + _table(head, rows, classes) +
+    return (intro + f'<div class="ranking">\n{sentences}\n</div>\n' + table(head, rows, classes) +
             (f'<p class="caveat">Differences and p-values are against {_e(reference_text(comparisons))}. '
              "&ldquo;Not distinguishable&rdquo; is not a proof of equality: more seeds may separate them.</p>\n"
              if comparisons else "") + link)
@@ -266,13 +267,13 @@ def _trials(tune: TuneRecords) -> str:
             status = f"pruned at epoch {r['pruned_at_epoch']}"
         css = "failed" if r.get("status") == "failed" else "pruned" if r.get("status") == "pruned" else ""
         rows.append([_run_link(tune, r["trial"]), f'<span class="{css}">{_e(status)}</span>' if css else _e(status),
-                     _num(r["value"]), _e(_blank(r.get("best_epoch"))), _e(_blank(r.get("epochs_run"))),
+                     number(r["value"]), _e(_blank(r.get("best_epoch"))), _e(_blank(r.get("epochs_run"))),
                      _e(f"{r['wall_time_s']:.2f}") if finite(r.get("wall_time_s")) else "&ndash;",
                      *[_e(_param(dim, r)) for dim in tune.space], _e(r.get("error") or "")])
         classes.append("best" if r is tune.best else "")
     choices = {6 + k for k, dim in enumerate(tune.space) if dim.kind == "choice"}
     legend = '<p class="caveat">Green: the best trial. Each trial links to its run directory.</p>'
-    return _table(head, rows, classes, text_columns={0, 1, *choices, len(head) - 1}) + legend + note
+    return table(head, rows, classes, text_columns={0, 1, *choices, len(head) - 1}) + legend + note
 
 
 def _run_link(tune: TuneRecords, trial: int, text: Any = None) -> str:
@@ -291,36 +292,12 @@ def _param(dim: Any, row: Mapping[str, Any]) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = (),
-           text_columns: set[int] | None = None) -> str:
-    """An HTML table from a plain-text header and cells that are already escaped HTML."""
-    text_columns = {0} if text_columns is None else text_columns
-
-    def cell(tag: str, k: int, content: str) -> str:
-        return f'<{tag} class="text">{content}</{tag}>' if k in text_columns else f"<{tag}>{content}</{tag}>"
-
-    header = "".join(cell("th", k, _e(h)) for k, h in enumerate(head))
-    body = []
-    for i, row in enumerate(rows):
-        css = classes[i] if i < len(classes) and classes[i] else ""
-        body.append((f'<tr class="{css}">' if css else "<tr>") + "".join(cell("td", k, c) for k, c in enumerate(row))
-                    + "</tr>")
-    return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
 
 
 def _blank(value: Any) -> Any:
     return "–" if value is None else value
 
 
-def _num(value: Any) -> str:
-    return _e(f"{value:.4g}") if finite(value) else "&ndash;"
 
 
-def _interval(low: Any, high: Any) -> str:
-    return f"[{_num(low)}, {_num(high)}]" if finite(low) and finite(high) else "&ndash;"
 
-
-def _p(value: Any) -> str:
-    if not finite(value):
-        return "&ndash;"
-    return "&lt;0.001" if 0 < value < 0.001 else _e(f"{value:.3g}")
