@@ -10,15 +10,13 @@ equal that of the same study run straight through (alongside the victim, in its 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from cli_process import start
 from trainlab import cli, rundir
 
 BASE = {
@@ -29,18 +27,7 @@ BASE = {
 STUDY = {"name": "killed", "base": BASE, "vary": {"plain": {"model.dropout": 0.0}, "dropout": {"model.dropout": 0.3}},
          "seeds": [0, 1], "metric": "val_loss"}
 KEYS = [(variant, seed) for variant in STUDY["vary"] for seed in STUDY["seeds"]]
-# The command line with every epoch's records slowed down: a kill then lands while a round trains.
-SLOW_EPOCHS = (
-    "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
-    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.2), write(self, *a))[1]; "
-    "from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
-)
 
-
-def _start(args: list[str], slow: bool = False) -> subprocess.Popen:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-c", SLOW_EPOCHS] if slow else [sys.executable, "-m", "trainlab.cli"]
-    return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _run(study_dir: Path, variant: str, seed: int) -> Path:
@@ -74,8 +61,8 @@ def test_a_study_killed_mid_way_resumes_without_training_a_finished_run_twice(tm
     study_file = tmp_path / "study.yaml"
     study_file.write_text(yaml.safe_dump(STUDY, sort_keys=False))
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    reference = _start(["study", str(study_file), "--out", str(whole), "--no-figures"])  # alongside the victim
-    victim = _start(["study", str(study_file), "--out", str(killed), "--no-figures"], slow=True)
+    reference = start(["study", str(study_file), "--out", str(whole), "--no-figures"])  # alongside the victim
+    victim = start(["study", str(study_file), "--out", str(killed), "--no-figures"], slow=True)
     deadline = time.time() + 120
     # Seed 0's runs have finished; seed 1's are training (an epoch recorded, not the last).
     while time.time() < deadline and victim.poll() is None and not (
@@ -90,7 +77,7 @@ def test_a_study_killed_mid_way_resumes_without_training_a_finished_run_twice(tm
     assert all(_status(_run(killed, v, 1)) == "running" for v in STUDY["vary"])
     finished = {v: _files(_run(killed, v, 0)) for v in STUDY["vary"]}
 
-    resumed = _start(["resume", str(killed), "--no-figures"])
+    resumed = start(["resume", str(killed), "--no-figures"])
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert "kept (finished): 2 (plain/seed0, dropout/seed0)" in out

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import numpy as np
 import pytest
 import yaml
 
+from cli_process import start
 from trainlab import cli, rundir
 from trainlab.config.loading import validate
 from trainlab.tune.population import trial_dir
@@ -39,17 +37,7 @@ BASE = {
 SPACE = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.dropout": {"uniform": [0.0, 0.4]}}
 SEARCH = {"name": "killed", "base": BASE, "space": SPACE, "trials": 4, "population": 2, "metric": "val_loss",
           "sampler": "tpe", "pruner": {"name": "asha", "min_epochs": 1, "reduction_factor": 2}}
-SLOW_EPOCHS = (
-    "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
-    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.2), write(self, *a))[1]; "
-    "from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
-)
 
-
-def _start(args: list[str], slow: bool = False) -> subprocess.Popen:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-c", SLOW_EPOCHS] if slow else [sys.executable, "-m", "trainlab.cli"]
-    return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _rows(tune_dir: Path) -> list[dict]:
@@ -75,8 +63,8 @@ def test_a_search_killed_mid_way_resumes_as_the_search_that_never_stopped(tmp_pa
     search = tmp_path / "search.yaml"
     search.write_text(yaml.safe_dump(SEARCH, sort_keys=False))
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    reference = _start(["tune", str(search), "--out", str(whole)])  # alongside the victim
-    victim = _start(["tune", str(search), "--out", str(killed)], slow=True)
+    reference = start(["tune", str(search), "--out", str(whole)])  # alongside the victim
+    victim = start(["tune", str(search), "--out", str(killed)], slow=True)
     deadline = time.time() + 120
     # The first population's rows are written; the second is training (an epoch recorded).
     while time.time() < deadline and victim.poll() is None and not (
@@ -90,7 +78,7 @@ def test_a_search_killed_mid_way_resumes_as_the_search_that_never_stopped(tmp_pa
     assert [r["trial"] for r in _rows(killed)] == [0, 1]
     kept = {n: _files(trial_dir(killed, n)) for n in (0, 1)}
 
-    resumed = _start(["resume", str(killed)])
+    resumed = start(["resume", str(killed)])
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert f"tune {killed}: 2 of 4 trials kept (trials.csv); status was running" in out

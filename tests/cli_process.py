@@ -1,0 +1,25 @@
+"""The command line in a subprocess, for tests that kill it (SIGKILL) and resume what it left.
+
+``start(args, slow=True)`` slows every epoch's records down, so that a kill lands while a run (or a
+population) trains. tests/ is on the path (pytest put it there for tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+# The command line with every epoch's records slowed down: a kill then lands mid-training.
+SLOW_EPOCHS = (
+    "import sys, time; import trainlab.training.record_writer as r; write = r.RecordWriter.write_epoch; "
+    "r.RecordWriter.write_epoch = lambda self, *a: (time.sleep(0.2), write(self, *a))[1]; "
+    "from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def start(args: list[str], slow: bool = False) -> subprocess.Popen:
+    """``trainlab ARGS`` in a new process (its output piped), epochs slowed down with ``slow``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-c", SLOW_EPOCHS] if slow else [sys.executable, "-m", "trainlab.cli"]
+    return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
