@@ -427,3 +427,34 @@ def test_same_program_means_the_same_recipe_but_for_seed_name_and_held_hyperpara
     assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer={"name": "adam", "beta_1": 0.8}))
     schedule = {"name": "adam", "learning_rate": {"name": "cosine", "initial_learning_rate": 0.01, "decay_steps": 9}}
     assert not same_program(a, _trainer(tiny_recipe, seed=1, optimizer=schedule))
+
+
+def test_a_builder_of_ones_own_keeps_its_dropout_in_the_program(tiny_recipe, monkeypatch):
+    """Its ``dropout`` may go anywhere (here: a constant of a layer whose config does not show it), so it is not
+    held: another program."""
+    import keras
+
+    from trainlab import models
+    from trainlab.training import same_program
+
+    monkeypatch.setattr(models.registry, "_entries", dict(models.registry._entries))  # registered for this test only
+
+    class Shrink(keras.layers.Layer):
+        def __init__(self, rate):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, x):
+            return x * (1.0 - self.rate)
+
+    @models.registry.register("noisy_net")
+    def noisy_net(input_shape, n_outputs, dropout=0.0, output="sigmoid"):
+        inputs = keras.Input(input_shape)
+        x = Shrink(dropout)(keras.layers.Dense(8)(inputs))
+        return keras.Model(inputs, keras.layers.Dense(n_outputs, activation=output)(x))
+
+    own = {**tiny_recipe, "model": {"name": "noisy_net", "dropout": 0.1}}
+    assert not models.holds_dropout("noisy_net") and models.holds_dropout("mlp")
+    a = _trainer(own, seed=1)
+    assert same_program(a, _trainer(own, seed=2))
+    assert not same_program(a, _trainer({**own, "model": {"name": "noisy_net", "dropout": 0.3}}, seed=1))

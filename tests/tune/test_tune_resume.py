@@ -25,7 +25,7 @@ import yaml
 from cli_process import start
 from trainlab import cli, rundir
 from trainlab.config.loading import validate
-from trainlab.tune.population import trial_dir
+from trainlab.tune.records import trial_dir
 from trainlab.tune.spec import TuneConfig, TuneSpec
 from trainlab.tune.space import parse_space
 

@@ -43,6 +43,13 @@ def build(spec: Any, where: str = "model", **defaults: Any) -> keras.Model:
     return registry.build(spec, where, **defaults)
 
 
+def holds_dropout(name: str) -> bool:
+    """Whether model ``name``'s ``dropout`` key reaches the model only as the rates of Keras ``Dropout`` layers and
+    in layer configs (trainlab's own builders): an engine can then hold it in variables
+    (:mod:`trainlab.training.engine.held`). A builder registered from Python may put it anywhere: no."""
+    return name in registry and registry.entry(name).factory.__module__.startswith("trainlab.models.")
+
+
 def recipe_keys(name: str) -> list[str]:
     """The keys a recipe's ``model:`` section may set for the model ``name``, besides ``name`` itself.
 
@@ -84,5 +91,6 @@ def recipe_defaults(name: str) -> dict[str, Any]:
 
 __all__ = [
     "DATA_ARGUMENTS", "OUTPUTS", "DataShape", "PositionEmbedding", "accepts_any_key", "build", "build_cnn",
+    "holds_dropout",
     "build_mlp", "build_rnn", "build_transformer", "output_for", "recipe_defaults", "recipe_keys", "registry",
 ]

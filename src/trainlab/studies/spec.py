@@ -177,6 +177,9 @@ def study_from_json(source: Mapping[str, Any]) -> StudySpec:
     Raises:
         TrainlabError: the study no longer validates (a data file moved, say).
     """
+    if not isinstance(source, Mapping) or not isinstance(source.get("config"), Mapping):
+        raise TrainlabError(STUDY, "source must hold the study's config (written by trainlab study)",
+                            type(source.get("config") if isinstance(source, Mapping) else source).__name__)
     base_dir = source.get("base_dir")
     return _resolve(validate(StudyConfig, source["config"], STUDY), Path(base_dir) if base_dir else None,
                     str(source.get("stem") or "study"))

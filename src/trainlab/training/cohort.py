@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainlab import models
 from trainlab.config import Recipe
 from trainlab.errors import TrainlabError
 from trainlab.training import checkpoint, distribute, sanity
@@ -237,7 +238,8 @@ def same_program(a: Seat, b: Seat) -> bool:
         dumped = {k: v for k, v in t.recipe.model_dump(mode="json").items() if k not in ("seed", "name")}
         if isinstance(dumped["optimizer"]["learning_rate"], (int, float)):
             dumped["optimizer"] = {**dumped["optimizer"], "learning_rate": None}
-        dumped["model"] = {k: v for k, v in dumped["model"].items() if k != "dropout"}  # the model shows the rest
+        if models.holds_dropout(dumped["model"]["name"]):  # its rates are in Dropout layers: the models show the rest
+            dumped["model"] = {k: v for k, v in dumped["model"].items() if k != "dropout"}
         return dumped
 
     return (a.given_model is None and b.given_model is None and program(a) == program(b)

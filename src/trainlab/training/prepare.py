@@ -122,7 +122,9 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     prepared, so an engine that trains run after run would prepare its traced programs anew for each
     (measured: 2 s more for the first epoch of a fused engine of 8 members). Python's, NumPy's and Keras'
     generators are seeded anew as always; Keras' layers and trainlab's programs draw their random numbers
-    from seeds of their own (stateless operations), not from TensorFlow's global seed.
+    from seeds of their own (stateless operations), not from TensorFlow's global seed. What is not reset
+    then is TensorFlow's sequence of operation seeds: a TensorFlow random operation created without a seed
+    of its own (in a model or data source of one's own) draws by what ran before it in the process.
     """
     if _tensorflow_seed() == seed:
         random.seed(seed)

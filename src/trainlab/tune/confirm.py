@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from trainlab import rundir
+from trainlab.tune.records import CONFIRM
 from trainlab.tune.spec import TuneSpec
 
-CONFIRM = "confirm"  # the confirmation study's folder in the tune directory
 
 
 def confirm(spec: TuneSpec, rows: list[dict[str, Any]], tune_dir: Path) -> tuple[Any, dict[str, Any]] | None:

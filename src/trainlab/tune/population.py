@@ -37,18 +37,17 @@ class TrialRun:
     dir: Path
 
 
-def trial_dir(tune_dir: Path, number: int) -> Path:
-    """Where a trial's run directory goes: ``runs/trial-NNN``."""
-    return tune_dir / "runs" / f"trial-{number:03d}"
-
 
 class Engines:
     """What a search keeps from one population to the next: each group's data and the engines it trained in.
 
-    A population's group of trials (one data set, one schedule) is placed into the kept engines first:
-    a trial takes a free member of one whose program is its own (:func:`~trainlab.training.same_program`),
-    and the members no trial takes sit out (the engine's masked program). The trials no kept engine can
-    take train together in a new engine, which is kept in turn (the :data:`KEEP` newest are).
+    A population's group of trials (one data set, one schedule) trains in a kept engine when the engine
+    can take the whole group: every trial a member whose program is its own
+    (:func:`~trainlab.training.same_program`), and at least half of the members used (the others sit out, in
+    the masked program, and still cost their evaluation each epoch). A group is never split across engines:
+    its trials reach every rung together, so a population is pruned as one (synchronous halving), whichever
+    engines it trains in. A group no kept engine can take trains in a new engine, kept in turn (the :data:`KEEP`
+    newest are).
     """
 
     KEEP = 4
@@ -57,7 +56,7 @@ class Engines:
         self._data: dict[str, Any] = {}
         self._kept: list[tuple[str, list[Any], Any]] = []  # (fusion key, the trainers it was built for, engine)
         self.built = 0  # engines built (each traced its programs)
-        self.reused = 0  # times trials trained in a kept engine
+        self.reused = 0  # groups that trained in a kept engine
 
     def data(self, key: str, plan: Plan) -> Any:
         """The group's data, loaded once per search."""
@@ -68,27 +67,24 @@ class Engines:
             self._data[key] = tl_data.load(plan.recipe.data, seed=seed, base_dir=plan.base_dir)
         return self._data[key]
 
-    def place(self, key: str, trainers: list[Any]) -> list[tuple[Any, list[int], list[int]]]:
-        """Where ``trainers`` (that can train together) train: ``[(engine, trainer indices, members)]``, a kept
-        engine with the member each takes, then, for the trainers none can take, ``(None, indices, [])``: a new one."""
+    def find(self, key: str, trainers: list[Any]) -> tuple[Any, list[int]] | None:
+        """A kept engine that takes all of ``trainers``, and the member each takes; None when none does."""
         from trainlab.training import same_program  # TensorFlow, as above
 
-        left, placed = list(range(len(trainers))), []
         for kept_key, built_for, engine in reversed(self._kept):
-            if kept_key != key or not left:
+            if kept_key != key or not len(built_for) / 2 <= len(trainers) <= len(built_for):
                 continue
-            free, taken, slots = list(range(len(built_for))), [], []
-            for i in left:
-                k = next((k for k in free if same_program(built_for[k], trainers[i])), None)
-                if k is not None:
-                    free.remove(k)
-                    taken.append(i)
-                    slots.append(k)
-            if taken:
-                placed.append((engine, taken, slots))
-                left = [i for i in left if i not in taken]
+            free, slots = list(range(len(built_for))), []
+            for trainer in trainers:
+                k = next((k for k in free if same_program(built_for[k], trainer)), None)
+                if k is None:
+                    break
+                free.remove(k)
+                slots.append(k)
+            else:
                 self.reused += 1
-        return placed + ([(None, left, [])] if left else [])
+                return engine, slots
+        return None
 
     def keep(self, key: str, trainers: list[Any]) -> None:
         """Keep the engine ``trainers`` trained in (one they built, that remembered its fresh state)."""
@@ -120,7 +116,7 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, eng
     rows: dict[int, dict[str, Any]] = {}
     for key, group in groups.items():
         try:
-            rows.update(_train_group(key, group, spec, pruner, engines))
+            _train_group(key, group, spec, pruner, engines, rows)
         except Exception as exc:  # a trial that cannot train is a failed row, not a failed search
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             for trial in group:
@@ -132,37 +128,32 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, eng
     return [rows[t.asked.number] for t in trials]
 
 
-def _train_group(key: str, group: list[TrialRun], spec: TuneSpec, pruner: Pruner,
-                 engines: Engines) -> dict[int, dict[str, Any]]:
-    """Train a group of trials (one data set, one schedule): fused (in kept engines where they fit, the rest
-    in a new one), or one by one (``executor: sequential``, or trials that cannot train together)."""
+def _train_group(key: str, group: list[TrialRun], spec: TuneSpec, pruner: Pruner, engines: Engines,
+                 rows: dict[int, dict[str, Any]]) -> None:
+    """Train a group of trials (one data set, one schedule) into ``rows``, each as it ends: fused in one engine
+    (a kept one that takes the group, or a new one), or one by one (``executor: sequential``, or trials that
+    cannot train together)."""
     from trainlab.training import Trainer, fit_together, fusable  # TensorFlow: loaded when a tune trains
 
     data = engines.data(key, group[0].plan)
     trainers = [Trainer(t.plan.recipe, name=t.plan.recipe.name, base_dir=t.plan.base_dir, loaded_data=data)
                 for t in group]
-    if spec.config.executor == "fused" and len(group) > 1 and fusable(trainers) is None:
-        batches = [[*range(len(group))]]
-    else:
-        batches = [[i] for i in range(len(group))]
-    rows = {}
-    for batch in batches:
-        for engine, members, slots in engines.place(key, [trainers[i] for i in batch]):
-            chosen = [batch[m] for m in members]
-            together, dirs = [trainers[i] for i in chosen], [group[i].dir for i in chosen]
-            callbacks = [[pruner.callback(group[i].asked.number, trainers[i].recipe.training.epochs)] for i in chosen]
-            tick = time.perf_counter()
-            if engine is not None:
-                runs = fit_together(together, dirs, callbacks, engine=engine, slots=slots)
-            else:
-                runs = fit_together(together, dirs, callbacks, restartable=True, stopping=pruner.config.name != "none")
-                engines.keep(key, together)
-            share = (time.perf_counter() - tick) / len(chosen)  # a fused engine's wall time, shared evenly
-            for i, run in zip(chosen, runs):
-                trial = group[i]
-                pruner.finish(trial.asked.number)  # the trials trained after these are compared with them
-                rows[trial.asked.number] = _row_of(trial, run, spec, pruner, share)
-    return rows
+    together = spec.config.executor == "fused" and len(group) > 1 and fusable(trainers) is None
+    for batch in [list(range(len(group)))] if together else [[i] for i in range(len(group))]:
+        chosen = [trainers[i] for i in batch]
+        callbacks = [[pruner.callback(group[i].asked.number, trainers[i].recipe.training.epochs)] for i in batch]
+        dirs = [group[i].dir for i in batch]
+        tick = time.perf_counter()
+        kept = engines.find(key, chosen)
+        if kept is not None:
+            runs = fit_together(chosen, dirs, callbacks, engine=kept[0], slots=kept[1])
+        else:
+            runs = fit_together(chosen, dirs, callbacks, restartable=True, stopping=pruner.config.name != "none")
+            engines.keep(key, chosen)
+        share = (time.perf_counter() - tick) / len(batch)  # a fused engine's wall time, shared evenly
+        for i, run in zip(batch, runs):
+            pruner.finish(group[i].asked.number)  # the trials trained after these are compared with them
+            rows[group[i].asked.number] = _row_of(group[i], run, spec, pruner, share)
 
 
 def _row_of(trial: TrialRun, run: Any, spec: TuneSpec, pruner: Pruner, wall: Any) -> dict[str, Any]:

@@ -25,7 +25,19 @@ from trainlab.checks import finite
 from trainlab.errors import TrainlabError
 from trainlab.tune.space import Dimension, parse_space
 
-TUNE, TRIALS = "tune.json", "trials.csv"
+TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
+CONFIRM = "confirm"  # the confirmation study's folder
+
+
+def trial_dir(tune_dir: Path, number: int) -> Path:
+    """Where a trial's run directory is: ``runs/trial-NNN``."""
+    return tune_dir / "runs" / f"trial-{number:03d}"
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """A trial's ``history.csv`` rows (none when it has not ended an epoch)."""
+    path = run_dir / rundir.HISTORY
+    return rundir.read_csv(path) if path.is_file() else []
 
 
 @dataclass
@@ -79,7 +91,7 @@ class TuneRecords:
 
     def run_dir(self, trial: int) -> Path:
         """A trial's run directory, ``runs/trial-NNN``."""
-        return self.dir / "runs" / f"trial-{trial:03d}"
+        return trial_dir(self.dir, trial)
 
     def history(self, trial: int) -> tuple[np.ndarray, np.ndarray]:
         """A trial's metric per epoch from its ``history.csv`` (empty arrays when it wrote none)."""

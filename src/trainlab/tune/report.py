@@ -26,11 +26,9 @@ from trainlab.report.page import escape as _e
 from trainlab.studies.stats import COMPARISONS, STUDY, SUMMARY, ranking_text, read_study, read_table, reference_text
 from trainlab.tune.figures import CURVES, FIGURES, IMPORTANCE, PARALLEL, PARAMETERS, PROGRESS, tune_figures
 from trainlab.tune.importance import Importances, param_importances
-from trainlab.tune.records import TuneRecords, choice_label, read_tune
+from trainlab.tune.records import BEST, CONFIRM, TuneRecords, choice_label, read_tune
 
 REPORT = "report.html"
-BEST = "best.yaml"
-CONFIRM = "confirm"
 FIGURE_CAPTIONS = {
     PROGRESS: "Each trial's value in the order the trials were asked for, and the best completed value so far. "
               "A pruned trial's value is its best before it stopped (fewer epochs than the others): it is never "

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from trainlab import rundir
 from trainlab.errors import TrainlabError
-from trainlab.tune.population import curve, trial_dir
-from trainlab.tune.run import TRIALS, TUNE, Tune, new_pruner, preflight_tracking, search, trial_columns
+from trainlab.tune.population import curve
+from trainlab.tune.records import TRIALS, TUNE, read_history, trial_dir
+from trainlab.tune.run import Tune, new_pruner, preflight_tracking, search, trial_columns
 from trainlab.tune.spec import TuneSpec, tune_from_json
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def resume_tune(tune_dir: str | Path, *, echo: Callable[[str], None] | None = No
         for line in plan.lines():
             echo(line)
     sampler = Sampler(spec)
-    curves = {r["trial"]: curve(_history(trial_dir(path, r["trial"])), spec.config.metric) for r in plan.rows}
+    curves = {r["trial"]: curve(read_history(trial_dir(path, r["trial"])), spec.config.metric) for r in plan.rows}
     rows = _replay(sampler, spec, plan.rows, curves)
     if rows is None:
         warnings.warn(f"{path / TRIALS}: the sampler does not ask these trials again (another Optuna version?); its "
@@ -220,9 +221,6 @@ def _added(sampler: Sampler, spec: TuneSpec, rows: list[dict[str, Any]],
     return out
 
 
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / rundir.HISTORY
-    return rundir.read_csv(path) if path.is_file() else []
 
 
 def _span(numbers: list[int]) -> str:

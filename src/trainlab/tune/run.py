@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from trainlab import rundir
 from trainlab.errors import TrainlabError
 from trainlab.studies.spec import Plan
-from trainlab.tune.population import Engines, TrialRun, curve, row, train_population, trial_dir
+from trainlab.tune.population import Engines, TrialRun, curve, row, train_population
+from trainlab.tune.records import BEST, TRIALS, TUNE, read_history, trial_dir
 from trainlab.tune.spec import TuneSpec
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from trainlab.tune.remote import PopulationExecutor
     from trainlab.tune.sampler import Sampler
 
-TUNE, TRIALS, BEST = "tune.json", "trials.csv", "best.yaml"
 TRIAL_COLUMNS = ["trial", "status", "value", "best_epoch", "epochs_run", "pruned_at_epoch", "wall_time_s", "error"]
 
 
@@ -123,7 +123,9 @@ def search(spec: TuneSpec, tune_dir: Path, sampler: Sampler, pruner: Pruner, rec
     """
     from trainlab.tune.report import refresh_tune_report  # matplotlib: the page drawn as the search ends
 
-    engines = Engines()  # the data and the traced engines, kept from population to population
+    # The data and the traced engines, kept from population to population (in this process: a task of the
+    # processes and dask executors keeps its own).
+    engines = Engines() if executor is None else None
     started, total, status = time.perf_counter() - earlier_s, sampler.total(), "running"
     try:
         while len(rows) < total:
@@ -138,16 +140,21 @@ def search(spec: TuneSpec, tune_dir: Path, sampler: Sampler, pruner: Pruner, rec
             for trial in population:
                 trial_row = next(done) if isinstance(trial, TrialRun) else trial
                 rows.append(trial_row)
-                history = _history(trial_dir(tune_dir, trial_row["trial"]))
+                history = read_history(trial_dir(tune_dir, trial_row["trial"]))
                 asked = trial.asked if isinstance(trial, TrialRun) else trial["_asked"]
                 trial_row.pop("_asked", None)
                 sampler.tell(asked, trial_row["status"], trial_row["value"], curve(history, spec.config.metric))
             records.write(rows[-len(population):])
+            # tune.json and best.yaml as they stand: a search killed later keeps its wall time and best so far
+            _finish(tune_dir, spec, rows, _best(rows, spec.mode), status, started, engines=engines)
         else:
             status = "completed"
     except KeyboardInterrupt as exc:
         status = "interrupted"
         exc.run_dirs, exc.dir_kind = [tune_dir], "tune"  # for the command line's hint: resume the tune
+        raise
+    except Exception:
+        status = "failed"  # trainlab itself failed (a trial's failure is its row): tune.json says so
         raise
     finally:
         records.close()
@@ -228,10 +235,6 @@ def _most_epochs(spec: TuneSpec) -> int:
             epochs += [int(dim.high)] if dim.kind == "int" else [int(v) for v in dim.choices]
     return max(epochs)
 
-
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / rundir.HISTORY
-    return rundir.read_csv(path) if path.is_file() else []
 
 
 def _best(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:

@@ -184,6 +184,9 @@ def tune_from_json(source: Mapping[str, Any]) -> TuneSpec:
     Raises:
         TrainlabError: the search no longer validates (a data file moved, say).
     """
+    if not isinstance(source, Mapping) or not isinstance(source.get("config"), Mapping):
+        raise TrainlabError("tune.json", "source must hold the search's config (written by trainlab tune)",
+                            type(source.get("config") if isinstance(source, Mapping) else source).__name__)
     base_dir = source.get("base_dir")
     return _resolve(validate(TuneConfig, source["config"], "tune.json"), Path(base_dir) if base_dir else None, "tune")
 

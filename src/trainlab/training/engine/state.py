@@ -152,7 +152,8 @@ class EngineState:
         The members' hyper-parameters that can live in variables (a number learning rate, the dropout rates:
         :mod:`~trainlab.training.engine.held`) are held there from now on, so that runs which differ from these
         only there train in the programs this engine traces."""
-        self._held = [Held(member.model, member.optimizer) for member in self.members]
+        with self.strategy.scope():  # the held variables are the members' own, as their other variables
+            self._held = [Held(member.model, member.optimizer) for member in self.members]
         self._fresh = []
         for k, member in enumerate(self.members):
             own = {id(v) for v in (*member.model.variables, *self._epoch_start[k])}
