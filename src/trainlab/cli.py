@@ -335,13 +335,17 @@ def _tune(args: argparse.Namespace) -> int:
 def _print_tune(result) -> None:
     """A finished search's trials (outcome and values), its best trial, its report and where it is."""
     keys = [dim.key for dim in result.spec.space]
+    last = [key.rsplit(".", 1)[-1] for key in keys]
+    # A key by its last part (learning_rate), or its last two where that is ambiguous (optimizer.name, model.name).
+    labels = [".".join(key.split(".")[-2:]) if part == "name" or last.count(part) > 1 else part
+              for key, part in zip(keys, last)]
 
     def values(row: dict) -> str:
-        return "  ".join(f"{key.rsplit('.', 1)[-1]}={_short(row.get(key))}" for key in keys)
+        return "  ".join(f"{label}={_short(row.get(key))}" for key, label in zip(keys, labels))
 
     metric = result.spec.config.metric
     for row in result.trials:
-        print(f"trial {row['trial']:3d}  {row['status']:9s}  {metric} {row['value']:.4g}  epochs "
+        print(f"trial {row['trial']:3d}  {row['status']:9s}  {metric} {row['value']:<7.4g}  epochs "
               f"{row['epochs_run'] if row['epochs_run'] is not None else '-':>3}  {values(row)}")
     if result.best_trial is not None:
         print(f"best: trial {result.best_trial['trial']}, {metric} {result.best_trial['value']:.4g}: "
