@@ -270,7 +270,8 @@ def _trials(tune: TuneRecords) -> str:
                      *[_e(_param(dim, r)) for dim in tune.space], _e(r.get("error") or "")])
         classes.append("best" if r is tune.best else "")
     choices = {6 + k for k, dim in enumerate(tune.space) if dim.kind == "choice"}
-    legend = '<p class="caveat">Green: the best trial. Each trial links to its run directory.</p>'
+    legend = ('<p class="caveat">Green: the best trial. Each trial links to its run directory. The wall time of '
+              'trials trained together in one engine is the engine\'s, shared evenly among them.</p>')
     return table(head, rows, classes, text_columns={0, 1, *choices, len(head) - 1}) + legend + note
 
 
