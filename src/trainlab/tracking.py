@@ -55,6 +55,9 @@ STUDY_ARTIFACTS = ("study.json", "results.csv", "summary.csv", "comparisons.csv"
 STUDY_STATISTICS = ("mean", "std", "ci_low", "ci_high", "n", "n_failed")
 TUNE_ARTIFACTS = ("tune.json", "trials.csv", "best.yaml", "report.html")
 TUNE_RESULTS = ("name", "status", "wall_time_s", "trials_run", "best_trial", "best_value")  # tune.json: not the spec
+# tune.json, not params either: ``source`` (the base recipe inline, base_dir, the tracking URI with any credentials
+# in it: what resumes the tune) and ``engines`` (how many engines were built and reused: a result).
+TUNE_NOT_PARAMS = ("source", "engines")
 RUN_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}  # else (still "running"): KILLED
 TUNE_STATUS = {**RUN_STATUS, "time budget spent": "FINISHED"}
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param's value
@@ -140,7 +143,8 @@ def log_tune(tune_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | st
     """Log a tune directory to MLflow: a parent run for the search and a child run per trial.
 
     The parent's params are the search as ``tune.json`` holds it (``space.<key>.<distribution>``,
-    ``pruner.name``, ``sampler``, ...), its metrics ``best_value``, ``best_trial``, ``trials_run``
+    ``pruner.name``, ``sampler``, ...; not its ``source``, which holds the base recipe and the
+    tracking URI, nor ``engines``), its metrics ``best_value``, ``best_trial``, ``trials_run``
     and the trials per status (``n_completed``, ``n_pruned``, ``n_failed``). A child run is the
     trial's run directory logged as :func:`log_run` does (the recipe, with the trial's values, as
     params), with the metrics ``value`` and ``pruned_at_epoch`` and the tags ``trainlab.trial`` and
@@ -164,7 +168,7 @@ def log_tune(tune_dir: str | Path, config: MlflowConfig | Mapping[str, Any] | st
     path = Path(tune_dir)
     tune = _read_json(path / "tune.json", "is not a tune directory")
     store, parent, end_ms = _parent(path, tune, "tune", config)
-    search = {k: v for k, v in tune.items() if k not in TUNE_RESULTS}
+    search = {k: v for k, v in tune.items() if k not in TUNE_RESULTS and k not in TUNE_NOT_PARAMS}
     if isinstance(search.get("confirm"), Mapping):  # after a confirmation: its study, whose summary is no setting
         search["confirm"] = {k: v for k, v in search["confirm"].items() if k != "summary"}
     trials = rundir.read_csv(path / "trials.csv") if (path / "trials.csv").is_file() else []

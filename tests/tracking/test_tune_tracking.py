@@ -57,6 +57,10 @@ def test_cli_tune_logs_a_parent_run_with_a_child_per_trial(store, tmp_path, monk
     assert params["sampler"] == "grid" and params["pruner.name"] == "asha" and params["trials"] == "4"
     assert params["space.optimizer.learning_rate.choice"] == "[0.001, 0.03]" and params["executor"] == "fused"
     assert not any(k.startswith("tracking") for k in params)
+    # tune.json's source (the base recipe inline, base_dir, the tracking URI) and engines are no params
+    assert "source" in tune and "engines" in tune
+    assert not any(k.split(".")[0] in ("source", "engines") for k in params)
+    assert not any(store in v for v in params.values())
     metrics = parent.data.metrics
     assert metrics["best_value"] == pytest.approx(tune["best_value"], rel=1e-12)
     assert metrics["best_trial"] == tune["best_trial"] and metrics["trials_run"] == 4

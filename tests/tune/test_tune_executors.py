@@ -43,6 +43,13 @@ def fused(tmp_path_factory):
     return trainlab.tune(SEARCH, out=tmp_path_factory.mktemp("fused") / "t")
 
 
+def _summary_status(run):
+    try:
+        return json.loads((run / "summary.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _values(row):
     return tuple(row[k] for k in SEARCH["space"])
 
@@ -195,3 +202,58 @@ def test_the_parent_merges_each_task_into_its_pruner(tmp_path):
     assert pruner.pruned == {3: 1} and pruner.finished == [0, 1, 2, 3]
     assert [(r["trial"], r["status"]) for r in rows] == [(1, "completed"), (2, "failed"), (3, "pruned")]
     assert rows[1]["error"] == "RuntimeError: lost" and rows[1]["training.batch_size"] == 32
+
+
+def test_a_worker_killed_in_a_population_fails_its_trials_and_the_next_population_gets_a_new_pool(tmp_path):
+    """kill -9 of the pool's worker while the first population trains (the OOM killer's way): that population's
+    trials fail with a clear error, one warning says the pool starts again, and the second population trains
+    in the new pool; the search ends ``completed``."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from trainlab.tune.remote import POOL_BROKEN
+
+    # 2 populations of 2 trials; a population is one task (one fused group: only the dropout differs) on the one
+    # worker, long enough (200 epochs) for the kill to land while it trains
+    epochs = 200
+    search = {**SEARCH, "executor": "processes", "workers": 1, "trials": 4, "population": 2,
+              "base": {**BASE, "training": {**BASE["training"], "epochs": epochs}},
+              "space": {"model.dropout": {"choice": [0.0, 0.1, 0.2, 0.3]}}}
+    out = tmp_path / "t"
+    before = {p.pid for p in multiprocessing.active_children()}
+    killed: list[tuple[int, bool]] = []  # the worker, and whether the first population was still training
+
+    def kill_the_worker_once_the_first_population_trains():
+        deadline = time.monotonic() + 120
+        first = [out / "runs" / f"trial-{t:03d}" for t in (0, 1)]
+        while time.monotonic() < deadline:
+            if any((run / "history.csv").is_file() for run in first):
+                workers = [p.pid for p in multiprocessing.active_children() if p.pid not in before]
+                training = all(_summary_status(run) in (None, "running") for run in first)
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append((workers[0], training))
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_worker_once_the_first_population_trains, daemon=True)
+    killer.start()
+    with pytest.warns(UserWarning) as warned:
+        result = trainlab.tune(search, out=out)
+    killer.join(timeout=5)
+    assert killed and killed[0][1]  # killed mid-training
+    died = [str(w.message) for w in warned if "worker process died" in str(w.message)]
+    assert died == ["a worker process died (killed, or out of memory); its population's unfinished trials failed; "
+                    "the pool of 1 processes is started again"]
+    statuses = {r["trial"]: (r["status"], r["error"]) for r in result.trials}
+    assert statuses[0] == statuses[1] == ("failed", POOL_BROKEN)
+    assert all(statuses[t][0] == "completed" and not statuses[t][1] for t in (2, 3))
+    for trial in (2, 3):
+        assert len(_history(result.dir, trial)) == epochs
+    tune = json.loads((result.dir / "tune.json").read_text())
+    assert tune["status"] == "completed" and tune["trials_run"] == 4 and tune["best_trial"] in (2, 3)
+    rows = rundir.read_csv(result.dir / "trials.csv")
+    assert [(r["trial"], r["status"]) for r in rows] == [(0, "failed"), (1, "failed"), (2, "completed"),
+                                                         (3, "completed")]
+    assert rows[0]["error"] == POOL_BROKEN

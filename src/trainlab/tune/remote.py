@@ -15,7 +15,11 @@ group's peers, not against the other groups of its population, which train at th
 
 - ``processes``: a spawned pool of ``workers`` processes (default: the cores), kept for the whole
   tune; a task trains in a pool process, straight into the tune directory; TensorFlow gets the
-  cores divided by the workers, unless the recipe sets ``training.threads``.
+  cores divided by the workers, unless the recipe sets ``training.threads``. A worker that dies
+  (the OOM killer, kill -9) breaks the pool: that population's unfinished tasks fail, a warning
+  says so, and the next population starts a new pool. The pool is the study's
+  (:func:`~trainlab.studies.executors.local.new_pool`): its workers end with the tune's process,
+  and Ctrl-C or SIGTERM terminates them at once (:func:`~trainlab.studies.executors.local.stop_pool`).
 - ``dask``: a task is a Dask task that trains in a fresh Python process on its worker and sends
   the run directories' files back (the study executor's machinery:
   :class:`~trainlab.studies.executors.dask.Cluster`, :func:`~trainlab.studies.executors.dask.fresh_process`);
@@ -26,10 +30,9 @@ A task that fails (twice, for dask) gives each of its trials a ``failed`` row wi
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainlab.studies.executors.dask import (Cluster, TaskError, fresh_process, with_threads, worker_threads,
                                              write_files)
+from trainlab.studies.executors.local import new_pool, stop_pool
 from trainlab.studies.groups import fusion_key
 from trainlab.tune.population import TrialRun, row, train_population
 from trainlab.tune.sampler import Asked
@@ -122,16 +126,35 @@ class Processes(PopulationExecutor):
         cores = os.cpu_count() or 1
         self.workers = spec.config.workers or cores
         self.threads = max(1, cores // self.workers)
-        context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self.pool = new_pool(self.workers)
 
     def _run(self, tasks: list[list[TrialRun]], spec: TuneSpec, pruner: Pruner) -> list[TaskResult | str]:
-        jobs = [self.pool.submit(train_task, task, spec, pruner, task[0].plan.recipe.training.threads or self.threads)
-                for task in tasks]
-        return [_outcome(job.result) for job in jobs]
+        try:
+            jobs = [self._submit(task, spec, pruner) for task in tasks]
+            return [_outcome(job.result, died=POOL_BROKEN) for job in jobs]
+        except BaseException:  # Ctrl-C, SIGTERM: the tasks in flight are not waited for
+            stop_pool(self.pool)
+            raise
+
+    def _submit(self, task: list[TrialRun], spec: TuneSpec, pruner: Pruner) -> Any:
+        """The task in the pool; a pool that a dead worker broke (in an earlier population) is started again."""
+        threads = task[0].plan.recipe.training.threads or self.threads
+        try:
+            return self.pool.submit(train_task, task, spec, pruner, threads)
+        except BrokenProcessPool:
+            warnings.warn(f"a worker process died (killed, or out of memory); its population's unfinished trials "
+                          f"failed; the pool of {self.workers} processes is started again", stacklevel=2)
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = new_pool(self.workers)
+            return self.pool.submit(train_task, task, spec, pruner, threads)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# A task's error when its worker died: the pool then fails every task it has not finished, on any worker.
+POOL_BROKEN = ("BrokenProcessPool: a worker process died (killed, or out of memory) while this trial's task "
+               "trained or waited in the pool")
 
 
 class Dask(PopulationExecutor):
@@ -225,11 +248,13 @@ def _train_in_folder(folder: Path, threads: int, trials: list[TrialRun], spec: T
     return train_task([replace(t, dir=folder / "runs" / t.dir.name) for t in trials], spec, pruner, threads)
 
 
-def _outcome(result: Callable[[], Any]) -> Any:
-    """A task's result, or its error as one line (``<type>: <message>``)."""
+def _outcome(result: Callable[[], Any], died: str | None = None) -> Any:
+    """A task's result, or its error as one line (``<type>: <message>``; ``died`` for a broken pool's)."""
     try:
         return result()
     except Exception as exc:  # noqa: BLE001 (a task's failure is its trials' failed rows, not a failed search)
+        if died is not None and isinstance(exc, BrokenProcessPool):
+            return died
         return str(exc) if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 

@@ -40,8 +40,6 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +50,7 @@ from typing import Any
 from trainlab.runtime import apply_threads
 from trainlab.errors import TrainlabError
 from trainlab.studies.executors.base import Executor
+from trainlab.studies.executors.local import watch_parent
 from trainlab.studies.groups import Group, Result, failed_row, run_dir, train_group
 from trainlab.studies.spec import Plan, StudySpec
 
@@ -261,7 +260,7 @@ CHILD = ("import sys; from trainlab.studies.executors.dask import run_here; "
 def run_here(folder: str | Path, parent: int) -> int:
     """The child process's work: the job in ``folder`` (see :func:`fresh_process`); the exit status."""
     folder = Path(folder)
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    watch_parent(parent)  # a closed cluster leaves no training behind
     job, args, threads = pickle.loads((folder / TASK).read_bytes())
     apply_threads(threads)  # a fresh process: before TensorFlow's first op
     try:
@@ -271,13 +270,6 @@ def run_here(folder: str | Path, parent: int) -> int:
         return 1
     (folder / RESULT).write_bytes(pickle.dumps(result))
     return 0
-
-
-def _exit_with(parent: int) -> None:
-    """End this process when its worker is gone (a closed cluster leaves no training behind)."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def with_threads(plan: Plan, threads: int) -> Plan:

@@ -6,12 +6,22 @@
 - ``processes``: a pool of worker processes (one run each at a time), sized to the CPU cores;
   each run's TensorFlow gets the cores divided by the workers, unless its recipe sets
   ``training.threads``.
+
+The pool (:func:`new_pool`, also the tune's ``processes`` pool) ends with its parent: a worker
+whose parent is gone (killed with SIGKILL, say) exits within a second, so a ``trainlab resume``
+started next never shares a run directory with an orphan still training into it. Ctrl-C and
+SIGTERM go to the parent only (the workers ignore Ctrl-C): the parent cancels the runs not
+started and terminates the workers at once (:func:`stop_pool`), without waiting for the runs in
+flight; the caller marks the directory ``interrupted``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -45,13 +55,15 @@ class InProcess(Executor):
 class Processes(Executor):
     """``processes``: every run a job in a pool of spawned worker processes (``workers``, default the cores)."""
 
+    pool: ProcessPoolExecutor | None = None
+
     def run(self, groups: Sequence[Group]) -> Iterator[Result]:
         cores = os.cpu_count() or 1
         workers = self.spec.config.workers or cores
         threads = max(1, cores // workers)
         how = f"processes ({workers} workers)"
-        context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        self.pool = pool = new_pool(workers)
+        try:
             jobs = []
             for plan in (plan for group in groups for plan in group.plans):
                 recipe = plan.recipe.model_dump(mode="json")
@@ -69,6 +81,60 @@ class Processes(Executor):
                     continue
                 yield Result(result_row(plan, summary, history, self.spec, "processes",
                                         summary.get("wall_time_s")), how)
+        except BaseException:  # Ctrl-C, SIGTERM: the runs in flight are not waited for
+            self.pool = None
+            stop_pool(pool)
+            raise
+        self.pool = None
+        pool.shutdown(wait=True)
+
+    def close(self) -> None:
+        if self.pool is not None:  # the caller stopped before every run came back (it was interrupted)
+            pool, self.pool = self.pool, None
+            stop_pool(pool)
+
+
+# ------------------------------------------------------------------------------------------------ the pool
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that end with this one (:func:`pool_worker`), a study's or a tune's."""
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=pool_worker,
+                               initargs=(os.getpid(),))
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """End ``pool`` now: the jobs not started are cancelled, the workers terminated (their jobs are not waited for)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+
+
+def pool_worker(parent: int) -> None:
+    """A pool worker's initializer: Ctrl-C is its parent's to handle (:func:`stop_pool`); it ends with ``parent``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent(parent)
+
+
+def watch_parent(parent: int) -> None:
+    """End this process (``os._exit(1)``) within a second of ``parent``'s end: a thread polls who its parent is.
+
+    A process whose parent dies is handed to another (init, or a subreaper), so ``os.getppid()``
+    changes; it also changes when ``parent`` was already gone before this is called.
+    """
+    threading.Thread(target=_exit_with, args=(parent,), name="trainlab-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def train_in_process(recipe: dict[str, Any], base_dir: str | None, out: str) -> tuple[dict, list]:
