@@ -49,19 +49,23 @@ SPACE = {
     "model.batch_norm": {"choice": [False, True]},
     "model.hidden": {"choice": [[64, 32, 16], [128, 64, 32], [256, 128, 64]]},
 }
+# --space lr-dropout: the architecture fixed (the study's 256-128-64, no batch norm); a dropout above 0, so that
+# every trial has the same layers and only values an engine holds in variables differ.
+LR_DROPOUT = {"optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-2]}, "model.dropout": {"uniform": [0.05, 0.5]}}
 
 
-def search(trials: int, epochs: int, seed: int) -> dict:
+def search(trials: int, epochs: int, seed: int, space: str = "full") -> dict:
     base = read_yaml(STUDY)["base"]
     return {"name": "section6-search", "base": {**base, "training": {**base["training"], "epochs": epochs}},
-            "space": SPACE, "trials": trials, "population": min(trials, 8), "sampler": "tpe", "seed": seed,
+            "space": LR_DROPOUT if space == "lr-dropout" else SPACE, "trials": trials,
+            "population": min(trials, 8), "sampler": "tpe", "seed": seed,
             "pruner": {"name": "asha", "min_epochs": max(1, epochs // 27), "reduction_factor": 3},
             "metric": "val_accuracy", "executor": "fused"}
 
 
-def run_trainlab(trials: int, epochs: int, seed: int, out: str) -> dict:
+def run_trainlab(trials: int, epochs: int, seed: int, out: str, space: str) -> dict:
     start = time.perf_counter()
-    result = trainlab.tune(search(trials, epochs, seed), out=out)
+    result = trainlab.tune(search(trials, epochs, seed, space), out=out)
     seconds = time.perf_counter() - start
     histories = [rundir.read_csv(result.dir / "runs" / f"trial-{r['trial']:03d}" / rundir.HISTORY)
                  for r in result.trials if r["status"] != "failed"]
@@ -70,9 +74,9 @@ def run_trainlab(trials: int, epochs: int, seed: int, out: str) -> dict:
             "epochs_trained": sum(int(r["epochs_run"] or 0) for r in result.trials)}
 
 
-def run_baseline(tool: str, data: str, trials: int, epochs: int, seed: int, env: dict[str, str]) -> dict:
+def run_baseline(tool: str, data: str, trials: int, epochs: int, seed: int, env: dict[str, str], space: str) -> dict:
     command = [sys.executable, str(BASELINES), data, "--tool", tool, "--trials", str(trials), "--epochs", str(epochs),
-               "--seed", str(seed)]
+               "--seed", str(seed), "--space", space]
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("SEARCH ")]
     if done.returncode != 0 or not lines:
@@ -99,6 +103,9 @@ def main() -> None:
     parser.add_argument("--tools", default="trainlab,keras_tuner,optuna",
                         help="which searches run, comma-separated (Keras Tuner's Hyperband at 100 epochs takes the"
                              " longest by far: run it on its own)")
+    parser.add_argument("--space", choices=["full", "lr-dropout"], default="full",
+                        help="full: learning rate, dropout, batch norm, width; lr-dropout: the learning rate and the"
+                             " dropout only (every trial the same program: trainlab traces once)")
     args = parser.parse_args()
     tools = set(args.tools.split(","))
     if not tools <= {"trainlab", "keras_tuner", "optuna"}:
@@ -119,11 +126,11 @@ def main() -> None:
         for seed in range(args.seeds):
             runs = (
                 ("trainlab tune (fused, ASHA)", lambda: run_trainlab(args.trials, args.epochs, seed,
-                                                                      os.path.join(tmp, f"tune-{seed}"))),
+                                                                      os.path.join(tmp, f"tune-{seed}"), args.space)),
                 ("keras tuner hyperband + fit", lambda: run_baseline("keras_tuner", data, args.trials, args.epochs,
-                                                                     seed, env)),
+                                                                     seed, env, args.space)),
                 ("optuna tpe + median + fit", lambda: run_baseline("optuna", data, args.trials, args.epochs, seed,
-                                                                   env)),
+                                                                   env, args.space)),
             )
             for name, run in runs:
                 if name not in results:
@@ -132,7 +139,8 @@ def main() -> None:
                 results[name].append(facts)
                 print(f"seed {seed} {name:<30} {facts['seconds']:8.2f} s  trials {facts['trials']:3d}  "
                       f"epochs trained {facts['epochs_trained']:5d}  best val accuracy {facts['best']:.4f}", flush=True)
-    print(f"workload: tutorial section 6 data, {args.trials} trials (hyperband: its own), {args.epochs} max epochs, "
+    print(f"workload: tutorial section 6 data, space {args.space}, {args.trials} trials (hyperband: its own), "
+          f"{args.epochs} max epochs, "
           f"{args.seeds} search seeds")
     ours = [r["seconds"] for r in results.get(names["trainlab"], [])]
     print(f"{'search':<32}{'mean wall s':>12}{'x trainlab':>12}{'mean best val acc':>19}{'epochs trained':>16}")

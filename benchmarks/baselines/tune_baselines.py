@@ -2,7 +2,8 @@
 median pruner, both over Keras ``model.fit`` (one trial at a time), on the same space and data.
 
 Run as its own process (TensorFlow's default threads, no trainlab import):
-``python benchmarks/baselines/tune_baselines.py DATA.npz --tool keras_tuner|optuna --trials 24 --epochs 100 --seed 0``;
+``python benchmarks/baselines/tune_baselines.py DATA.npz --tool keras_tuner|optuna --trials 24 --epochs 100 --seed 0
+[--space full|lr-dropout]``;
 prints one line, ``SEARCH {json}``: the wall time of the search, the trials trained, the epochs trained in all,
 and the best validation accuracy any trial reached (its best epoch).
 
@@ -39,11 +40,14 @@ def mlp(n_inputs: int, hidden: list[int], dropout: float, batch_norm: bool, lr: 
     return model
 
 
-def keras_tuner(data: dict, trials: int, epochs: int, seed: int) -> dict:
+def keras_tuner(data: dict, trials: int, epochs: int, seed: int, space: str) -> dict:
     """Hyperband (factor 3, one iteration): its bracket sizes come from max_epochs, not from ``trials``."""
     import keras_tuner as kt
 
     def build(hp: kt.HyperParameters) -> keras.Model:
+        if space == "lr-dropout":  # the architecture fixed: 256-128-64, no batch norm
+            return mlp(data["x_train"].shape[1], WIDTHS[2], hp.Float("dropout", 0.05, 0.5), False,
+                       hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
         return mlp(data["x_train"].shape[1], WIDTHS[hp.Choice("width", [0, 1, 2])],
                    hp.Float("dropout", 0.0, 0.5), hp.Boolean("batch_norm"),
                    hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
@@ -62,7 +66,7 @@ def keras_tuner(data: dict, trials: int, epochs: int, seed: int) -> dict:
     return {"seconds": seconds, "trials": len(done), "epochs_trained": trained, "best": best}
 
 
-def optuna_tpe(data: dict, trials: int, epochs: int, seed: int) -> dict:
+def optuna_tpe(data: dict, trials: int, epochs: int, seed: int, space: str) -> dict:
     """TPE with Optuna's MedianPruner, pruning through optuna-integration's Keras callback."""
     import optuna
     from optuna_integration import KerasPruningCallback
@@ -71,9 +75,14 @@ def optuna_tpe(data: dict, trials: int, epochs: int, seed: int) -> dict:
     trained = [0]
 
     def objective(trial: optuna.Trial) -> float:
-        model = mlp(data["x_train"].shape[1], WIDTHS[trial.suggest_categorical("width", [0, 1, 2])],
-                    trial.suggest_float("dropout", 0.0, 0.5), trial.suggest_categorical("batch_norm", [False, True]),
-                    trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True))
+        if space == "lr-dropout":  # the architecture fixed: 256-128-64, no batch norm
+            model = mlp(data["x_train"].shape[1], WIDTHS[2], trial.suggest_float("dropout", 0.05, 0.5), False,
+                        trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True))
+        else:
+            model = mlp(data["x_train"].shape[1], WIDTHS[trial.suggest_categorical("width", [0, 1, 2])],
+                        trial.suggest_float("dropout", 0.0, 0.5),
+                        trial.suggest_categorical("batch_norm", [False, True]),
+                        trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True))
         history = model.fit(data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
                             epochs=epochs, batch_size=32, verbose=0,
                             callbacks=[KerasPruningCallback(trial, "val_accuracy")])
@@ -99,6 +108,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space", choices=["full", "lr-dropout"], default="full")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     data = dict(np.load(args.data))
@@ -106,7 +116,7 @@ def main() -> None:
     mlp(data["x_train"].shape[1], WIDTHS[0], 0.1, True, 1e-3).fit(  # warm-up: runtime, lazy modules, first traces
         data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]), epochs=1, verbose=0)
     search = keras_tuner if args.tool == "keras_tuner" else optuna_tpe
-    print("SEARCH " + json.dumps(search(data, args.trials, args.epochs, args.seed)), flush=True)
+    print("SEARCH " + json.dumps(search(data, args.trials, args.epochs, args.seed, args.space)), flush=True)
 
 
 if __name__ == "__main__":
