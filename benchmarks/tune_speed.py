@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first search seed (the others follow it)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 8 trials, 9 epochs, 1 seed")
     parser.add_argument("--tools", default="trainlab,keras_tuner,optuna",
                         help="which searches run, comma-separated (Keras Tuner's Hyperband at 100 epochs takes the"
@@ -123,7 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = save_data(tmp)
         trainlab.tune(search(2, 1, 0), out=os.path.join(tmp, "warm"))  # warms up trainlab's lazy modules
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             runs = (
                 ("trainlab tune (fused, ASHA)", lambda: run_trainlab(args.trials, args.epochs, seed,
                                                                       os.path.join(tmp, f"tune-{seed}"), args.space)),
