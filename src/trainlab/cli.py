@@ -420,11 +420,9 @@ def _report(args: argparse.Namespace) -> int:
         print(write_study_report(args.run_dir))
         return 0
     if (Path(args.run_dir) / "tune.json").is_file():  # a tune directory: its figures and page
-        from trainlab.tune.figures import tune_figures  # a verb's own: --help and a mistake stay fast
         from trainlab.tune.report import write_tune_report  # a verb's own: --help and a mistake stay fast
 
-        tune_figures(args.run_dir)
-        print(write_tune_report(args.run_dir))
+        print(write_tune_report(args.run_dir, redraw=True))
         return 0
     print(write_report(args.run_dir, save_figures=True))
     return 0

@@ -194,10 +194,10 @@ def test_the_page_is_drawn_when_a_search_is_interrupted(tmp_path, monkeypatch):
 def test_a_page_that_cannot_be_drawn_is_a_warning(search, tmp_path, monkeypatch):
     copy = _copy(search, tmp_path)
 
-    def broken(tune_dir):
+    def broken(tune, importances):
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr("trainlab.tune.report.tune_figures", broken)
+    monkeypatch.setattr("trainlab.tune.report.draw_figures", broken)
     with pytest.warns(UserWarning, match=r"report.html not written \(RuntimeError: no fonts\); draw it again with: "
                                          r"trainlab report"):
         assert refresh_tune_report(copy) is None

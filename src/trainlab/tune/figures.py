@@ -66,13 +66,18 @@ def tune_figures(tune_dir: str | Path) -> list[Path]:
         [PosixPath('runs/basic-search-20260101-120000/figures/progress.png'), ...]
     """
     tune = read_tune(tune_dir)
+    return draw_figures(tune, param_importances(tune))
+
+
+def draw_figures(tune: TuneRecords, importances: Importances) -> list[Path]:
+    """:func:`tune_figures` of a tune already read, with its importances already computed (fANOVA is the
+    slow part: a report computes it once for its figures and its page)."""
     figures: dict[str, Figure] = {}
     if tune.trials:
         figures.update({PROGRESS: progress_figure(tune), PARAMETERS: parameters_figure(tune),
                         PARALLEL: parallel_figure(tune)})
     if tune.trials or tune.unfinished():
         figures[CURVES] = curves_figure(tune)
-    importances = param_importances(tune)
     if importances.values:
         figures[IMPORTANCE] = importance_figure(tune, importances)
     folder = tune.dir / FIGURES

@@ -24,7 +24,7 @@ from trainlab.checks import finite
 from trainlab.report.page import STYLE, interval, nav_and_body, number, p_value, page, png_uri, table
 from trainlab.report.page import escape as _e
 from trainlab.studies.stats import COMPARISONS, STUDY, SUMMARY, ranking_text, read_study, read_table, reference_text
-from trainlab.tune.figures import CURVES, FIGURES, IMPORTANCE, PARALLEL, PARAMETERS, PROGRESS, tune_figures
+from trainlab.tune.figures import CURVES, FIGURES, IMPORTANCE, PARALLEL, PARAMETERS, PROGRESS, draw_figures
 from trainlab.tune.importance import Importances, param_importances
 from trainlab.tune.records import BEST, CONFIRM, TuneRecords, choice_label, read_tune
 
@@ -52,17 +52,18 @@ tr.best td { background: #dafbe1; } .failed { color: #cf222e; } .pruned { color:
 """
 
 
-def write_tune_report(tune_dir: str | Path) -> Path:
+def write_tune_report(tune_dir: str | Path, redraw: bool = False) -> Path:
     """Write ``report.html`` into a tune directory.
 
-    Embeds the figures of ``figures/`` as base64 PNGs, drawing them with
-    :func:`~trainlab.tune.figures.tune_figures` when one is missing, and computes the parameter
+    Embeds the figures of ``figures/`` as base64 PNGs, drawing them (all with ``redraw``, else only when
+    one is missing) with :func:`~trainlab.tune.figures.draw_figures`, and computes the parameter
     importances (:func:`~trainlab.tune.importance.param_importances`). The page loads nothing from
     anywhere: inline CSS, inline images, relative links to the trials' run directories and to
     ``confirm/report.html``.
 
     Args:
         tune_dir: a tune directory (``tune.json``, ``trials.csv``, ``runs/``).
+        redraw: draw every figure again (the search's files changed since they were drawn).
 
     Returns:
         The path of ``report.html``.
@@ -78,8 +79,8 @@ def write_tune_report(tune_dir: str | Path) -> Path:
     importances = param_importances(tune)
     wanted = ([PROGRESS, PARAMETERS, PARALLEL, CURVES] if tune.trials else []) + \
         ([IMPORTANCE] if importances.values else [])
-    if any(not (tune.dir / FIGURES / name).is_file() for name in wanted):
-        tune_figures(tune.dir)
+    if redraw or any(not (tune.dir / FIGURES / name).is_file() for name in wanted):
+        draw_figures(tune, importances)
     path = tune.dir / REPORT
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(render(tune, importances), encoding="utf-8")
@@ -100,8 +101,7 @@ def refresh_tune_report(tune_dir: str | Path) -> Path | None:
         The path of ``report.html``, or None when it could not be written (the warning says why).
     """
     try:
-        tune_figures(tune_dir)
-        return write_tune_report(tune_dir)
+        return write_tune_report(tune_dir, redraw=True)
     except Exception as exc:  # noqa: BLE001 - any failure: the tune directory's results stay as they are
         warnings.warn(f"{Path(tune_dir) / REPORT} not written ({type(exc).__name__}: {exc}); "
                       f"draw it again with: trainlab report {tune_dir}", stacklevel=2)
