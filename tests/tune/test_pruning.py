@@ -54,6 +54,24 @@ def test_a_population_keeps_its_best_third_at_a_rung():
     assert _epoch(pruner, {1: 0.2, 3: 0.1}, 1) == {1: False, 3: False}  # epoch 2 is no rung
 
 
+def test_a_population_in_engines_side_by_side_is_pruned_as_in_one():
+    """Engines side by side: the first engine's trials end epoch 1 and begin epoch 2 before the second's end
+    epoch 1 (every validation of epoch 1 came in first); the rung's decisions are those of one engine."""
+    values = {0: 0.1, 1: 0.2, 2: 0.9, 3: 0.3, 4: 0.4, 5: float("nan")}
+    pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=2), "val_loss", "min", 4)
+    first, second = [0, 1, 2], [3, 4, 5]
+    for group in (first, second):
+        for trial in group:
+            pruner.begin(trial, 0)
+            pruner.report(trial, {"loss": values[trial]})
+    stops = {trial: pruner.should_stop(trial, 0) for trial in first}
+    for trial in first:
+        if not stops[trial]:
+            pruner.begin(trial, 1)
+    stops.update({trial: pruner.should_stop(trial, 0) for trial in second})
+    assert stops == {0: False, 1: False, 2: True, 3: False, 4: True, 5: True}  # the best half of the six
+
+
 def test_a_later_population_is_ranked_with_the_earlier_ones():
     pruner = Pruner(PrunerConfig(name="asha", min_epochs=1, reduction_factor=2), "val_accuracy", "max", 4)
     _epoch(pruner, {0: 0.9, 1: 0.8}, 0)

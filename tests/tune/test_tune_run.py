@@ -184,3 +184,20 @@ def test_later_populations_train_in_the_engine_traced_first(tmp_path):
         saved = trainlab.load(run_dir).model
         rates = [layer.rate for layer in saved.layers if isinstance(layer, keras.layers.Dropout)]
         assert rates and all(rate == pytest.approx(r["model.dropout"], rel=1e-12) for rate in rates)
+
+
+def test_a_population_of_two_architectures_trains_in_engines_side_by_side_pruned_as_one(tmp_path):
+    """Two widths: a population trains in one engine per architecture, epoch by epoch together, and the rung keeps
+    the best third of the whole population; the next population trains in the engines traced first."""
+    search = {**SEARCH, "space": {**SPACE, "model.hidden": {"choice": [[16, 8], [8]]}}, "trials": 12, "seed": 3}
+    result = trainlab.tune(search, out=tmp_path / "t")
+    first = result.trials[:6]
+    assert len({str(r["model.hidden"]) for r in first}) == 2  # both architectures in the first population
+    tune = json.loads((result.dir / "tune.json").read_text())
+    assert tune["engines"]["built"] >= 2 and tune["engines"]["reused"] >= 1
+    at_rung = {r["trial"]: rundir.read_csv(result.dir / "runs" / f"trial-{r['trial']:03d}" / "history.csv")[0]
+               ["val_loss"] for r in first}
+    kept = sorted(at_rung, key=at_rung.get)[:2]
+    assert {r["trial"] for r in first if r["pruned_at_epoch"] != 1} == set(kept)
+    for r in first:
+        assert r["status"] in ("completed", "pruned") and r["epochs_run"] == (r["pruned_at_epoch"] or 4)

@@ -18,6 +18,8 @@ _LAZY = {
     "Trainer": "trainlab.training.trainer",
     "Cohort": "trainlab.training.cohort",
     "fit_together": "trainlab.training.loop",
+    "Session": "trainlab.training.loop",
+    "train_sessions": "trainlab.training.loop",
     "fusable": "trainlab.training.cohort",
     "same_program": "trainlab.training.cohort",
     "monitor_mode": "trainlab.training.summary",

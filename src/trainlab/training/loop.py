@@ -1,7 +1,8 @@
 """The epoch loop over a cohort (:class:`~trainlab.training.cohort.Cohort`: K >= 1 runs, one engine).
 
 :func:`fit_together` trains a cohort from its first callback to its runs' closing; :class:`EpochLoop`
-is the loop itself.
+is the loop itself. :func:`train_sessions` trains several cohorts (each a :class:`Session`, in its own
+engine) side by side, epoch by epoch, as a tune trains a population whose trials have different programs.
 
 Each epoch goes through Keras' callback protocol as ``fit`` calls it; between the calls the
 engine trains the epoch's batches in one compiled call, or in stretches ("chunks") ending at the
@@ -112,53 +113,128 @@ def fit_together(
         ValueError: the trainers cannot train together (see :func:`~trainlab.training.cohort.fusable`), or
             not in ``engine``.
     """
-    trainers = list(trainers)
-    outs = list(outs or [None] * len(trainers))
-    callbacks = list(callbacks or [None] * len(trainers))
-    resume = list(resume or [None] * len(trainers))
-    if engine is not None and any(r is not None for r in resume):  # (the count of members: Cohort checks it)
-        raise ValueError("runs resumed from their checkpoints need an engine of their own, not one that trained others")
-    cohort = Cohort(trainers, engine, restartable=restartable, slots=slots, stopping=stopping)
-    opened: list[Seat] = []
-    try:
-        for trainer, out, cbs, again in zip(trainers, outs, callbacks, resume):
-            # Checkpoint files are written for single runs; a fused study's runs keep theirs in memory (rollbacks).
-            trainer.open(out, cbs, again, checkpoints=len(trainers) == 1)
-            opened.append(trainer)
-    except BaseException:
-        for trainer, again in zip(opened, resume):
-            if again is None:
-                rundir.discard(trainer.state.dir)
-        raise
-    timings = Timings(len(trainers))
-    for trainer in trainers:
-        trainer.state.timings = timings
-        trainer.state.cb_list = timings.callbacks(trainer.state.cb_list)
-    started = time.perf_counter()
-    status, error = "running", None
-    loop = EpochLoop(cohort, started, timings)
-    with Interrupts([cohort.engine.halt]) as interrupts:
+    session = Session(trainers, outs, callbacks, resume=resume, engine=engine, restartable=restartable,
+                      slots=slots, stopping=stopping)
+    return train_sessions([session], isolate=False)[0]
+
+
+class Session:
+    """One cohort's training, from its runs' opening to their closing, taken an epoch at a time
+    (:meth:`epochs`), so that :func:`train_sessions` can drive several cohorts (engines) side by side.
+
+    The arguments are :func:`fit_together`'s; the runs are opened (their directories made) here.
+    """
+
+    def __init__(
+        self,
+        trainers: Sequence[Seat],
+        outs: Sequence[str | Path | None] | None = None,
+        callbacks: Sequence[Sequence[keras.callbacks.Callback] | None] | None = None,
+        *,
+        resume: Sequence[Resume | None] | None = None,
+        engine: Engine | None = None,
+        restartable: bool = False,
+        slots: Sequence[int] | None = None,
+        stopping: bool = False,
+    ) -> None:
+        trainers = list(trainers)
+        outs = list(outs or [None] * len(trainers))
+        callbacks = list(callbacks or [None] * len(trainers))
+        self.resume = list(resume or [None] * len(trainers))
+        if engine is not None and any(r is not None for r in self.resume):  # (the count of members: Cohort checks it)
+            raise ValueError("runs resumed from their checkpoints need an engine of their own, not one that trained"
+                             " others")
+        self.trainers = trainers
+        self.cohort = Cohort(trainers, engine, restartable=restartable, slots=slots, stopping=stopping)
+        opened: list[Seat] = []
         try:
-            for trainer in trainers:
-                trainer.model.stop_training = False
-                trainer.state.cb_list.on_train_begin()
-            loop.run(loop.restore(resume), interrupts)  # restored after on_train_begin, which resets callbacks
-            for trainer in trainers:
-                trainer.state.records.settle()  # the last epoch's kernels, before early stopping restores the best
-                trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
-            status = "completed"
+            for trainer, out, cbs, again in zip(trainers, outs, callbacks, self.resume):
+                # Checkpoint files are written for single runs; a fused study's runs keep theirs in memory (rollbacks).
+                trainer.open(out, cbs, again, checkpoints=len(trainers) == 1)
+                opened.append(trainer)
+        except BaseException:
+            for trainer, again in zip(opened, self.resume):
+                if again is None:
+                    rundir.discard(trainer.state.dir)
+            raise
+        self.timings = Timings(len(trainers))
+        for trainer in trainers:
+            trainer.state.timings = self.timings
+            trainer.state.cb_list = self.timings.callbacks(trainer.state.cb_list)
+        self.started = time.perf_counter()
+        self.loop = EpochLoop(self.cohort, self.started, self.timings)
+        self.opened = time.perf_counter()
+
+    def epochs(self, interrupts: Interrupts) -> Iterator[None]:
+        """Train, pausing once an epoch: after every run has its validation results (``on_test_end``), before
+        any run ends the epoch (``on_epoch_end``), where a tune's pruner decides (see :meth:`EpochLoop.epochs`)."""
+        self.timings.add("waiting", time.perf_counter() - self.opened)  # other sessions' first epochs, before this
+        for trainer in self.trainers:
+            trainer.model.stop_training = False
+            trainer.state.cb_list.on_train_begin()
+        yield from self.loop.epochs(self.loop.restore(self.resume), interrupts)  # restored after on_train_begin,
+        for trainer in self.trainers:  # which resets callbacks
+            trainer.state.records.settle()  # the last epoch's kernels, before early stopping restores the best
+            trainer.state.cb_list.on_train_end(trainer.state.history[-1] if trainer.state.history else None)
+
+    def close(self, status: str, error: str | None) -> list[Any]:
+        """Close every run (summary, diagnosis): ``completed``, ``interrupted`` or ``failed``."""
+        return [trainer.close(status, error, self.started) for trainer in self.trainers]
+
+
+def train_sessions(sessions: Sequence[Session], isolate: bool = True) -> list[list[Any]]:
+    """Train the sessions side by side, epoch by epoch (each in its own engine), and return each one's runs.
+
+    Every session takes epoch ``e`` up to its validation before any session ends epoch ``e``: each run's
+    callbacks see the validation results of all the sessions' runs of that epoch, as the members of one
+    engine do (a tune prunes a population split over several engines as one). Ctrl-C or SIGTERM halts
+    every engine; all sessions are closed ``interrupted`` (those already done ``completed``).
+
+    Args:
+        sessions: the opened sessions.
+        isolate: a session that raises is closed ``failed`` and the others go on (its runs are returned,
+            failed); with False, the error ends them all (closed ``failed``) and is raised.
+    """
+    runs: dict[int, list[Any]] = {}
+    closing: set[int] = set()  # sessions closed (or being closed): never twice
+
+    def close(i: int, status: str, error: str | None) -> None:
+        closing.add(i)
+        runs[i] = sessions[i].close(status, error)
+
+    with Interrupts([s.cohort.engine.halt for s in sessions]) as interrupts:
+        going = {i: s.epochs(interrupts) for i, s in enumerate(sessions)}
+        status, error = "failed", None  # what the sessions still going are closed as
+        try:
+            while going:
+                for i in list(going):
+                    try:
+                        next(going[i])
+                    except StopIteration:  # closed now: its wall time ends here, not with the others'
+                        del going[i]
+                        close(i, "completed", None)
+                    except KeyboardInterrupt:
+                        raise
+                    except Exception as exc:
+                        if not isolate:
+                            raise
+                        del going[i]
+                        close(i, "failed", f"{exc.__class__.__name__}: {exc}")
         except KeyboardInterrupt as exc:
             status = "interrupted"
-            if cohort.placement.kind != "multi_worker":  # which cannot be resumed yet
-                exc.run_dirs = [trainer.state.dir for trainer in trainers]  # for the command line's message
+            for session in sessions:
+                if session.cohort.placement.kind != "multi_worker":  # which cannot be resumed yet
+                    exc.run_dirs = [*getattr(exc, "run_dirs", []), *(t.state.dir for t in session.trainers)]
             raise
         except Exception as exc:
-            status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+            error = f"{exc.__class__.__name__}: {exc}"
             raise
         finally:
-            runs = [trainer.close(status, error, started) for trainer in trainers]
-        interrupts.check()  # a signal that came while the run was being closed: act on it now
-    return runs
+            for i in range(len(sessions)):
+                if i not in closing:
+                    close(i, status, error)
+        interrupts.check()  # a signal that came while the runs were being closed: act on it now
+    return [runs[i] for i in range(len(sessions))]
 
 
 class EpochLoop:
@@ -229,6 +305,12 @@ class EpochLoop:
     # ----------------------------------------------------------------------------------- epochs
     def run(self, start: tuple[int, int, list[EpochSteps]], interrupts: Interrupts) -> None:
         """Train from ``start`` to the last epoch, or until every run has stopped."""
+        for _ in self.epochs(start, interrupts):
+            pass
+
+    def epochs(self, start: tuple[int, int, list[EpochSteps]], interrupts: Interrupts) -> Iterator[None]:
+        """:meth:`run`, pausing (yielding) once an epoch: after the runs' ``on_test_end``, before their
+        ``on_epoch_end``. The time paused (other sessions' epochs, :func:`train_sessions`) is ``waiting``."""
         self.interrupts = interrupts
         epoch0, batch0, parts0 = start
         training, cohort, engine = self.training, self.cohort, self.engine
@@ -270,6 +352,8 @@ class EpochLoop:
             if train_eval is not None:
                 for trainer in active:
                     logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
+            with timings.part("waiting"):
+                yield
             for trainer in active:
                 trainer.end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None

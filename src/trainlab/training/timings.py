@@ -25,8 +25,10 @@ from contextlib import contextmanager
 from typing import Any
 
 # The parts, in the order they are reported; ``other`` is the rest of the session (the loop's own Python).
+# ``waiting``: the session paused while other sessions trained their epoch beside it (a tune's population
+# split over several engines, :func:`trainlab.training.loop.train_sessions`).
 PARTS = ("tracing", "training", "evaluation", "records", "checkpoints", "callbacks", "profiling", "saving",
-         "diagnosis")
+         "diagnosis", "waiting")
 TRACED = ("training", "evaluation", "checkpoints")  # the parts whose first epoch includes tracing
 HOW = "tracing: the first epoch's training, evaluation and checkpoints beyond the median epoch of the rest"
 
@@ -63,6 +65,10 @@ class Timings:
             self._epoch[name] += spent - inner
             if self._open:
                 self._open[-1][0] += spent
+
+    def add(self, name: str, seconds: float) -> None:
+        """Count ``seconds`` already spent, outside any part, as ``name``."""
+        self._total[name] += seconds
 
     def end_epoch(self) -> None:
         """Close an epoch's tally (the tracing estimate compares the first epoch with the others)."""

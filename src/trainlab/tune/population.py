@@ -4,11 +4,12 @@ The grouping is a study's (:func:`trainlab.studies.groups.fusion_key`, then
 :func:`trainlab.training.fusable`); each trial trains with its :class:`~trainlab.tune.pruning.PruneCallback`,
 so a pruned trial stops as early stopping stops a run (a fused member is frozen).
 
-Engines are kept from population to population (:class:`Engines`): a group whose trials can each take a
-member of a kept engine with the same program trains there, in the programs that engine traced. Two
-trials have the same program when their recipes differ only in what an engine holds in variables (a
+A group's trials train in one engine per program, side by side, and engines are kept from population to
+population (:class:`Engines`): trials of a program a kept engine traced train there, with no new tracing.
+Two trials have the same program when their recipes differ only in what an engine holds in variables (a
 number learning rate, the dropout rates; see :mod:`trainlab.training.engine.held`) and the seed, so a
-search over those alone traces once, whatever its number of trials.
+search over those alone traces once, whatever its number of trials, and a search over architectures traces
+each architecture about as often as one population holds it.
 """
 
 from __future__ import annotations
@@ -41,22 +42,23 @@ class TrialRun:
 class Engines:
     """What a search keeps from one population to the next: each group's data and the engines it trained in.
 
-    A population's group of trials (one data set, one schedule) trains in a kept engine when the engine
-    can take the whole group: every trial a member whose program is its own
-    (:func:`~trainlab.training.same_program`), and at least half of the members used (the others sit out, in
-    the masked program, and still cost their evaluation each epoch). A group is never split across engines:
-    its trials reach every rung together, so a population is pruned as one (synchronous halving), whichever
-    engines it trains in. A group no kept engine can take trains in a new engine, kept in turn (the :data:`KEEP`
-    newest are).
+    A population's group of trials (one data set, one schedule) is split by program
+    (:func:`~trainlab.training.same_program`: trials whose recipes differ only in their seeds and in what an
+    engine holds in variables have one), and each program's trials train in engines of that program: kept
+    ones first, each taking as many of them as it has members, or all of them when they fill at least half
+    of it (the others sit out, in the masked program, and still cost their evaluation each epoch); the rest in
+    a new engine, kept in turn (the :data:`KEEP` newest are). The engines of a group train side by side,
+    epoch by epoch (:func:`~trainlab.training.loop.train_sessions`): the group's trials reach every rung
+    together and are pruned as one (synchronous halving), however they are split.
     """
 
-    KEEP = 4
+    KEEP = 12
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
         self._kept: list[tuple[str, list[Any], Any]] = []  # (fusion key, the trainers it was built for, engine)
         self.built = 0  # engines built (each traced its programs)
-        self.reused = 0  # groups that trained in a kept engine
+        self.reused = 0  # times a kept engine trained a population's trials
 
     def data(self, key: str, plan: Plan) -> Any:
         """The group's data, loaded once per search."""
@@ -67,24 +69,38 @@ class Engines:
             self._data[key] = tl_data.load(plan.recipe.data, seed=seed, base_dir=plan.base_dir)
         return self._data[key]
 
-    def find(self, key: str, trainers: list[Any]) -> tuple[Any, list[int]] | None:
-        """A kept engine that takes all of ``trainers``, and the member each takes; None when none does."""
+    def place(self, key: str, trainers: list[Any]) -> list[tuple[list[int], Any]]:
+        """Where each of a group's ``trainers`` trains: ``[(indices, engine)]``, one entry per engine, each
+        ``engine`` a kept one (its first ``len(indices)`` members taken) or None (a new one)."""
         from trainlab.training import same_program  # TensorFlow, as above
 
-        for kept_key, built_for, engine in reversed(self._kept):
-            if kept_key != key or not len(built_for) / 2 <= len(trainers) <= len(built_for):
-                continue
-            free, slots = list(range(len(built_for))), []
-            for trainer in trainers:
-                k = next((k for k in free if same_program(built_for[k], trainer)), None)
-                if k is None:
-                    break
-                free.remove(k)
-                slots.append(k)
+        programs: list[list[int]] = []
+        for i, trainer in enumerate(trainers):
+            same = next((p for p in programs if same_program(trainers[p[0]], trainer)), None)
+            if same is None:
+                programs.append([i])
             else:
+                same.append(i)
+        placed: list[tuple[list[int], Any]] = []
+        taken: set[int] = set()
+        for rest in programs:
+            while rest:
+                kept = [(len(built_for), engine) for kept_key, built_for, engine in reversed(self._kept)
+                        if kept_key == key and id(engine) not in taken and same_program(built_for[0], trainers[rest[0]])]
+                fits = [(n, engine) for n, engine in kept if n / 2 <= len(rest) <= n]
+                fills = [(n, engine) for n, engine in kept if n < len(rest)]
+                if fits:
+                    n, engine = min(fits, key=lambda found: found[0])
+                elif fills:
+                    n, engine = max(fills, key=lambda found: found[0])
+                else:
+                    placed.append((rest, None))
+                    break
+                taken.add(id(engine))
+                placed.append((rest[:n], engine))
+                rest = rest[n:]
                 self.reused += 1
-                return engine, slots
-        return None
+        return placed
 
     def keep(self, key: str, trainers: list[Any]) -> None:
         """Keep the engine ``trainers`` trained in (one they built, that remembered its fresh state)."""
@@ -130,30 +146,50 @@ def train_population(trials: list[TrialRun], spec: TuneSpec, pruner: Pruner, eng
 
 def _train_group(key: str, group: list[TrialRun], spec: TuneSpec, pruner: Pruner, engines: Engines,
                  rows: dict[int, dict[str, Any]]) -> None:
-    """Train a group of trials (one data set, one schedule) into ``rows``, each as it ends: fused in one engine
-    (a kept one that takes the group, or a new one), or one by one (``executor: sequential``, or trials that
-    cannot train together)."""
-    from trainlab.training import Trainer, fit_together, fusable  # TensorFlow: loaded when a tune trains
+    """Train a group of trials (one data set, one schedule) into ``rows``: fused, in one engine per program side
+    by side (:meth:`Engines.place`), or one by one (``executor: sequential``, or trials that cannot train
+    together)."""
+    from trainlab.training import Session, Trainer, fusable, train_sessions  # TensorFlow: loaded when a tune trains
 
     data = engines.data(key, group[0].plan)
     trainers = [Trainer(t.plan.recipe, name=t.plan.recipe.name, base_dir=t.plan.base_dir, loaded_data=data)
                 for t in group]
     together = spec.config.executor == "fused" and len(group) > 1 and fusable(trainers) is None
-    for batch in [list(range(len(group)))] if together else [[i] for i in range(len(group))]:
+    stopping = pruner.config.name != "none"
+
+    def session(batch: list[int], engine: Any) -> Any:
         chosen = [trainers[i] for i in batch]
         callbacks = [[pruner.callback(group[i].asked.number, trainers[i].recipe.training.epochs)] for i in batch]
         dirs = [group[i].dir for i in batch]
-        tick = time.perf_counter()
-        kept = engines.find(key, chosen)
-        if kept is not None:
-            runs = fit_together(chosen, dirs, callbacks, engine=kept[0], slots=kept[1])
+        if engine is not None:
+            return Session(chosen, dirs, callbacks, engine=engine, slots=range(len(batch)))
+        return Session(chosen, dirs, callbacks, restartable=True, stopping=stopping)
+
+    def rounds():  # the whole group side by side, or one trial at a time (each in a kept engine where one fits)
+        if together:
+            yield engines.place(key, trainers)
         else:
-            runs = fit_together(chosen, dirs, callbacks, restartable=True, stopping=pruner.config.name != "none")
-            engines.keep(key, chosen)
-        share = (time.perf_counter() - tick) / len(batch)  # a fused engine's wall time, shared evenly
-        for i, run in zip(batch, runs):
-            pruner.finish(group[i].asked.number)  # the trials trained after these are compared with them
-            rows[group[i].asked.number] = _row_of(group[i], run, spec, pruner, share)
+            for i in range(len(group)):
+                yield [([i], engine) for _, engine in engines.place(key, [trainers[i]])]
+
+    for round_ in rounds():
+        tick = time.perf_counter()
+        sessions: list[Any] = []
+        try:
+            for batch, engine in round_:
+                sessions.append(session(batch, engine))
+        except BaseException as exc:  # the runs already opened are closed, not left open
+            for opened in sessions:
+                opened.close("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        runs = train_sessions(sessions)
+        share = (time.perf_counter() - tick) / sum(len(batch) for batch, _ in round_)  # wall time, shared evenly
+        for (batch, engine), session_runs in zip(round_, runs):
+            if engine is None:
+                engines.keep(key, [trainers[i] for i in batch])
+            for i, run in zip(batch, session_runs):
+                pruner.finish(group[i].asked.number)  # the trials trained after these are compared with them
+                rows[group[i].asked.number] = _row_of(group[i], run, spec, pruner, share)
 
 
 def _row_of(trial: TrialRun, run: Any, spec: TuneSpec, pruner: Pruner, wall: Any) -> dict[str, Any]:

@@ -18,9 +18,11 @@ The rules (see ``docs/tune.md``):
   finished trials' values at the same epoch (as Optuna's ``MedianPruner``; at least two of them).
 - ``none``: no trial stops early (early stopping in the recipe still applies).
 
-One :class:`Pruner` serves a whole tune. Within an epoch every member of a fused engine receives
-its validation results (``on_test_end``) before any member ends the epoch (``on_epoch_end``), so
-when the first member decides, the whole population's values are known.
+One :class:`Pruner` serves a whole tune. Within an epoch every trial of a population receives
+its validation results (``on_test_end``) before any trial ends the epoch (``on_epoch_end``), whether
+the population trains in one engine or in several side by side
+(:func:`~trainlab.training.loop.train_sessions`), so when the first trial decides, the whole
+population's values are known.
 """
 
 from __future__ import annotations
@@ -138,9 +140,10 @@ class Pruner:
         return -value if self.mode == "max" else value
 
     def _below_rung(self, trial: int, run: int) -> bool:
+        # Every trial that reached the rung: those of earlier populations, and those of this one, whose values
+        # at this epoch all came in before any of them ends it (one engine, or several side by side).
         bracket = self.bracket(trial)
-        running = [t for t, e in self._epoch.items() if e == run and t not in self.finished]
-        peers = [t for t in self.finished + running if self.bracket(t) == bracket and run in self.values.get(t, {})]
+        peers = [t for t, values in self.values.items() if self.bracket(t) == bracket and run in values]
         ranked = sorted(peers, key=lambda t: (self._key(self.values[t][run]), t))
         keep = max(1, len(ranked) // self.config.reduction_factor)
         return ranked.index(trial) >= keep
