@@ -34,7 +34,9 @@ BASE = {
     "model": {"hidden": [16, 8]},
     "training": {"epochs": 4, "batch_size": 32, "tensorboard": False},
 }
-SPACE = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.dropout": {"uniform": [0.0, 0.4]}}
+# Two widths: a population may train in two engines side by side (one per architecture).
+SPACE = {"optimizer.learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.dropout": {"uniform": [0.0, 0.4]},
+         "model.hidden": {"choice": [[16, 8], [8]]}}
 SEARCH = {"name": "killed", "base": BASE, "space": SPACE, "trials": 4, "population": 2, "metric": "val_loss",
           "sampler": "tpe", "pruner": {"name": "asha", "min_epochs": 1, "reduction_factor": 2}}
 
