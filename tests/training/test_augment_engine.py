@@ -10,7 +10,7 @@ import trainlab
 from trainlab.config import load_recipe
 from trainlab.training import checkpoint
 from trainlab.training.engine import Engine, Member
-from trainlab.training.loop import fit_together
+from trainlab.training.sessions import fit_together
 from trainlab.training.trainer import Trainer
 
 

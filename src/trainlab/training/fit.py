@@ -21,7 +21,7 @@ from trainlab import rundir
 from trainlab.config import Recipe, parse_set
 from trainlab.errors import TrainlabError
 from trainlab.training import checkpoint
-from trainlab.training.loop import fit_together
+from trainlab.training.sessions import fit_together
 from trainlab.training.prepare import load_recipe
 from trainlab.training.trainer import Run, Trainer
 

@@ -27,7 +27,7 @@ from trainlab.training import checkpoint, distribute, prepare, sanity
 from trainlab.training import summary as summary_of
 from trainlab.training.cohort import RunState, evaluate
 from trainlab.training.engine import Engine, EpochSteps, Member
-from trainlab.training.loop import fit_together
+from trainlab.training.sessions import fit_together
 from trainlab.training.record_writer import EVENT_COLUMNS, LAYER_COLUMNS, STEP_COLUMNS, RecordWriter
 
 

@@ -48,7 +48,7 @@ class Engines:
     ones first, each taking as many of them as it has members, or all of them when they fill at least half
     of it (the others sit out, in the masked program, and still cost their evaluation each epoch); the rest in
     a new engine, kept in turn (the :data:`KEEP` newest are). The engines of a group train side by side,
-    epoch by epoch (:func:`~trainlab.training.loop.train_sessions`): the group's trials reach every rung
+    epoch by epoch (:func:`~trainlab.training.sessions.train_sessions`): the group's trials reach every rung
     together and are pruned as one (synchronous halving), however they are split.
     """
 

@@ -21,7 +21,7 @@ The rules (see ``docs/tune.md``):
 One :class:`Pruner` serves a whole tune. Within an epoch every trial of a population receives
 its validation results (``on_test_end``) before any trial ends the epoch (``on_epoch_end``), whether
 the population trains in one engine or in several side by side
-(:func:`~trainlab.training.loop.train_sessions`), so when the first trial decides, the whole
+(:func:`~trainlab.training.sessions.train_sessions`), so when the first trial decides, the whole
 population's values are known.
 """
 
