@@ -37,7 +37,7 @@ RECIPE = {
 # The command line, with each checkpoint's fsync slowed down: a kill then lands while the file is written.
 SLOW_WRITES = (
     "import sys, time; import trainlab.training.checkpoint as c; fsync = c._fsync; "
-    "c._fsync = lambda fd: (time.sleep(0.4), fsync(fd)); from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
+    "c._fsync = lambda fd: (time.sleep(1.0), fsync(fd)); from trainlab.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
