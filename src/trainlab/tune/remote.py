@@ -127,12 +127,14 @@ class Processes(PopulationExecutor):
         self.workers = spec.config.workers or cores
         self.threads = max(1, cores // self.workers)
         self.pool = new_pool(self.workers)
+        self.stopped = False  # the pool was stopped (its workers terminated): nothing is left to wait for
 
     def _run(self, tasks: list[list[TrialRun]], spec: TuneSpec, pruner: Pruner) -> list[TaskResult | str]:
         try:
             jobs = [self._submit(task, spec, pruner) for task in tasks]
             return [_outcome(job.result, died=POOL_BROKEN) for job in jobs]
         except BaseException:  # Ctrl-C, SIGTERM: the tasks in flight are not waited for
+            self.stopped = True
             stop_pool(self.pool)
             raise
 
@@ -149,7 +151,8 @@ class Processes(PopulationExecutor):
             return self.pool.submit(train_task, task, spec, pruner, threads)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if not self.stopped:  # after stop_pool, a waiting shutdown could wait on the killed workers' queues
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # A task's error when its worker died: the pool then fails every task it has not finished, on any worker.
