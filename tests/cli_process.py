@@ -20,6 +20,6 @@ SLOW_EPOCHS = (
 
 def start(args: list[str], slow: bool = False) -> subprocess.Popen:
     """``trainlab ARGS`` in a new process (its output piped), epochs slowed down with ``slow``."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}  # a stack dump if it hangs
     command = [sys.executable, "-c", SLOW_EPOCHS] if slow else [sys.executable, "-m", "trainlab.cli"]
     return subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -107,7 +108,11 @@ def test_sigterm_and_ctrl_c_terminate_the_workers_and_return_at_once(tmp_path, k
     sent = time.monotonic()
     os.kill(process.pid, signum)
     try:
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack (faulthandler, on SIGABRT)
+            os.kill(process.pid, signal.SIGABRT)
+            pytest.fail(f"no return within 60 s of the signal; its stderr:\n{process.communicate(timeout=30)[1][-6000:]}")
         took = time.monotonic() - sent
         # terminated and joined as the command line ends; the resource tracker ends as it reads that end
         _wait_for(lambda: not any(_alive(w) for w in workers), 5, "the workers to end")
