@@ -140,7 +140,7 @@ class EpochLoop:
 
     def epochs(self, start: tuple[int, int, list[EpochSteps]], interrupts: Interrupts) -> Iterator[None]:
         """:meth:`run`, pausing (yielding) once an epoch: after the runs' ``on_test_end``, before their
-        ``on_epoch_end``. The time paused (other sessions' epochs, :func:`train_sessions`) is ``waiting``."""
+        ``on_epoch_end`` (:func:`~trainlab.training.sessions.train_sessions` drives several loops so)."""
         self.interrupts = interrupts
         epoch0, batch0, parts0 = start
         training, cohort, engine = self.training, self.cohort, self.engine
@@ -182,8 +182,7 @@ class EpochLoop:
             if train_eval is not None:
                 for trainer in active:
                     logs[trainer.index].update({f"train_eval_{k}": v for k, v in train_eval[trainer.index].items()})
-            with timings.part("waiting"):
-                yield
+            yield  # outside any part: the other sessions' epochs, while paused, are this one's ``waiting``
             for trainer in active:
                 trainer.end_epoch(epoch, steps, logs[trainer.index], activations, tick)
                 trainer.state.stopped = bool(trainer.model.stop_training) or trainer.state.failure is not None

@@ -120,12 +120,10 @@ class Session:
             trainer.state.cb_list = self.timings.callbacks(trainer.state.cb_list)
         self.started = time.perf_counter()
         self.loop = EpochLoop(self.cohort, self.started, self.timings)
-        self.opened = time.perf_counter()
 
     def epochs(self, interrupts: Interrupts) -> Iterator[None]:
         """Train, pausing once an epoch: after every run has its validation results (``on_test_end``), before
         any run ends the epoch (``on_epoch_end``), where a tune's pruner decides (see :meth:`EpochLoop.epochs`)."""
-        self.timings.add("waiting", time.perf_counter() - self.opened)  # other sessions' first epochs, before this
         for trainer in self.trainers:
             trainer.model.stop_training = False
             trainer.state.cb_list.on_train_begin()
@@ -144,8 +142,9 @@ def train_sessions(sessions: Sequence[Session], isolate: bool = True) -> list[li
 
     Every session takes epoch ``e`` up to its validation before any session ends epoch ``e``: each run's
     callbacks see the validation results of all the sessions' runs of that epoch, as the members of one
-    engine do (a tune prunes a population split over several engines as one). Ctrl-C or SIGTERM halts
-    every engine; all sessions are closed ``interrupted`` (those already done ``completed``).
+    engine do (a tune prunes a population split over several engines as one); the time a session spends
+    while the others take theirs is its timings' ``waiting``. Ctrl-C or SIGTERM halts every engine; all
+    sessions are closed ``interrupted`` (those already done ``completed``).
 
     Args:
         sessions: the opened sessions.
@@ -165,6 +164,7 @@ def train_sessions(sessions: Sequence[Session], isolate: bool = True) -> list[li
         try:
             while going:
                 for i in list(going):
+                    tick = time.perf_counter()
                     try:
                         next(going[i])
                     except StopIteration:  # closed now: its wall time ends here, not with the others'
@@ -177,6 +177,9 @@ def train_sessions(sessions: Sequence[Session], isolate: bool = True) -> list[li
                             raise
                         del going[i]
                         close(i, "failed", f"{exc.__class__.__name__}: {exc}")
+                    for j in going:  # the others waited while session i took its epoch (none: one session)
+                        if j != i:
+                            sessions[j].timings.add("waiting", time.perf_counter() - tick)
         except KeyboardInterrupt as exc:
             status = "interrupted"
             for session in sessions:

@@ -26,7 +26,7 @@ from typing import Any
 
 # The parts, in the order they are reported; ``other`` is the rest of the session (the loop's own Python).
 # ``waiting``: the session paused while other sessions trained their epoch beside it (a tune's population
-# split over several engines, :func:`trainlab.training.sessions.train_sessions`).
+# split over several engines, :func:`trainlab.training.sessions.train_sessions`); absent for a session alone.
 PARTS = ("tracing", "training", "evaluation", "records", "checkpoints", "callbacks", "profiling", "saving",
          "diagnosis", "waiting")
 TRACED = ("training", "evaluation", "checkpoints")  # the parts whose first epoch includes tracing
